@@ -1,0 +1,112 @@
+/* The only structs that cross the kernel/user boundary. The C# mirrors live in
+ * src/TlsScope.Capture/Events/ and a test pins their size and offsets to this file.
+ * Rules: fixed-width types only, explicit padding (no holes), u32 flags instead of bool,
+ * payload last. */
+#ifndef TLSSCOPE_EVENTS_H
+#define TLSSCOPE_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#include <stddef.h>
+#endif
+
+#define TSCOPE_COMM_LEN 16
+/* Payload bytes carried by one ring-buffer record. A larger SSL call is split over as many
+ * records as it needs; user space stitches them back together. */
+#define TSCOPE_CHUNK_DATA_MAX 32768
+
+enum tscope_event_kind {
+	TSCOPE_EVENT_DATA = 1,  /* struct tscope_chunk: plaintext read or written */
+	TSCOPE_EVENT_CLOSE = 2, /* struct tscope_conn_close: SSL_free on a tracked connection */
+};
+
+enum tscope_direction {
+	TSCOPE_DIR_READ = 0,
+	TSCOPE_DIR_WRITE = 1,
+};
+
+enum tscope_chunk_flags {
+	TSCOPE_CHUNK_FIRST = 1,     /* first record of one SSL call */
+	TSCOPE_CHUNK_LAST = 2,      /* last record of one SSL call */
+	TSCOPE_CHUNK_TRUNCATED = 4, /* --max-payload dropped the call's remaining bytes (see dropped) */
+	TSCOPE_CHUNK_FD_GUESSED = 8,/* fd learned from a syscall outside the SSL call (memory BIO) */
+};
+
+/* A socket's endpoints as the kernel sees them. Ports in host order; addresses in network
+ * order (IPv4 in the first 4 bytes). family is AF_INET, AF_INET6, or 0 when unknown. */
+struct tscope_sock_addr {
+	__u16 family;
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 pad;
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+};
+
+/* Common prefix of every record. */
+struct tscope_event_head {
+	__u32 kind;
+	__u32 flags;
+	__u64 time_ns; /* CLOCK_MONOTONIC */
+	__u64 conn_id; /* stable per connection, never 0 */
+};
+
+struct tscope_chunk {
+	struct tscope_event_head head;
+	__u64 start_ns;      /* CLOCK_MONOTONIC at the call's entry; head.time_ns is its return */
+	__u64 stream_offset; /* bytes of this connection and direction before this record */
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__s32 fd;            /* -1 when not learned */
+	__u32 len;           /* payload bytes in data[] */
+	__u32 call_len;      /* bytes the whole call transferred */
+	__u32 dropped;       /* bytes --max-payload dropped from this call (on the last record) */
+	__u32 library;       /* attach cookie: index of the library in user space's table */
+	__u32 direction;     /* enum tscope_direction */
+	__u32 pad;
+	struct tscope_sock_addr addr;
+	char comm[TSCOPE_COMM_LEN];
+	__u8 data[];
+};
+
+struct tscope_conn_close {
+	struct tscope_event_head head;
+	__u64 read_bytes;  /* final stream offsets: any tail loss shows against them */
+	__u64 write_bytes;
+	__u32 pid;
+	__u32 tid;
+};
+
+/* Counters kept per CPU in the kernel and summed by user space. */
+struct tscope_stats {
+	__u64 chunks;           /* records submitted */
+	__u64 bytes;            /* payload bytes submitted */
+	__u64 lost_records;     /* ring buffer was full */
+	__u64 lost_bytes;
+	__u64 unreadable_bytes; /* bpf_probe_read_user failed */
+	__u64 truncated_bytes;  /* dropped on purpose by --max-payload */
+	__u64 busy_drops;       /* per-CPU scratch was in use (preempted probe) */
+	__u64 calls_untracked;  /* return without a saved entry (e.g. attached mid-call) */
+};
+
+/* Filters and limits, set by user space between open and load (.rodata). */
+struct tscope_config {
+	__u32 target_pid;  /* 0: any */
+	__u32 target_uid;
+	__u32 filter_uid;  /* 1: target_uid applies */
+	__u32 filter_comm; /* 1: comm applies */
+	__u32 max_payload; /* 0: unlimited; else bytes kept per call */
+	__u32 pad;
+	char comm[TSCOPE_COMM_LEN];
+};
+
+_Static_assert(sizeof(struct tscope_sock_addr) == 40, "tscope_sock_addr layout");
+_Static_assert(sizeof(struct tscope_event_head) == 24, "tscope_event_head layout");
+_Static_assert(__builtin_offsetof(struct tscope_chunk, addr) == 80, "tscope_chunk layout");
+_Static_assert(sizeof(struct tscope_chunk) == 136, "tscope_chunk layout");
+_Static_assert(sizeof(struct tscope_conn_close) == 48, "tscope_conn_close layout");
+_Static_assert(sizeof(struct tscope_stats) == 64, "tscope_stats layout");
+_Static_assert(sizeof(struct tscope_config) == 40, "tscope_config layout");
+
+#endif

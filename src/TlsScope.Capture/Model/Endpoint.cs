@@ -1,0 +1,15 @@
+using System.Net;
+
+namespace TlsScope.Capture.Model;
+
+/// <summary>A connection's two ends as the kernel saw them; <see cref="Unknown"/> when the fd
+/// could not be tied to an IP socket (memory BIO, Unix socket).</summary>
+public readonly record struct ConnectionAddress(IPEndPoint? Local, IPEndPoint? Remote)
+{
+    public static readonly ConnectionAddress Unknown = new(null, null);
+
+    public bool IsKnown => Local is not null && Remote is not null;
+
+    /// <summary>"ip:port", IPv6 as "[ip]:port"; null when unknown.</summary>
+    public static string? Format(IPEndPoint? endpoint) => endpoint?.ToString();
+}

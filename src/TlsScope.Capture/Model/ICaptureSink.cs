@@ -1,0 +1,17 @@
+namespace TlsScope.Capture.Model;
+
+/// <summary>
+/// A consumer of the capture: text, NDJSON, and later HAR, key log, pcapng. One session feeds
+/// any number of sinks. Calls come from one thread, in stream order per connection.
+/// </summary>
+public interface ICaptureSink : IDisposable
+{
+    void OnData(DataChunk chunk);
+
+    void OnGap(StreamGap gap);
+
+    void OnClose(ConnectionClosed closed);
+
+    /// <summary>Called when the reader has drained what was available; write out buffers.</summary>
+    void Flush();
+}
