@@ -1,6 +1,101 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using TlsScope.Bpf;
+using TlsScope.Capture;
+using TlsScope.Capture.Model;
+using TlsScope.Output;
+
 namespace TlsScope.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    public const int ExitOk = 0, ExitError = 1, ExitLoss = 3;
+
+    public static int Main(string[] args)
+    {
+        var cli = new CliOptions();
+        var root = cli.Build();
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            Console.Error.WriteLine($"tlsscope: {parsed.Errors[0].Message} (see --help)");
+            return ExitError;
+        }
+        return IsHelpOrVersion(args) ? parsed.Invoke() : Run(cli, parsed);
+    }
+
+    private static bool IsHelpOrVersion(string[] args) =>
+        args.Any(a => a is "--help" or "-h" or "-?" or "--version");
+
+    private static int Run(CliOptions cli, ParseResult parsed)
+    {
+        var sinks = new List<ICaptureSink>();
+        try
+        {
+            sinks.AddRange(Sinks(cli, parsed));
+            using var fanout = new SinkFanout(sinks);
+            using var cancel = new CancellationTokenSource();
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Stop(c, cancel));
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Stop(c, cancel));
+            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => Stop(c, cancel));
+            if (parsed.GetValue(cli.Duration) is { } seconds)
+                cancel.CancelAfter(TimeSpan.FromSeconds(seconds));
+
+            using var session = CaptureSession.Start(cli.ToCapture(parsed), fanout, Console.Error.WriteLine);
+            Console.Error.WriteLine($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
+            if (session.Libraries.Count == 0)
+                Console.Error.WriteLine("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
+            session.Run(cancel.Token);
+            var summary = session.Stop();
+            foreach (var line in summary.Lines())
+                Console.Error.WriteLine(line);
+            if (fanout.FirstError is { } sinkError)
+                Console.Error.WriteLine($"tlsscope: output failed: {OutputException.Describe(sinkError)}");
+            return summary.AnyLoss ? ExitLoss : fanout.FirstError is null ? ExitOk : ExitError;
+        }
+        catch (Exception e) when (e is CaptureException or OutputException or BpfException)
+        {
+            Console.Error.WriteLine("tlsscope: " + e.Message);
+            return e is CaptureException ce ? ce.ExitCode : ExitError;
+        }
+        catch (DllNotFoundException e)
+        {
+            Console.Error.WriteLine($"tlsscope: a native library is missing ({e.Message.Split('\n')[0]}): install libbpf1 (apt-get install libbpf1)");
+            return ExitError;
+        }
+        finally
+        {
+            foreach (var s in sinks)
+                s.Dispose();
+        }
+    }
+
+    private static void Stop(PosixSignalContext c, CancellationTokenSource cancel)
+    {
+        c.Cancel = true; // detach and summarise instead of dying
+        cancel.Cancel();
+    }
+
+    private static string Describe(ParseResult p, CliOptions cli)
+    {
+        var parts = new List<string>();
+        if (p.GetValue(cli.Pid) is { } pid)
+            parts.Add($"pid {pid}");
+        if (p.GetValue(cli.Uid) is { } uid)
+            parts.Add($"uid {uid}");
+        if (p.GetValue(cli.Comm) is { } comm)
+            parts.Add($"comm {comm}");
+        return parts.Count == 0 ? "" : " (" + string.Join(", ", parts) + ")";
+    }
+
+    private static IEnumerable<ICaptureSink> Sinks(CliOptions cli, ParseResult p)
+    {
+        var output = p.GetValue(cli.Output) ?? SecureFile.StandardOutputPath;
+        var stream = SecureFile.CreateForWriting(output);
+        yield return p.GetValue(cli.Format) == "json"
+            ? new JsonSink(stream)
+            : new TextSink(stream, new TextSinkOptions(Color: output == SecureFile.StandardOutputPath && !Console.IsOutputRedirected));
+        if (p.GetValue(cli.Json) is { } json)
+            yield return new JsonSink(SecureFile.CreateForWriting(json));
+    }
 }

@@ -6,6 +6,8 @@ namespace TlsScope.Capture.Model;
 /// </summary>
 public interface ICaptureSink : IDisposable
 {
+    /// <summary>chunk.Data points into a reused buffer: it is valid only during this call, so a
+    /// sink that keeps bytes copies them.</summary>
     void OnData(DataChunk chunk);
 
     void OnGap(StreamGap gap);

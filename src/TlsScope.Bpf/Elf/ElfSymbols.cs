@@ -1,0 +1,75 @@
+namespace TlsScope.Bpf.Elf;
+
+/// <summary>
+/// The defined function symbols of one x86-64 ELF executable or shared object, each with the file
+/// offset a uprobe is attached at. Built once by <see cref="Open"/>; immutable and thread-safe after that.
+/// </summary>
+public sealed class ElfSymbols
+{
+    private readonly FunctionTable _functions;
+
+    internal ElfSymbols(string path, string? buildId, bool isSharedObject, FunctionTable functions)
+    {
+        Path = path;
+        BuildId = buildId;
+        IsSharedObject = isSharedObject;
+        _functions = functions;
+    }
+
+    /// <summary>
+    /// Reads the ELF header, program headers, section headers, symbol tables and build-id note of
+    /// <paramref name="path"/>. Other bytes of the file (code, data, debug info) are not read.
+    /// </summary>
+    /// <exception cref="ElfFormatException">Not an ELF file, truncated, not 64-bit little-endian,
+    /// not x86-64, or not an executable/shared object.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file cannot be opened for reading.</exception>
+    public static ElfSymbols Open(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return new ElfFileReader(path, file).Read();
+    }
+
+    /// <summary>The path given to <see cref="Open"/>.</summary>
+    public string Path { get; }
+
+    /// <summary>The NT_GNU_BUILD_ID note as lower-case hex, or null if the file has none.</summary>
+    public string? BuildId { get; }
+
+    /// <summary>True for ET_DYN: shared libraries and position-independent executables.</summary>
+    public bool IsSharedObject { get; }
+
+    /// <summary>
+    /// Defined STT_FUNC and STT_GNU_IFUNC symbols from .dynsym and .symtab, one per name, with any
+    /// symbol version ("@VER", "@@VER") removed from the name. When a name occurs more than once, the
+    /// default version beats a non-default one, a global or weak symbol beats a local one, and .dynsym
+    /// beats .symtab. Symbols whose address lies in no PT_LOAD segment's file image are left out,
+    /// since there is no file offset to probe. Each enumeration creates the name strings anew.
+    /// </summary>
+    public IEnumerable<ElfFunction> Functions => _functions.Enumerate();
+
+    /// <summary>How many functions <see cref="Functions"/> yields.</summary>
+    public int FunctionCount => _functions.Count;
+
+    /// <summary>Finds a defined function by its unversioned name, e.g. "SSL_read".</summary>
+    public bool TryGetFunction(string name, out ElfFunction function)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return _functions.TryGet(name, out function);
+    }
+
+    /// <summary>True if every one of <paramref name="names"/> is a defined function (vacuously true for none).</summary>
+    public bool HasFunctions(params string[] names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        foreach (var name in names)
+        {
+            if (!TryGetFunction(name, out _))
+                return false;
+        }
+        return true;
+    }
+
+    public override string ToString() => $"{Path} ({_functions.Count} functions)";
+}

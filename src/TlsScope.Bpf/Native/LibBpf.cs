@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+
+namespace TlsScope.Bpf.Native;
+
+/// <summary>
+/// The thin P/Invoke layer over libbpf.so.1 (1.1+). libbpf 1.x returns NULL or a negative
+/// errno and sets errno; SetLastError captures it. Nothing here is used outside this assembly.
+/// </summary>
+internal static unsafe partial class LibBpf
+{
+    private const string Lib = "libbpf.so.1";
+
+    [LibraryImport(Lib, EntryPoint = "libbpf_set_print")]
+    internal static partial nint SetPrint(delegate* unmanaged<int, byte*, nint, int> fn);
+
+    [LibraryImport(Lib, EntryPoint = "libbpf_num_possible_cpus")]
+    internal static partial int NumPossibleCpus();
+
+    [LibraryImport(Lib, EntryPoint = "libbpf_probe_bpf_map_type")]
+    internal static partial int ProbeMapType(int mapType, nint opts);
+
+    [LibraryImport(Lib, EntryPoint = "libbpf_probe_bpf_helper")]
+    internal static partial int ProbeHelper(int progType, int helperId, nint opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__open_mem", SetLastError = true)]
+    internal static partial nint ObjectOpenMem(byte* buf, nuint size, nint opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__load", SetLastError = true)]
+    internal static partial int ObjectLoad(nint obj);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__close")]
+    internal static partial void ObjectClose(nint obj);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__find_program_by_name", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint FindProgram(nint obj, string name);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__find_map_by_name", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint FindMap(nint obj, string name);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__set_autoload")]
+    internal static partial int ProgramSetAutoload(nint prog, [MarshalAs(UnmanagedType.U1)] bool autoload);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__fd")]
+    internal static partial int ProgramFd(nint prog);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__set_max_entries")]
+    internal static partial int MapSetMaxEntries(nint map, uint maxEntries);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__initial_value")]
+    internal static partial byte* MapInitialValue(nint map, out nuint size);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__fd")]
+    internal static partial int MapFd(nint map);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__value_size")]
+    internal static partial uint MapValueSize(nint map);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
+    internal static partial int MapLookupElem(int fd, void* key, void* value);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__attach_uprobe_opts", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial nint AttachUprobe(nint prog, int pid, string binaryPath, nuint funcOffset, UprobeOpts* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__attach_tracepoint", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial nint AttachTracepoint(nint prog, string category, string name);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_link__destroy")]
+    internal static partial int LinkDestroy(nint link);
+
+    [LibraryImport(Lib, EntryPoint = "ring_buffer__new", SetLastError = true)]
+    internal static partial nint RingBufferNew(int mapFd, delegate* unmanaged<nint, byte*, nuint, int> sampleCb, nint ctx, nint opts);
+
+    [LibraryImport(Lib, EntryPoint = "ring_buffer__poll", SetLastError = true)]
+    internal static partial int RingBufferPoll(nint rb, int timeoutMs);
+
+    [LibraryImport(Lib, EntryPoint = "ring_buffer__consume", SetLastError = true)]
+    internal static partial int RingBufferConsume(nint rb);
+
+    [LibraryImport(Lib, EntryPoint = "ring_buffer__free")]
+    internal static partial void RingBufferFree(nint rb);
+
+    /// <summary>struct bpf_uprobe_opts as of libbpf 1.1 (sz = 40).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct UprobeOpts
+    {
+        public nuint Size;
+        public nuint RefCtrOffset;
+        public ulong BpfCookie;
+        public byte RetProbe;
+        public nint FuncName;
+    }
+
+    internal const int BPF_MAP_TYPE_RINGBUF = 27;
+    internal const int BPF_PROG_TYPE_KPROBE = 2;
+    internal const int BPF_FUNC_loop = 181;
+    internal const int BPF_FUNC_get_attach_cookie = 174;
+}

@@ -1,0 +1,22 @@
+namespace TlsScope.Capture;
+
+/// <summary>What to capture and how. Filters end up in the kernel's .rodata.</summary>
+public sealed record CaptureOptions
+{
+    public int? Pid { get; init; }
+    public uint? Uid { get; init; }
+    public string? Comm { get; init; }
+
+    /// <summary>Bytes kept per call; 0 keeps everything.</summary>
+    public uint MaxPayload { get; init; }
+
+    /// <summary>Extra binaries to probe (--libssl).</summary>
+    public IReadOnlyList<string> Libraries { get; init; } = [];
+
+    /// <summary>Look for libraries on the host (and keep looking for new processes).</summary>
+    public bool Discover { get; init; } = true;
+
+    public int RingBufferMiB { get; init; } = 32;
+
+    public bool Verbose { get; init; }
+}

@@ -1,0 +1,294 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using TlsScope.Bpf;
+using TlsScope.Capture.Decoding;
+using TlsScope.Capture.Events;
+using TlsScope.Capture.Libraries;
+using TlsScope.Capture.Model;
+using TlsScope.Capture.Probes;
+
+namespace TlsScope.Capture;
+
+/// <summary>
+/// One capture: loads the kernel side, attaches every probe, reads the ring buffer on one
+/// thread and decodes into the sinks on another, and keeps attaching libraries that new
+/// processes map. Dispose detaches everything (links, then ring buffer, then object).
+/// </summary>
+public sealed class CaptureSession : IDisposable
+{
+    private static readonly IReadOnlyList<LibraryFamily> Families = [ProbeTable.OpenSsl];
+    private static readonly TimeSpan RescanInterval = TimeSpan.FromMilliseconds(500);
+
+    private readonly CaptureOptions options;
+    private readonly Action<string> log;
+    private readonly BpfObject obj;
+    private readonly ProbeAttacher attacher;
+    private readonly LibraryDiscovery discovery;
+    private readonly RecordBatcher batcher = new();
+    private readonly CaptureCounters counters = new();
+    private readonly CallAssembler assembler;
+    private readonly EventDecoder decoder;
+    private readonly ICaptureSink sink;
+    private readonly RingBuffer ring;
+    private readonly Thread reader;
+    private readonly Thread pipeline;
+    private volatile bool stopping;
+    private Exception? pipelineError;
+    private string[] libraryNames = [];
+    private CaptureSummary? summary;
+
+    private CaptureSession(CaptureOptions options, ICaptureSink sink, Action<string> log)
+    {
+        this.options = options;
+        this.sink = sink;
+        this.log = log;
+        obj = Load(options);
+        try
+        {
+            attacher = new ProbeAttacher(obj, options.Pid);
+            discovery = new LibraryDiscovery(options.Pid, Families);
+            assembler = new CallAssembler(sink, new ClockOffset(), counters);
+            decoder = new EventDecoder(assembler, LibraryName);
+            ring = RingBuffer.Open(obj, "events", batcher);
+        }
+        catch
+        {
+            obj.Dispose();
+            throw;
+        }
+        reader = new Thread(ReadLoop) { Name = "tlsscope ring reader", IsBackground = true };
+        pipeline = new Thread(DecodeLoop) { Name = "tlsscope decoder", IsBackground = true };
+    }
+
+    public IReadOnlyList<TlsLibrary> Libraries => discovery.Libraries;
+
+    public int ProbeCount => attacher.LinkCount;
+
+    /// <summary>Checks the machine, loads, attaches everything and starts reading. When this
+    /// returns, capture is live.</summary>
+    public static CaptureSession Start(CaptureOptions options, ICaptureSink sink, Action<string> log)
+    {
+        if (KernelSupport.Problems() is { Count: > 0 } problems)
+            throw new CaptureException(problems[0]);
+        if (options.Pid is { } pid && !Directory.Exists($"/proc/{pid}"))
+            throw new CaptureException($"--pid {pid}: no such process");
+        LibBpfLog.Install(options.Verbose, log);
+        try
+        {
+            Tracefs.EnsureMounted();
+        }
+        catch (BpfException e)
+        {
+            throw new CaptureException(e.Message);
+        }
+
+        var session = new CaptureSession(options, sink, log);
+        try
+        {
+            session.reader.Start();
+            session.pipeline.Start();
+            session.AttachAll();
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    private static BpfObject Load(CaptureOptions o)
+    {
+        var obj = BpfObject.Open(EmbeddedObject("capture.bpf.o"), "capture.bpf.o");
+        try
+        {
+            obj.SetInitialValue(".rodata.config", Config(o));
+            obj.SetMaxEntries("scratch", (uint)KernelSupport.PossibleCpus());
+            obj.SetMaxEntries("events", RingSize(o.RingBufferMiB));
+            obj.Load();
+            return obj;
+        }
+        catch (BpfException e)
+        {
+            obj.Dispose();
+            throw new CaptureException(e.Message);
+        }
+        catch
+        {
+            obj.Dispose();
+            throw;
+        }
+    }
+
+    private static uint RingSize(int mib)
+    {
+        if (mib is < 1 or > 1024)
+            throw new CaptureException($"--buffer-size {mib}: must be between 1 and 1024 MiB");
+        return (uint)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)mib) << 20;
+    }
+
+    private static unsafe KernelConfig Config(CaptureOptions o)
+    {
+        var c = new KernelConfig
+        {
+            TargetPid = (uint)(o.Pid ?? 0),
+            TargetUid = o.Uid ?? 0,
+            FilterUid = o.Uid is null ? 0u : 1u,
+            MaxPayload = o.MaxPayload,
+        };
+        if (o.Comm is { } comm)
+        {
+            var bytes = Encoding.UTF8.GetBytes(comm);
+            if (bytes.Length >= ChunkHeader.CommLength)
+                throw new CaptureException($"--comm {comm}: longer than the kernel's 15-byte process name");
+            c.FilterComm = 1;
+            bytes.CopyTo(new Span<byte>(c.Comm, ChunkHeader.CommLength));
+        }
+        return c;
+    }
+
+    private static byte[] EmbeddedObject(string name)
+    {
+        using var s = typeof(CaptureSession).Assembly.GetManifestResourceStream("bpf/" + name)
+            ?? throw new CaptureException($"bpf object {name} is not embedded in this build");
+        var bytes = new byte[s.Length];
+        s.ReadExactly(bytes);
+        return bytes;
+    }
+
+    private void AttachAll()
+    {
+        attacher.AttachTracepoints();
+        foreach (var path in options.Libraries)
+            Attach(discovery.AddExplicit(path));
+        if (options.Discover)
+            foreach (var lib in discovery.ScanAll())
+                Attach(lib);
+    }
+
+    private void Attach(TlsLibrary lib)
+    {
+        libraryNames = discovery.Libraries.Select(l => l.Name).ToArray();
+        var n = attacher.Attach(lib);
+        if (options.Verbose)
+            log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
+    }
+
+    private string LibraryName(uint id)
+    {
+        var names = libraryNames;
+        return id < names.Length ? names[id] : $"library#{id}";
+    }
+
+    /// <summary>Runs until cancelled (or the pipeline fails), attaching libraries that new
+    /// processes map within a second of their start.</summary>
+    public void Run(CancellationToken cancel)
+    {
+        while (!cancel.IsCancellationRequested && pipelineError is null && reader.IsAlive)
+        {
+            if (cancel.WaitHandle.WaitOne(RescanInterval))
+                break;
+            if (!options.Discover)
+                continue;
+            foreach (var lib in discovery.ScanNew())
+            {
+                try
+                {
+                    Attach(lib);
+                }
+                catch (CaptureException e)
+                {
+                    log("tlsscope: warning: " + e.Message);
+                }
+            }
+        }
+        if (pipelineError is { } err)
+            throw new CaptureException("decoding failed: " + err.Message);
+    }
+
+    /// <summary>Detaches, drains what the kernel already produced, and returns the account.</summary>
+    public CaptureSummary Stop()
+    {
+        if (summary is not null)
+            return summary;
+        attacher.Dispose(); // no new events from here on
+        stopping = true;
+        reader.Join();
+        pipeline.Join();
+        summary = new CaptureSummary(counters, ReadKernelStats(), discovery.Libraries.Count);
+        return summary;
+    }
+
+    private void ReadLoop()
+    {
+        try
+        {
+            while (!stopping)
+            {
+                ring.Poll(100);
+                batcher.Publish();
+            }
+            ring.Consume(); // what was produced before the links went away
+        }
+        catch (Exception e)
+        {
+            pipelineError ??= e;
+        }
+        finally
+        {
+            batcher.Complete();
+        }
+    }
+
+    private void DecodeLoop()
+    {
+        try
+        {
+            foreach (var batch in batcher.Batches())
+            {
+                decoder.DecodeBatch(batch.Buffer, batch.Length);
+                batcher.Release(batch);
+                if (!batcher.HasQueued)
+                    sink.Flush();
+            }
+            assembler.FlushAll();
+            sink.Flush();
+        }
+        catch (Exception e)
+        {
+            pipelineError ??= e;
+            foreach (var batch in batcher.Batches())
+                batcher.Release(batch); // keep the reader from waiting on a dead consumer
+        }
+    }
+
+    private unsafe KernelStats ReadKernelStats()
+    {
+        var cpus = KernelSupport.PossibleCpus();
+        var values = new KernelStats[cpus];
+        var total = default(KernelStats);
+        var key = 0;
+        if (obj.Lookup("stats", MemoryMarshal.AsBytes(new Span<int>(ref key)), MemoryMarshal.AsBytes(values.AsSpan())))
+            foreach (ref readonly var v in values.AsSpan())
+                total.Add(in v);
+        return total;
+    }
+
+    public void Dispose()
+    {
+        if (summary is null && reader.IsAlive)
+        {
+            try
+            {
+                Stop();
+            }
+            catch
+            {
+                // disposing must not throw; Stop's errors were reported by the caller's Stop
+            }
+        }
+        attacher.Dispose();
+        ring.Dispose();
+        obj.Dispose();
+    }
+}

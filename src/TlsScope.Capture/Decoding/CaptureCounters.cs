@@ -1,0 +1,28 @@
+namespace TlsScope.Capture.Decoding;
+
+/// <summary>What user space saw, per library and in total; the kernel's own counters are in
+/// <see cref="Events.KernelStats"/>.</summary>
+public sealed class CaptureCounters
+{
+    public sealed class PerLibrary
+    {
+        public long Calls;
+        public long Bytes;
+    }
+
+    public long Calls;
+    public long Bytes;
+    public long Records;
+    public long TruncatedCalls;
+    public long Gaps;
+    public long GapBytes;
+    public long Connections;
+    public readonly Dictionary<string, PerLibrary> Libraries = new(StringComparer.Ordinal);
+
+    public PerLibrary For(string library)
+    {
+        if (!Libraries.TryGetValue(library, out var l))
+            Libraries[library] = l = new PerLibrary();
+        return l;
+    }
+}

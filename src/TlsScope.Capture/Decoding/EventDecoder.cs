@@ -1,0 +1,108 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text;
+using TlsScope.Capture.Events;
+using TlsScope.Capture.Model;
+
+namespace TlsScope.Capture.Decoding;
+
+/// <summary>
+/// Turns raw ring-buffer records into model events: reads the C struct in place, resolves the
+/// library name, process and addresses (cached), and feeds the call assembler.
+/// </summary>
+public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, string> libraryName)
+{
+    private static readonly int ChunkSize = sizeof(ChunkHeader);
+    private readonly Dictionary<uint, ProcessInfo> processes = [];
+    private readonly Dictionary<ulong, ConnectionAddress> addresses = [];
+
+    /// <summary>Decodes every length-prefixed record of a batch. Payloads handed on point into
+    /// the batch: they are valid until the batch is released.</summary>
+    public void DecodeBatch(byte[] buffer, int length)
+    {
+        var at = 0;
+        while (at + 4 <= length)
+        {
+            var len = BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(at));
+            Decode(new ReadOnlyMemory<byte>(buffer, at + 4, len));
+            at += 4 + len;
+        }
+    }
+
+    public void Decode(ReadOnlyMemory<byte> memory)
+    {
+        var record = memory.Span;
+        if (record.Length < sizeof(EventHead))
+            return;
+        var kind = MemoryMarshal.Read<EventHead>(record).Kind;
+        if (kind == EventKind.Data && record.Length >= ChunkSize)
+        {
+            ref readonly var h = ref MemoryMarshal.AsRef<ChunkHeader>(record);
+            var payload = memory.Slice(ChunkSize, (int)Math.Min(h.Len, (uint)(record.Length - ChunkSize)));
+            assembler.OnRecord(in h, payload, Process(in h), Address(in h), libraryName(h.Library));
+        }
+        else if (kind == EventKind.Close && record.Length >= sizeof(ConnCloseRecord))
+        {
+            var c = MemoryMarshal.Read<ConnCloseRecord>(record);
+            addresses.Remove(c.Head.ConnId);
+            assembler.OnClose(in c);
+        }
+    }
+
+    private ProcessInfo Process(in ChunkHeader h)
+    {
+        fixed (byte* comm = h.Comm)
+        {
+            var name = new ReadOnlySpan<byte>(comm, ChunkHeader.CommLength);
+            var end = name.IndexOf((byte)0);
+            if (end >= 0)
+                name = name[..end];
+            if (processes.TryGetValue(h.Tid, out var p) && p.Pid == (int)h.Pid && p.Uid == h.Uid && SameComm(p.Comm, name))
+                return p;
+            p = new ProcessInfo((int)h.Pid, (int)h.Tid, h.Uid, Encoding.UTF8.GetString(name));
+            if (processes.Count > 65536)
+                processes.Clear();
+            processes[h.Tid] = p;
+            return p;
+        }
+    }
+
+    private static bool SameComm(string cached, ReadOnlySpan<byte> bytes)
+    {
+        if (cached.Length != bytes.Length)
+            return false;
+        for (var i = 0; i < bytes.Length; i++)
+            if (cached[i] != bytes[i])
+                return false;
+        return true;
+    }
+
+    private ConnectionAddress Address(in ChunkHeader h)
+    {
+        if (h.Addr.Family == 0)
+            return ConnectionAddress.Unknown;
+        if (addresses.TryGetValue(h.Head.ConnId, out var a) && a.Local!.Port == h.Addr.LocalPort && a.Remote!.Port == h.Addr.RemotePort)
+            return a;
+        a = ToAddress(in h.Addr);
+        if (addresses.Count > 65536)
+            addresses.Clear();
+        addresses[h.Head.ConnId] = a;
+        return a;
+    }
+
+    public static ConnectionAddress ToAddress(in SockAddr s)
+    {
+        const int AfInet = 2, AfInet6 = 10;
+        if (s.Family != AfInet && s.Family != AfInet6)
+            return ConnectionAddress.Unknown;
+        var n = s.Family == AfInet ? 4 : 16;
+        fixed (byte* l = s.LocalAddr)
+        fixed (byte* r = s.RemoteAddr)
+        {
+            var local = new IPAddress(new ReadOnlySpan<byte>(l, n));
+            var remote = new IPAddress(new ReadOnlySpan<byte>(r, n));
+            return new ConnectionAddress(new IPEndPoint(local, s.LocalPort), new IPEndPoint(remote, s.RemotePort));
+        }
+    }
+}

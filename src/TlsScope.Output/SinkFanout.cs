@@ -1,0 +1,189 @@
+using System.Runtime.ExceptionServices;
+using TlsScope.Capture.Model;
+
+namespace TlsScope.Output;
+
+/// <summary>
+/// Feeds one capture to several sinks. A sink that throws an <see cref="IOException"/> (a full
+/// disk, EPIPE on stdout after the pager quit) is dropped and the others carry on; the first
+/// such error is kept in <see cref="FirstError"/>. Other exceptions are bugs and propagate.
+/// Disposing the fanout disposes every sink, the failed ones included.
+/// </summary>
+public sealed class SinkFanout : ICaptureSink
+{
+    private readonly ICaptureSink[] _sinks;
+    private readonly bool[] _failed;
+    private bool _disposed;
+
+    public SinkFanout(IEnumerable<ICaptureSink> sinks)
+    {
+        ArgumentNullException.ThrowIfNull(sinks);
+        _sinks = [.. sinks];
+        foreach (ICaptureSink sink in _sinks)
+        {
+            ArgumentNullException.ThrowIfNull(sink, nameof(sinks));
+        }
+
+        _failed = new bool[_sinks.Length];
+        ActiveCount = _sinks.Length;
+    }
+
+    public SinkFanout(params ICaptureSink[] sinks)
+        : this((IEnumerable<ICaptureSink>)sinks)
+    {
+    }
+
+    /// <summary>All sinks, in the order they are fed.</summary>
+    public IReadOnlyList<ICaptureSink> Sinks => _sinks;
+
+    /// <summary>The first I/O error a sink threw; null while all sinks are healthy.</summary>
+    public Exception? FirstError { get; private set; }
+
+    /// <summary>The sink that threw <see cref="FirstError"/>.</summary>
+    public ICaptureSink? FirstFailedSink { get; private set; }
+
+    /// <summary>How many sinks are still being fed; 0 means the capture has nowhere to go.</summary>
+    public int ActiveCount { get; private set; }
+
+    /// <summary>Whether <paramref name="sink"/> was dropped after an I/O error.</summary>
+    public bool HasFailed(ICaptureSink sink)
+    {
+        int index = Array.IndexOf(_sinks, sink);
+        return index >= 0 && _failed[index];
+    }
+
+    public void OnData(DataChunk chunk)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (int i = 0; i < _sinks.Length; i++)
+        {
+            if (_failed[i])
+            {
+                continue;
+            }
+
+            try
+            {
+                _sinks[i].OnData(chunk);
+            }
+            catch (IOException e)
+            {
+                Fail(i, e);
+            }
+        }
+    }
+
+    public void OnGap(StreamGap gap)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (int i = 0; i < _sinks.Length; i++)
+        {
+            if (_failed[i])
+            {
+                continue;
+            }
+
+            try
+            {
+                _sinks[i].OnGap(gap);
+            }
+            catch (IOException e)
+            {
+                Fail(i, e);
+            }
+        }
+    }
+
+    public void OnClose(ConnectionClosed closed)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (int i = 0; i < _sinks.Length; i++)
+        {
+            if (_failed[i])
+            {
+                continue;
+            }
+
+            try
+            {
+                _sinks[i].OnClose(closed);
+            }
+            catch (IOException e)
+            {
+                Fail(i, e);
+            }
+        }
+    }
+
+    public void Flush()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (int i = 0; i < _sinks.Length; i++)
+        {
+            if (_failed[i])
+            {
+                continue;
+            }
+
+            try
+            {
+                _sinks[i].Flush();
+            }
+            catch (IOException e)
+            {
+                Fail(i, e);
+            }
+        }
+    }
+
+    /// <summary>Disposes every sink; an I/O error while a sink writes out its last bytes is recorded, not thrown.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        List<Exception>? errors = null;
+        for (int i = 0; i < _sinks.Length; i++)
+        {
+            try
+            {
+                _sinks[i].Dispose();
+            }
+            catch (IOException e)
+            {
+                if (!_failed[i])
+                {
+                    Fail(i, e);
+                }
+            }
+            catch (Exception e)
+            {
+                (errors ??= []).Add(e);
+            }
+        }
+
+        if (errors is not null)
+        {
+            if (errors.Count == 1)
+            {
+                ExceptionDispatchInfo.Throw(errors[0]);
+            }
+
+            throw new AggregateException(errors);
+        }
+    }
+
+    private void Fail(int index, IOException error)
+    {
+        _failed[index] = true;
+        ActiveCount--;
+        if (FirstError is null)
+        {
+            FirstError = error;
+            FirstFailedSink = _sinks[index];
+        }
+    }
+}
