@@ -1,0 +1,108 @@
+using System.Text.Json;
+
+namespace TlsScope.KernelTests.Infrastructure;
+
+/// <summary>The real tool, run as a child process with NDJSON output to a file: started,
+/// waited on until it says it is ready, stopped with SIGINT like a user would.</summary>
+public sealed class TlsScopeRun : IDisposable
+{
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "tlsscope.dll");
+
+    private readonly Proc proc;
+    private readonly string dir;
+
+    private TlsScopeRun(Proc proc, string dir, string output)
+    {
+        this.proc = proc;
+        this.dir = dir;
+        OutputPath = output;
+    }
+
+    public string OutputPath { get; }
+
+    public int Pid => proc.Pid;
+
+    public string Stderr => proc.Stderr;
+
+    public int ExitCode => proc.Process.ExitCode;
+
+    public static TlsScopeRun Start(params string[] args)
+    {
+        var dir = Directory.CreateTempSubdirectory("tlsscope-run-").FullName;
+        var output = Path.Combine(dir, "out.ndjson");
+        var proc = Proc.Start("dotnet", [Dll, "--format", "json", "-o", output, .. args]);
+        var run = new TlsScopeRun(proc, dir, output);
+        try
+        {
+            Proc.WaitFor(() => proc.Stderr.Contains("tlsscope: ready") || proc.Process.HasExited,
+                TimeSpan.FromSeconds(60), "tlsscope: ready");
+            if (proc.Process.HasExited)
+                throw new InvalidOperationException($"tlsscope exited with {proc.Process.ExitCode}: {proc.Stderr}");
+        }
+        catch
+        {
+            run.Dispose();
+            throw;
+        }
+        return run;
+    }
+
+    /// <summary>Runs the tool to completion (for bad-input tests): exit code and stderr.</summary>
+    public static (int Code, string Stderr) RunToEnd(params string[] args)
+    {
+        var (code, _, err) = Proc.Run("dotnet", [Dll, .. args], TimeSpan.FromSeconds(60));
+        return (code, err);
+    }
+
+    /// <summary>SIGINT, then waits for the summary and exit.</summary>
+    public int Stop()
+    {
+        if (!proc.Process.HasExited)
+            proc.Signal(Proc.SIGINT);
+        if (!proc.Process.WaitForExit(TimeSpan.FromSeconds(60)))
+            throw new TimeoutException("tlsscope did not stop on SIGINT: " + proc.Stderr);
+        proc.Process.WaitForExit(); // drain output readers
+        return proc.Process.ExitCode;
+    }
+
+    public Captured Records()
+    {
+        var list = new List<JsonElement>();
+        foreach (var line in File.ReadLines(OutputPath))
+            if (line.Length > 0)
+                list.Add(JsonDocument.Parse(line).RootElement.Clone());
+        return new Captured(list);
+    }
+
+    public void Dispose()
+    {
+        proc.Dispose();
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Parsed NDJSON records with the queries tests need.</summary>
+public sealed class Captured(IReadOnlyList<JsonElement> all)
+{
+    public IReadOnlyList<JsonElement> All => all;
+
+    public IEnumerable<JsonElement> Data => all.Where(r => r.GetProperty("type").GetString() == "data");
+
+    public IEnumerable<JsonElement> DataOf(int pid, string direction) =>
+        Data.Where(r => r.GetProperty("pid").GetInt32() == pid && r.GetProperty("direction").GetString() == direction);
+
+    /// <summary>Every byte one process read or wrote, in order.</summary>
+    public byte[] Bytes(int pid, string direction) =>
+        DataOf(pid, direction).SelectMany(r => r.GetProperty("data").GetBytesFromBase64()).ToArray();
+
+    public IEnumerable<JsonElement> OfType(string type) => all.Where(r => r.GetProperty("type").GetString() == type);
+
+    public override string ToString() =>
+        string.Join('\n', all.Take(20).Select(r => r.ToString().Length > 300 ? r.ToString()[..300] + "..." : r.ToString()));
+}
