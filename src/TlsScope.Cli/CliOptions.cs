@@ -21,27 +21,20 @@ public sealed class CliOptions
 
     public RootCommand Build()
     {
-        Format.AcceptOnlyFromAmong("text", "json");
-        Pid.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int?>() is <= 0)
-                r.AddError("--pid must be a positive process id");
-        });
-        Duration.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double?>() is <= 0)
-                r.AddError("--duration must be a positive number of seconds");
-        });
-        BufferSize.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() is < 1 or > 1024)
-                r.AddError("--buffer-size must be between 1 and 1024 (MiB)");
-        });
         return new RootCommand("TlsScope: see the plaintext of every process's TLS traffic, with no proxy, no CA and no restart.")
         {
             Pid, Uid, Comm, Libssl, MaxPayload, Format, Output, Json, Duration, BufferSize, Verbose,
         };
     }
+
+    /// <summary>Checks values the parser accepted; returns a one-line error or null.</summary>
+    public string? Validate(ParseResult r) => r.GetValue(Format) is not ("text" or "json")
+            ? $"--format {r.GetValue(Format)}: must be text or json"
+        : r.GetValue(Pid) is <= 0 ? $"--pid {r.GetValue(Pid)}: must be a positive process id"
+        : r.GetValue(Duration) is <= 0 ? $"--duration {r.GetValue(Duration)}: must be a positive number of seconds"
+        : r.GetValue(BufferSize) is < 1 or > 1024 ? $"--buffer-size {r.GetValue(BufferSize)}: must be between 1 and 1024 (MiB)"
+        : r.GetValue(Comm) is { Length: 0 } ? "--comm: must not be empty"
+        : null;
 
     public CaptureOptions ToCapture(ParseResult r) => new()
     {

@@ -13,15 +13,46 @@ public static class Program
 
     public static int Main(string[] args)
     {
+        try
+        {
+            return Dispatch(args);
+        }
+        catch (Exception e)
+        {
+            // Last resort: a bug must still read as one line, not a stack trace.
+            Console.Error.WriteLine($"tlsscope: internal error: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+            return ExitError;
+        }
+    }
+
+    private static int Dispatch(string[] args)
+    {
         var cli = new CliOptions();
         var root = cli.Build();
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"tlsscope: {parsed.Errors[0].Message} (see --help)");
+            // System.CommandLine's messages may span lines; ours are one.
+            Console.Error.WriteLine($"tlsscope: {OneLine(parsed.Errors[0].Message)} (see --help)");
             return ExitError;
         }
-        return IsHelpOrVersion(args) ? parsed.Invoke() : Run(cli, parsed);
+        if (IsHelpOrVersion(args))
+            return parsed.Invoke();
+        if (cli.Validate(parsed) is { } invalid)
+        {
+            Console.Error.WriteLine($"tlsscope: {invalid}");
+            return ExitError;
+        }
+        return Run(cli, parsed);
+    }
+
+    /// <summary>System.CommandLine's messages may span lines and name CLR types; ours do not.</summary>
+    private static string OneLine(string message)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(message, "^Cannot parse argument '(.*)' for option '(.*)' as expected type");
+        if (m.Success)
+            return $"{m.Groups[2].Value} {m.Groups[1].Value}: not a valid value";
+        return string.Join(' ', message.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries));
     }
 
     private static bool IsHelpOrVersion(string[] args) =>

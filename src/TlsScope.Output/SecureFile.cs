@@ -1,5 +1,3 @@
-using Microsoft.Win32.SafeHandles;
-
 namespace TlsScope.Output;
 
 /// <summary>
@@ -24,9 +22,10 @@ public static class SecureFile
     /// <summary>
     /// Creates or truncates <paramref name="path"/> with mode 0600 and returns a buffered stream
     /// for writing it. An existing file with wider permissions is narrowed to 0600 before any
-    /// byte is written. "-" returns a buffered stream on standard output that leaves file
-    /// descriptor 1 open when disposed; writing to it after the reader went away throws an
-    /// <see cref="IOException"/> (broken pipe).
+    /// byte is written. "-" returns a buffered stream on standard output that writes with
+    /// write(2) (so it shares the file offset with anything else writing to the same file),
+    /// leaves file descriptor 1 open when disposed, and throws an <see cref="IOException"/>
+    /// (broken pipe) once the reader went away.
     /// </summary>
     /// <exception cref="OutputException">The file cannot be opened; the message is one line.</exception>
     public static Stream CreateForWriting(string path)
@@ -83,12 +82,9 @@ public static class SecureFile
     {
         try
         {
-            // A FileStream on fd 1 (not Console.OpenStandardOutput, which swallows EPIPE) so a
-            // closed pipe surfaces as an IOException; ownsHandle: false keeps fd 1 open.
-            var handle = new SafeFileHandle(1, ownsHandle: false);
-            return new FileStream(handle, FileAccess.Write, BufferSize);
+            return new BufferedStream(StandardOutputStream.Open(), BufferSize);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (e is IOException or DllNotFoundException or EntryPointNotFoundException)
         {
             throw OutputException.CannotWrite(StandardOutputPath, e);
         }

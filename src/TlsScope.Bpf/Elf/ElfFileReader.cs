@@ -214,7 +214,7 @@ internal sealed class ElfFileReader
             if (at >= 0)
             {
                 nonDefaultVersion = at + 1 >= name.Length || name[at + 1] != (byte)'@';
-                ;
+                name = name[..at];
             }
             if (name.IsEmpty)
                 continue;

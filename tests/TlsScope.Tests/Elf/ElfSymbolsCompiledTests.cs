@@ -67,16 +67,19 @@ public sealed class ElfSymbolsCompiledTests : IDisposable
     }
 
     [Fact]
-    public void ImportedFunction_IsNotADefinition()
+    public void ImportedFunction_IsNotADefinition_EvenWithAnAddress()
     {
         if (_gcc is null)
             return;
+        // Non-PIC code taking puts' address makes the linker give the undefined symbol a non-zero
+        // value (its canonical PLT entry), so only st_shndx == SHN_UNDEF tells it is an import.
         var path = Compile("imports", """
             #include <stdio.h>
-            int main(void) { puts("hi"); return 0; }
-            """, "-no-pie");
-        // The sanity check of the premise: puts is in the file, but undefined.
-        Assert.Contains(ElfTool.ReadelfSymbols(path, dynamicOnly: true), s => s.Name == "puts" && s.SectionIndex == "UND");
+            int main(void) { int (*f)(const char *) = puts; return f("hi") + (f == puts); }
+            """, "-fno-pic", "-no-pie");
+        var puts = Assert.Single(ElfTool.ReadelfSymbols(path, dynamicOnly: true), s => s.Name == "puts");
+        Assert.Equal("UND", puts.SectionIndex);
+        Assert.NotEqual(0UL, puts.Value);
 
         var elf = ElfSymbols.Open(path);
 

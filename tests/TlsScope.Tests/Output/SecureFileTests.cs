@@ -137,6 +137,11 @@ public sealed class SecureFileTests : IDisposable
         using (Stream stdout = SecureFile.CreateForWriting("-"))
         {
             Assert.True(stdout.CanWrite);
+
+            // write(2) on fd 1, never pwrite at a private offset (which would overwrite
+            // stderr's lines in "> file 2>&1").
+            Assert.False(stdout.CanSeek);
+            Assert.IsNotType<FileStream>(stdout);
             stdout.Flush();
         }
 
