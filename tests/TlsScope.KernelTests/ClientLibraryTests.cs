@@ -30,7 +30,7 @@ public sealed class ClientLibraryTests
         using var py = Proc.Start("python3", ["-c", script]);
         server.WaitForRequest("END\n");
         server.Send(Reply);
-        Assert.True(py.Process.WaitForExit(TimeSpan.FromSeconds(30)), "python did not finish: " + py.Stderr);
+        Assert.True(py.WaitForExit(TimeSpan.FromSeconds(30)), "python did not finish: " + py.Stderr);
         Assert.Equal(Reply, py.Stdout);
         Assert.Equal(0, scope.Stop());
         var got = scope.Records();
@@ -63,7 +63,7 @@ public sealed class ClientLibraryTests
         using var node = Proc.Start("node", ["-e", script]);
         server.WaitForRequest("\n\n");
         server.Send($"HTTP/1.1 200 OK\r\nContent-Length: {Reply.Length}\r\nConnection: close\r\n\r\n{Reply}");
-        Assert.True(node.Process.WaitForExit(TimeSpan.FromSeconds(30)), "node did not finish: " + node.Stderr);
+        Assert.True(node.WaitForExit(TimeSpan.FromSeconds(30)), "node did not finish: " + node.Stderr);
         Assert.Equal(Reply, node.Stdout);
         Assert.Equal(0, scope.Stop());
         var got = scope.Records();

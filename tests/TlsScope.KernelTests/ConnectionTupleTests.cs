@@ -32,7 +32,7 @@ public sealed class ConnectionTupleTests
         py.Process.StandardInput.Flush();
         server.WaitForRequest("after tlsscope\n");
         server.Send("ok\n");
-        Assert.True(py.Process.WaitForExit(TimeSpan.FromSeconds(20)), "python did not finish: " + py.Stderr);
+        Assert.True(py.WaitForExit(TimeSpan.FromSeconds(20)), "python did not finish: " + py.Stderr);
         Assert.Equal(0, scope.Stop());
         var got = scope.Records();
 

@@ -18,7 +18,7 @@ public sealed class CurlOpenSslTests
         server.WaitForRequest();
         var response = $"HTTP/1.1 200 OK\r\nContent-Length: {Body.Length}\r\nConnection: close\r\n\r\n{Body}";
         server.Send(response);
-        Assert.True(curl.Process.WaitForExit(TimeSpan.FromSeconds(20)), "curl did not finish");
+        Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)), "curl did not finish");
         Assert.Equal(Body, curl.Stdout);
         server.WaitForExit(TimeSpan.FromSeconds(10));
         Assert.Equal(0, scope.Stop());

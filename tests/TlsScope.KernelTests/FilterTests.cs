@@ -12,7 +12,7 @@ public sealed class FilterTests
         using var curl = Proc.Start("curl", ["-sk", "--http1.1", $"https://127.0.0.1:{server.Port}/only-server"]);
         server.WaitForRequest();
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nhi\n");
-        Assert.True(curl.Process.WaitForExit(TimeSpan.FromSeconds(20)));
+        Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)));
         Assert.Equal(0, scope.Stop());
         var got = scope.Records();
 
@@ -29,7 +29,7 @@ public sealed class FilterTests
         using var curl = Proc.Start("curl", ["-sk", "--http1.1", $"https://127.0.0.1:{server.Port}/only-curl"]);
         server.WaitForRequest();
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nhi\n");
-        Assert.True(curl.Process.WaitForExit(TimeSpan.FromSeconds(20)));
+        Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)));
         Assert.Equal(0, scope.Stop());
         var got = scope.Records();
 

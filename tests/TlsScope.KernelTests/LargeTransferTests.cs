@@ -21,7 +21,7 @@ public sealed class LargeTransferTests
         using var curl = Proc.Start("curl", ["-sk", "--http1.1", "-o", file, $"https://127.0.0.1:{server.Port}/big"]);
         server.WaitForRequest();
         server.Send(response);
-        Assert.True(curl.Process.WaitForExit(TimeSpan.FromSeconds(60)), "curl did not finish");
+        Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(60)), "curl did not finish");
         Assert.Equal(SHA256.HashData(body), SHA256.HashData(File.ReadAllBytes(file)));
 
         Assert.Equal(0, scope.Stop()); // 3 would mean something was lost

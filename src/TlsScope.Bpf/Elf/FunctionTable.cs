@@ -129,7 +129,7 @@ internal sealed class FunctionTable
             tail |= (ulong)bytes[i] << (8 * i);
         h = (h ^ tail) * Multiplier;
         h ^= h >> 32;
-        return (int)(h & 3);
+        return (int)h & int.MaxValue;
     }
 
     private readonly record struct Entry(ulong Address, ulong Size, ulong FileOffset, int NameStart, int NameLength, int Hash, int Rank);

@@ -92,6 +92,16 @@ public sealed partial class Proc : IDisposable
         }
     }
 
+    /// <summary>Waits for exit and for the output readers to drain (a timed WaitForExit alone
+    /// returns before the last lines arrive).</summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!Process.WaitForExit(timeout))
+            return false;
+        Process.WaitForExit();
+        return true;
+    }
+
     public void Signal(int signal) => Kill(Pid, signal);
 
     public const int SIGINT = 2, SIGKILL = 9, SIGTERM = 15;
