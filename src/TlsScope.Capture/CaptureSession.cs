@@ -32,8 +32,9 @@ public sealed class CaptureSession : IDisposable
     private readonly RingBuffer ring;
     private readonly Thread reader;
     private readonly Thread pipeline;
+    private readonly CancellationTokenSource failed = new();
     private volatile bool stopping;
-    private Exception? pipelineError;
+    private volatile Exception? pipelineError;
     private string[] libraryNames = [];
     private CaptureSummary? summary;
 
@@ -180,18 +181,26 @@ public sealed class CaptureSession : IDisposable
         return id < names.Length ? names[id] : $"library#{id}";
     }
 
-    /// <summary>Runs until cancelled (or the pipeline fails), attaching libraries that new
-    /// processes map within a second of their start.</summary>
+    /// <summary>Runs until cancelled (or the pipeline fails). Discovery runs on its own thread
+    /// so that nothing it waits on (a /proc read, a large ELF file) can delay a stop.</summary>
     public void Run(CancellationToken cancel)
     {
-        while (!cancel.IsCancellationRequested && pipelineError is null && reader.IsAlive)
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, failed.Token);
+        if (options.Discover)
+            new Thread(() => DiscoverLoop(linked.Token)) { Name = "tlsscope discovery", IsBackground = true }.Start();
+        linked.Token.WaitHandle.WaitOne();
+        if (pipelineError is { } err)
+            throw new CaptureException("capture failed: " + err.Message);
+    }
+
+    private void DiscoverLoop(CancellationToken stop)
+    {
+        while (!stop.WaitHandle.WaitOne(RescanInterval))
         {
-            if (cancel.WaitHandle.WaitOne(RescanInterval))
-                break;
-            if (!options.Discover)
-                continue;
             foreach (var lib in discovery.ScanNew())
             {
+                if (stop.IsCancellationRequested)
+                    return;
                 try
                 {
                     Attach(lib);
@@ -202,8 +211,6 @@ public sealed class CaptureSession : IDisposable
                 }
             }
         }
-        if (pipelineError is { } err)
-            throw new CaptureException("decoding failed: " + err.Message);
     }
 
     /// <summary>Detaches, drains what the kernel already produced, and returns the account.</summary>
@@ -232,7 +239,7 @@ public sealed class CaptureSession : IDisposable
         }
         catch (Exception e)
         {
-            pipelineError ??= e;
+            Fail(e);
         }
         finally
         {
@@ -256,10 +263,16 @@ public sealed class CaptureSession : IDisposable
         }
         catch (Exception e)
         {
-            pipelineError ??= e;
+            Fail(e);
             foreach (var batch in batcher.Batches())
                 batcher.Release(batch); // keep the reader from waiting on a dead consumer
         }
+    }
+
+    private void Fail(Exception e)
+    {
+        pipelineError ??= e;
+        failed.Cancel();
     }
 
     private unsafe KernelStats ReadKernelStats()
@@ -290,5 +303,6 @@ public sealed class CaptureSession : IDisposable
         attacher.Dispose();
         ring.Dispose();
         obj.Dispose();
+        failed.Dispose();
     }
 }

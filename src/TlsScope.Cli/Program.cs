@@ -103,7 +103,9 @@ public static class Program
 
     private static void Stop(PosixSignalContext c, CancellationTokenSource cancel)
     {
-        c.Cancel = true; // detach and summarise instead of dying
+        if (cancel.IsCancellationRequested)
+            return; // a second signal: let it end the process (the kernel drops our probes with it)
+        c.Cancel = true; // the first one: detach and summarise instead of dying
         cancel.Cancel();
     }
 

@@ -108,7 +108,7 @@ internal sealed class ElfFileReader
                 symbolCount += s.Size / SymSize;
         }
         var functions = new FunctionTable((int)Math.Min(symbolCount, int.MaxValue));
-        // .dynsym first, so that on equal rank the exported symbol is the one kept.
+        // Within one table, the first of equally ranked duplicates is kept.
         foreach (var wanted in (ReadOnlySpan<uint>)[ShtDynsym, ShtSymtab])
         {
             for (var i = 0; i < sections.Length; i++)
@@ -303,7 +303,7 @@ internal sealed class ElfFileReader
     private byte[] ReadTable(ulong offset, ulong count, ushort entrySize, string what)
     {
         if (count > _length / entrySize)
-            throw Fail($"truncated ELF file ({what} extend past end of file)");
+            throw Fail($"truncated ELF file ({what} beyond end of file)");
         return ReadBytes(offset, count * entrySize, what);
     }
 
@@ -312,12 +312,12 @@ internal sealed class ElfFileReader
     private byte[] ReadBytes(ulong offset, ulong size, string what)
     {
         if (offset > _length || size > _length - offset)
-            throw Fail($"truncated ELF file ({what} extend past end of file)");
+            throw Fail($"truncated ELF file ({what} beyond end of file)");
         if (size > (ulong)Array.MaxLength)
             throw Fail($"{what} too large");
         var buffer = GC.AllocateUninitializedArray<byte>((int)size);
         if (ReadAtMost(offset, buffer) != buffer.Length)
-            throw Fail($"truncated ELF file ({what} extend past end of file)");
+            throw Fail($"truncated ELF file ({what} beyond end of file)");
         return buffer;
     }
 

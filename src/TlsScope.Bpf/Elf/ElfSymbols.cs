@@ -45,7 +45,8 @@ public sealed class ElfSymbols
     /// symbol version ("@VER", "@@VER") removed from the name. When a name occurs more than once, the
     /// default version beats a non-default one, a global or weak symbol beats a local one, and .dynsym
     /// beats .symtab. Symbols whose address lies in no PT_LOAD segment's file image are left out,
-    /// since there is no file offset to probe. Each enumeration creates the name strings anew.
+    /// since there is no file offset to probe. For an STT_GNU_IFUNC symbol the address is that of its
+    /// resolver, not of the implementation it picks at run time. Each enumeration creates the name strings anew.
     /// </summary>
     public IEnumerable<ElfFunction> Functions => _functions.Enumerate();
 

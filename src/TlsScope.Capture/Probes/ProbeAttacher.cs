@@ -9,6 +9,7 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid) : IDisposable
 {
     private readonly List<BpfLink> links = [];
     private readonly object gate = new();
+    private bool closed;
 
     public int LinkCount
     {
@@ -55,13 +56,21 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid) : IDisposable
     private void Keep(BpfLink link)
     {
         lock (gate)
-            links.Add(link);
+        {
+            if (!closed)
+            {
+                links.Add(link);
+                return;
+            }
+        }
+        link.Dispose(); // attached by discovery while the session was stopping
     }
 
     public void Dispose()
     {
         lock (gate)
         {
+            closed = true;
             foreach (var l in links)
                 l.Dispose();
             links.Clear();

@@ -60,9 +60,23 @@ public sealed class TlsScopeRun : IDisposable
         if (!proc.Process.HasExited)
             proc.Signal(Proc.SIGINT);
         if (!proc.Process.WaitForExit(TimeSpan.FromSeconds(60)))
-            throw new TimeoutException("tlsscope did not stop on SIGINT: " + proc.Stderr);
+            throw new TimeoutException($"tlsscope did not stop on SIGINT: {proc.Stderr}; threads: {ThreadStates(proc.Pid)}");
         proc.Process.WaitForExit(); // drain output readers
         return proc.Process.ExitCode;
+    }
+
+    /// <summary>Each thread's name and kernel wait channel, to tell where a hang is.</summary>
+    private static string ThreadStates(int pid)
+    {
+        try
+        {
+            return string.Join(", ", Directory.EnumerateDirectories($"/proc/{pid}/task").Select(t =>
+                $"{File.ReadAllText(t + "/comm").Trim()}={File.ReadAllText(t + "/wchan").Trim()}"));
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
     }
 
     public Captured Records()

@@ -88,6 +88,33 @@ public sealed class ElfSymbolsCompiledTests : IDisposable
     }
 
     [Fact]
+    public void SameNameLocalAndGlobal_TheGlobalWins()
+    {
+        if (_gcc is null)
+            return;
+        // .symtab lists locals before globals, so the static helper comes first.
+        var other = _temp.File("other.c");
+        File.WriteAllText(other, """
+            static int helper(int x) { return x - 7; }
+            int call_static_helper(int x) { return helper(x); }
+            """);
+        var path = Compile("helpers", """
+            int call_static_helper(int x);
+            int helper(int x) { return x + 7; }
+            int main(int argc, char **argv) { (void)argv; return helper(argc) + call_static_helper(argc); }
+            """, "-no-pie", other);
+        var helpers = ElfTool.ReadelfSymbols(path, dynamicOnly: false).Where(s => s.Table == ".symtab" && s.Name == "helper").ToList();
+        var global = Assert.Single(helpers, s => s.Bind == "GLOBAL");
+        Assert.Single(helpers, s => s.Bind == "LOCAL" && s.Value != global.Value);
+
+        var elf = ElfSymbols.Open(path);
+
+        Assert.True(elf.TryGetFunction("helper", out var helper));
+        Assert.Equal(global.Value, helper.Address);
+        Assert.Equal(ElfTool.ExpectedFileOffset(path, helper.Address), helper.FileOffset);
+    }
+
+    [Fact]
     public void StrippedExecutable_HasNoSymtabFunctions_ButKeepsItsBuildId()
     {
         if (_gcc is null || ElfTool.FindProgram("strip") is not { } strip)
