@@ -7,16 +7,16 @@ namespace TlsScope.Cli;
 /// <see cref="CaptureOptions"/> and sinks.</summary>
 public sealed class CliOptions
 {
-    public readonly Option<int?> Pid = new("--pid") { Description = "Capture only this process (its probes are installed in it alone)" };
-    public readonly Option<uint?> Uid = new("--uid") { Description = "Capture only processes of this user id" };
-    public readonly Option<string?> Comm = new("--comm") { Description = "Capture only processes with this name (as in /proc/PID/comm, up to 15 bytes)" };
-    public readonly Option<string[]> Libssl = new("--libssl") { Description = "Also probe this OpenSSL library or executable (repeatable)", AllowMultipleArgumentsPerToken = false };
-    public readonly Option<uint> MaxPayload = new("--max-payload") { Description = "Keep at most N bytes per call; the rest is counted as truncated (default: everything)" };
-    public readonly Option<string> Format = new("--format") { Description = "Output format: text or json (NDJSON)", DefaultValueFactory = _ => "text" };
-    public readonly Option<string?> Output = new("--output", "-o") { Description = "Write the output to FILE (created 0600) instead of stdout" };
-    public readonly Option<string?> Json = new("--json") { Description = "Also write NDJSON to FILE (created 0600), alongside the main output" };
-    public readonly Option<double?> Duration = new("--duration") { Description = "Stop after SECONDS" };
-    public readonly Option<int> BufferSize = new("--buffer-size") { Description = "Ring buffer size in MiB (rounded up to a power of two)", DefaultValueFactory = _ => 32 };
+    public readonly Option<int?> Pid = new("--pid") { HelpName = "PID", Description = "Capture only this process (its probes are installed in it alone)" };
+    public readonly Option<uint?> Uid = new("--uid") { HelpName = "UID", Description = "Capture only processes of this user id" };
+    public readonly Option<string?> Comm = new("--comm") { HelpName = "NAME", Description = "Capture only processes with this name (as in /proc/PID/comm, up to 15 bytes)" };
+    public readonly Option<string[]> Libssl = new("--libssl") { HelpName = "PATH", Description = "Also probe this OpenSSL library or executable (repeatable)", AllowMultipleArgumentsPerToken = false };
+    public readonly Option<uint> MaxPayload = new("--max-payload") { HelpName = "BYTES", Description = "Keep at most N bytes per call; the rest is counted as truncated (default: everything)" };
+    public readonly Option<string> Format = new("--format") { HelpName = "text|json", Description = "Output format: text or json (NDJSON)", DefaultValueFactory = _ => "text" };
+    public readonly Option<string?> Output = new("--output", "-o") { HelpName = "FILE", Description = "Write the output to FILE (created 0600) instead of stdout" };
+    public readonly Option<string?> Json = new("--json") { HelpName = "FILE", Description = "Also write NDJSON to FILE (created 0600), alongside the main output" };
+    public readonly Option<double?> Duration = new("--duration") { HelpName = "SECONDS", Description = "Stop after SECONDS" };
+    public readonly Option<int> BufferSize = new("--buffer-size") { HelpName = "MIB", Description = "Ring buffer size in MiB (rounded up to a power of two)", DefaultValueFactory = _ => 32 };
     public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Show libbpf's log (the verifier log included) and each attach" };
 
     public RootCommand Build()

@@ -57,13 +57,13 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
         if (first && last)
         {
             Emit(in h, process, address, library, offset, payload);
-            s.Expected = offset + payload.Length + h.Dropped;
+            s.Expected = Math.Max(s.Expected, offset + payload.Length + h.Dropped); // never backwards
             return;
         }
         var call = s.Call ??= new Pending { Header = h, Process = process, Address = address, Library = library, StartOffset = offset };
         call.Data.Write(payload.Span);
         call.NextOffset = offset + payload.Length;
-        s.Expected = call.NextOffset;
+        s.Expected = Math.Max(s.Expected, call.NextOffset);
         if (last)
         {
             call.Header.Dropped = h.Dropped;

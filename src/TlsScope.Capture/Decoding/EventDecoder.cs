@@ -91,6 +91,9 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
         return a;
     }
 
+    /// <summary>A dual-stack socket's IPv4 peer shows as IPv4, as users know it.</summary>
+    private static IPAddress Plain(IPAddress a) => a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a;
+
     public static ConnectionAddress ToAddress(in SockAddr s)
     {
         const int AfInet = 2, AfInet6 = 10;
@@ -100,8 +103,8 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
         fixed (byte* l = s.LocalAddr)
         fixed (byte* r = s.RemoteAddr)
         {
-            var local = new IPAddress(new ReadOnlySpan<byte>(l, n));
-            var remote = new IPAddress(new ReadOnlySpan<byte>(r, n));
+            var local = Plain(new IPAddress(new ReadOnlySpan<byte>(l, n)));
+            var remote = Plain(new IPAddress(new ReadOnlySpan<byte>(r, n)));
             return new ConnectionAddress(new IPEndPoint(local, s.LocalPort), new IPEndPoint(remote, s.RemotePort));
         }
     }
