@@ -24,10 +24,10 @@ public sealed class OpenSslServer : IDisposable
 
     public string Received => proc.Stdout;
 
-    public static OpenSslServer Start(string? tlsVersion = null)
+    public static OpenSslServer Start(string? tlsVersion = null, bool ipv6 = false)
     {
         var port = Ports.Free();
-        List<string> args = ["s_server", "-accept", $"127.0.0.1:{port}", "-cert", TestCert.CertPath, "-key", TestCert.KeyPath, "-quiet", "-naccept", "1"];
+        List<string> args = ["s_server", "-accept", ipv6 ? $"[::1]:{port}" : $"127.0.0.1:{port}", "-cert", TestCert.CertPath, "-key", TestCert.KeyPath, "-quiet", "-naccept", "1"];
         if (tlsVersion is not null)
             args.Add(tlsVersion);
         var proc = Proc.Start("openssl", args, redirectStdin: true);

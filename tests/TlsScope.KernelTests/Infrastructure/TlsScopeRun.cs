@@ -26,11 +26,14 @@ public sealed class TlsScopeRun : IDisposable
 
     public int ExitCode => proc.Process.ExitCode;
 
-    public static TlsScopeRun Start(params string[] args)
+    public static TlsScopeRun Start(params string[] args) => StartWith(["--format", "json"], args);
+
+    /// <summary>Starts with a given output format (the output file is always OutputPath).</summary>
+    public static TlsScopeRun StartWith(string[] format, string[] args)
     {
         var dir = Directory.CreateTempSubdirectory("tlsscope-run-").FullName;
         var output = Path.Combine(dir, "out.ndjson");
-        var proc = Proc.Start("dotnet", [Dll, "--format", "json", "-o", output, .. args]);
+        var proc = Proc.Start("dotnet", [Dll, .. format, "-o", output, .. args]);
         var run = new TlsScopeRun(proc, dir, output);
         try
         {
@@ -54,11 +57,11 @@ public sealed class TlsScopeRun : IDisposable
         return (code, err);
     }
 
-    /// <summary>SIGINT, then waits for the summary and exit.</summary>
-    public int Stop()
+    /// <summary>SIGINT (or another signal), then waits for the summary and exit.</summary>
+    public int Stop(int signal = Proc.SIGINT)
     {
         if (!proc.Process.HasExited)
-            proc.Signal(Proc.SIGINT);
+            proc.Signal(signal);
         if (!proc.Process.WaitForExit(TimeSpan.FromSeconds(60)))
             throw new TimeoutException($"tlsscope did not stop on SIGINT: {proc.Stderr}; threads: {ThreadStates(proc.Pid)}");
         proc.Process.WaitForExit(); // drain output readers
