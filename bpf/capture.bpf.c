@@ -16,20 +16,20 @@
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* ---- socket syscalls: reveal the fd of the TLS call running on this thread ---- */
-#define FD_TRACEPOINT(name)                                                                        \
+#define FD_TRACEPOINT(name, is_send)                                                               \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
 	int tp_##name(struct trace_event_raw_sys_enter *ctx)                                       \
 	{                                                                                          \
-		return tls_call_saw_fd(ctx->args[0]);                                              \
+		return tls_call_saw_fd(ctx->args[0], is_send);                                     \
 	}
-FD_TRACEPOINT(read)
-FD_TRACEPOINT(write)
-FD_TRACEPOINT(readv)
-FD_TRACEPOINT(writev)
-FD_TRACEPOINT(recvfrom)
-FD_TRACEPOINT(sendto)
-FD_TRACEPOINT(recvmsg)
-FD_TRACEPOINT(sendmsg)
+FD_TRACEPOINT(read, 0)
+FD_TRACEPOINT(write, 1)
+FD_TRACEPOINT(readv, 0)
+FD_TRACEPOINT(writev, 1)
+FD_TRACEPOINT(recvfrom, 0)
+FD_TRACEPOINT(sendto, 1)
+FD_TRACEPOINT(recvmsg, 0)
+FD_TRACEPOINT(sendmsg, 1)
 
 /* ---- OpenSSL / BoringSSL ---- */
 SEC("uprobe")

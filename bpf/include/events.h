@@ -29,7 +29,7 @@ enum tscope_chunk_flags {
 	TSCOPE_CHUNK_FIRST = 1,     /* first record of one SSL call */
 	TSCOPE_CHUNK_LAST = 2,      /* last record of one SSL call */
 	TSCOPE_CHUNK_TRUNCATED = 4, /* --max-payload dropped the call's remaining bytes (see dropped) */
-	TSCOPE_CHUNK_FD_GUESSED = 8,/* fd learned from a syscall outside the SSL call (memory BIO) */
+	TSCOPE_CHUNK_FD_INFERRED = 8, /* fd and tuple from the send after a memory-BIO write */
 };
 
 /* A socket's endpoints as the kernel sees them. Ports in host order; addresses in network

@@ -27,9 +27,24 @@ struct conn_state {
 	__u64 sk;
 	__u64 offset[2]; /* per direction: bytes so far, so user space sees every gap */
 	__s32 fd;
-	__u32 pad;
+	__u32 inferred;  /* 1: socket bound after the call (memory BIO), see membio_pending */
 	struct tscope_sock_addr addr;
 };
+
+/* Memory-BIO libraries (node, .NET) do their socket I/O outside SSL_write: the thread's next
+ * socket send after such a call carries its ciphertext, so that socket is the connection's. */
+struct membio_write {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct membio_write);
+} membio_pending SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -70,15 +85,40 @@ static __always_inline int tls_call_enter(__u64 ssl, __u64 buf, __u64 len_out, _
 	return 0;
 }
 
+static __always_inline void membio_saw_send(__u64 pid_tgid, long fd)
+{
+	__u32 tid = (__u32)pid_tgid;
+	struct membio_write *w = bpf_map_lookup_elem(&membio_pending, &tid);
+	if (!w)
+		return;
+	__u64 sk = sock_of_fd((int)fd);
+	if (!sk)
+		return; /* not a socket (a log write, say): keep waiting for the send */
+	struct conn_key key = { .tgid = w->tgid, .ssl = w->ssl };
+	struct conn_state *cs = bpf_map_lookup_elem(&conns, &key);
+	if (cs && !cs->sk) {
+		cs->sk = sk;
+		cs->fd = (__s32)fd;
+		cs->inferred = 1;
+		sock_addr_read(sk, &cs->addr);
+	}
+	bpf_map_delete_elem(&membio_pending, &tid);
+}
+
 /* Called from the socket syscall tracepoints: remember the first socket the call touches. */
-static __always_inline int tls_call_saw_fd(long fd)
+static __always_inline int tls_call_saw_fd(long fd, int is_send)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (cfg.target_pid && (__u32)(pid_tgid >> 32) != cfg.target_pid)
 		return 0;
 	__u32 tid = (__u32)pid_tgid;
 	struct active_call *c = bpf_map_lookup_elem(&active_calls, &tid);
-	if (!c || c->sk)
+	if (!c) {
+		if (is_send)
+			membio_saw_send(pid_tgid, fd);
+		return 0;
+	}
+	if (c->sk)
 		return 0;
 	__u64 sk = sock_of_fd((int)fd);
 	if (sk) {
@@ -128,7 +168,7 @@ struct emit_ctx {
 	__u32 captured; /* bytes to emit */
 	__u32 dropped;  /* bytes cut by --max-payload */
 	__u32 cpu;
-	__u32 pad;
+	__u32 flags;    /* added to every record's flags */
 };
 
 static long emit_record(__u32 i, void *arg)
@@ -153,7 +193,7 @@ static long emit_record(__u32 i, void *arg)
 			flags |= TSCOPE_CHUNK_TRUNCATED;
 		s->chunk.dropped = e->dropped;
 	}
-	s->chunk.head.flags = flags;
+	s->chunk.head.flags = flags | e->flags;
 	s->chunk.len = n;
 	s->chunk.stream_offset = e->base + off;
 	if (bpf_probe_read_user(s->data, n, (void *)(e->buf + off)) < 0) {
@@ -186,7 +226,12 @@ static __always_inline void tls_call_emit(void *ctx, __u64 pid_tgid, struct acti
 	__u32 dir = c->direction & 1;
 	__u64 base = __sync_fetch_and_add(&cs->offset[dir], len);
 
-	struct emit_ctx e = { .buf = c->buf, .base = base, .cpu = bpf_get_smp_processor_id() };
+	struct emit_ctx e = {
+		.buf = c->buf,
+		.base = base,
+		.cpu = bpf_get_smp_processor_id(),
+		.flags = cs->inferred ? TSCOPE_CHUNK_FD_INFERRED : 0,
+	};
 	e.captured = len > 0xffffffffULL ? 0xffffffffU : (__u32)len;
 	if (cfg.max_payload && e.captured > cfg.max_payload) {
 		e.dropped = e.captured - cfg.max_payload;
@@ -221,6 +266,18 @@ static __always_inline void tls_call_emit(void *ctx, __u64 pid_tgid, struct acti
 	s->busy = 0;
 }
 
+/* A write that touched no socket: if the connection still has none, watch the thread's next send. */
+static __always_inline void membio_expect_send(__u64 pid_tgid, __u64 ssl)
+{
+	struct conn_key key = { .tgid = pid_tgid >> 32, .ssl = ssl };
+	struct conn_state *cs = bpf_map_lookup_elem(&conns, &key);
+	if (!cs || cs->sk)
+		return;
+	__u32 tid = (__u32)pid_tgid;
+	struct membio_write w = { .ssl = ssl, .tgid = key.tgid };
+	bpf_map_update_elem(&membio_pending, &tid, &w, BPF_ANY);
+}
+
 static __always_inline int tls_call_return(void *ctx, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -240,8 +297,11 @@ static __always_inline int tls_call_return(void *ctx, long ret)
 	} else if ((int)ret > 0) {
 		len = (__u64)(int)ret;
 	}
-	if (len)
+	if (len) {
 		tls_call_emit(ctx, pid_tgid, c, len);
+		if (!c->sk && c->direction == TSCOPE_DIR_WRITE)
+			membio_expect_send(pid_tgid, c->ssl);
+	}
 	bpf_map_delete_elem(&active_calls, &tid);
 	return 0;
 }

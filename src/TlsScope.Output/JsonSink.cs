@@ -43,6 +43,7 @@ public sealed class JsonSink : ICaptureSink
     private static readonly JsonEncodedText OffsetName = JsonEncodedText.Encode("offset");
     private static readonly JsonEncodedText DroppedName = JsonEncodedText.Encode("dropped");
     private static readonly JsonEncodedText StartName = JsonEncodedText.Encode("start");
+    private static readonly JsonEncodedText InferredName = JsonEncodedText.Encode("inferred");
     private static readonly JsonEncodedText ReasonName = JsonEncodedText.Encode("reason");
     private static readonly JsonEncodedText ReadBytesName = JsonEncodedText.Encode("read_bytes");
     private static readonly JsonEncodedText WriteBytesName = JsonEncodedText.Encode("write_bytes");
@@ -103,6 +104,11 @@ public sealed class JsonSink : ICaptureSink
         }
 
         WriteTime(StartName, chunk.StartUnixNs, scratch);
+        if (chunk.Address.Inferred)
+        {
+            _json.WriteBoolean(InferredName, true);
+        }
+
         _json.WriteEndObject();
         EndLine();
     }

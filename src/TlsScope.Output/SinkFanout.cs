@@ -52,7 +52,16 @@ public sealed class SinkFanout : ICaptureSink
         return index >= 0 && _failed[index];
     }
 
-    public void OnData(DataChunk chunk)
+    public void OnData(DataChunk chunk) => Forward(chunk, static (sink, c) => sink.OnData(c));
+
+    public void OnGap(StreamGap gap) => Forward(gap, static (sink, g) => sink.OnGap(g));
+
+    public void OnClose(ConnectionClosed closed) => Forward(closed, static (sink, c) => sink.OnClose(c));
+
+    public void Flush() => Forward(0, static (sink, _) => sink.Flush());
+
+    /// <summary>One call to every healthy sink; a sink's I/O error drops that sink only.</summary>
+    private void Forward<T>(T item, Action<ICaptureSink, T> call)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         for (int i = 0; i < _sinks.Length; i++)
@@ -64,70 +73,7 @@ public sealed class SinkFanout : ICaptureSink
 
             try
             {
-                _sinks[i].OnData(chunk);
-            }
-            catch (IOException e)
-            {
-                Fail(i, e);
-            }
-        }
-    }
-
-    public void OnGap(StreamGap gap)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        for (int i = 0; i < _sinks.Length; i++)
-        {
-            if (_failed[i])
-            {
-                continue;
-            }
-
-            try
-            {
-                _sinks[i].OnGap(gap);
-            }
-            catch (IOException e)
-            {
-                Fail(i, e);
-            }
-        }
-    }
-
-    public void OnClose(ConnectionClosed closed)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        for (int i = 0; i < _sinks.Length; i++)
-        {
-            if (_failed[i])
-            {
-                continue;
-            }
-
-            try
-            {
-                _sinks[i].OnClose(closed);
-            }
-            catch (IOException e)
-            {
-                Fail(i, e);
-            }
-        }
-    }
-
-    public void Flush()
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        for (int i = 0; i < _sinks.Length; i++)
-        {
-            if (_failed[i])
-            {
-                continue;
-            }
-
-            try
-            {
-                _sinks[i].Flush();
+                call(_sinks[i], item);
             }
             catch (IOException e)
             {

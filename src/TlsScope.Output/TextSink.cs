@@ -151,6 +151,11 @@ public sealed class TextSink : ICaptureSink
         line.Endpoint(chunk.Address.Local);
         line.Ascii(" -> "u8);
         line.Endpoint(chunk.Address.Remote);
+        if (chunk.Address.Inferred)
+        {
+            line.Ascii(" (inferred)"u8);
+        }
+
         line.Ascii(" fd="u8);
         if (chunk.Fd < 0)
         {

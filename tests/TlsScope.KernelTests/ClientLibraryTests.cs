@@ -74,6 +74,14 @@ public sealed class ClientLibraryTests
         Assert.Equal(got.Bytes(node.Pid, "write"), got.Bytes(server.Pid, "read"));
         Assert.EndsWith(Reply, Encoding.ASCII.GetString(got.Bytes(node.Pid, "read")));
         Assert.All(got.DataOf(node.Pid, "write"), r => Assert.Equal("node", r.GetProperty("library").GetString()));
+        // node's memory BIO: the socket is bound by the send that follows its first write, so
+        // the response it reads carries the true tuple, marked inferred.
+        var reply = got.DataOf(node.Pid, "read").Last();
+        Assert.Equal($"127.0.0.1:{server.Port}", reply.GetProperty("remote").GetString());
+        Assert.True(reply.GetProperty("inferred").GetBoolean());
+        var serverSide = got.DataOf(server.Pid, "read").First();
+        Assert.Equal(serverSide.GetProperty("remote").GetString(), reply.GetProperty("local").GetString());
+        Assert.False(serverSide.TryGetProperty("inferred", out _));
     }
 
     [KernelFact]
@@ -102,6 +110,11 @@ public sealed class ClientLibraryTests
         Assert.Equal(hello, got.Bytes(Environment.ProcessId, "write"));
         Assert.Equal(Reply, Encoding.ASCII.GetString(got.Bytes(Environment.ProcessId, "read")));
         Assert.All(got.Data, r => Assert.Equal(Environment.ProcessId, r.GetProperty("pid").GetInt32()));
+        // SslStream's memory BIO: the reply carries the tuple inferred from the send that followed the write.
+        var reply = got.DataOf(Environment.ProcessId, "read").Last();
+        Assert.Equal($"127.0.0.1:{server.Port}", reply.GetProperty("remote").GetString());
+        var local = (System.Net.IPEndPoint)tcp.Client.LocalEndPoint!;
+        Assert.Equal($"127.0.0.1:{local.Port}", reply.GetProperty("local").GetString());
     }
 
     private static async Task WarmUpSslStream()

@@ -17,7 +17,7 @@ public enum ChunkFlags : uint
     First = 1,
     Last = 2,
     Truncated = 4,
-    FdGuessed = 8,
+    FdInferred = 8,
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -1,0 +1,81 @@
+using TlsScope.Bpf;
+
+namespace TlsScope.Bench;
+
+/// <summary>Entry point: one subcommand per benchmark. Measurements, not tests: they print
+/// figures and exit 0 unless something could not be set up.</summary>
+public static class Program
+{
+    private const string Usage = """
+        usage: TlsScope.Bench <command> [options]   (as root)
+
+          noop-probes --lib PATH
+              Attach do-nothing uprobe+uretprobe pairs to SSL_read, SSL_write, SSL_read_ex and
+              SSL_write_ex of PATH (every process) and wait for SIGINT/SIGTERM. Prints
+              "bench: ready" on stderr once attached. Used by bench/overhead.sh.
+
+          reader [--seconds N] [--payload BYTES] [--rate CHUNKS_PER_S] [--stage full|batch|ring]
+                 [--ring-mib N] [--producer-cpu N] [--reader-cpu N|-1]
+              Ring-buffer reader throughput: a BPF producer run with BPF_PROG_TEST_RUN on one
+              CPU emits struct tscope_chunk records; TlsScope's RingBuffer, RecordBatcher,
+              EventDecoder and CallAssembler consume them into a null sink on the other CPU.
+              Without --payload/--rate/--stage it runs the standard set of scenarios.
+        """;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        try
+        {
+            if (!KernelSupport.HasPrivileges())
+            {
+                Console.Error.WriteLine("bench: needs root (BPF programs are loaded): run it with sudo");
+                return 1;
+            }
+            LibBpfLog.Install(verboseOutput: false, Console.Error.WriteLine);
+            var options = Options.Parse(args.AsSpan(1));
+            return args[0] switch
+            {
+                "noop-probes" => NoopProbes.Run(options),
+                "reader" => ReaderBench.Run(options),
+                _ => throw new ArgumentException($"unknown command {args[0]} (see --help)"),
+            };
+        }
+        catch (Exception e) when (e is ArgumentException or BpfException or FileNotFoundException or InvalidOperationException)
+        {
+            Console.Error.WriteLine("bench: " + e.Message);
+            return 1;
+        }
+    }
+}
+
+/// <summary>"--name value" pairs, nothing fancier.</summary>
+internal sealed class Options
+{
+    private readonly Dictionary<string, string> values = new(StringComparer.Ordinal);
+
+    public static Options Parse(ReadOnlySpan<string> args)
+    {
+        var o = new Options();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+                throw new ArgumentException($"expected --name value, got {args[i]}");
+            o.values[args[i][2..]] = args[++i];
+        }
+        return o;
+    }
+
+    public bool Has(string name) => values.ContainsKey(name);
+
+    public string? String(string name) => values.GetValueOrDefault(name);
+
+    public long Long(string name, long fallback) =>
+        values.TryGetValue(name, out var v)
+            ? long.TryParse(v, out var n) ? n : throw new ArgumentException($"--{name} {v}: not a number")
+            : fallback;
+}

@@ -1,0 +1,302 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+using TlsScope.Capture.Events;
+
+namespace TlsScope.Tests.Layout;
+
+/// <summary>
+/// The header's structs as gcc lays them out: a C program that includes bpf/include/events.h,
+/// compiled and run once for the class. Field lists come from the header itself, so a field
+/// added on one side only shows up as a count mismatch.
+/// </summary>
+public sealed partial class CLayoutFixture
+{
+    public static readonly string[] StructNames =
+        ["tscope_sock_addr", "tscope_event_head", "tscope_chunk", "tscope_conn_close", "tscope_stats", "tscope_config"];
+
+    public static readonly string[] Macros =
+    [
+        "TSCOPE_COMM_LEN", "TSCOPE_CHUNK_DATA_MAX",
+        "TSCOPE_EVENT_DATA", "TSCOPE_EVENT_CLOSE",
+        "TSCOPE_DIR_READ", "TSCOPE_DIR_WRITE",
+        "TSCOPE_CHUNK_FIRST", "TSCOPE_CHUNK_LAST", "TSCOPE_CHUNK_TRUNCATED", "TSCOPE_CHUNK_FD_INFERRED",
+    ];
+
+    /// <summary>One declared member of a C struct; a flexible array member has no size.</summary>
+    public sealed record CField(string Name, bool FlexibleArray);
+
+    public CLayoutFixture()
+    {
+        HeaderPath = Path.Combine(FindRepoRoot(), "bpf", "include", "events.h");
+        var fields = ParseHeader(File.ReadAllText(HeaderPath));
+        Fields = fields;
+        Values = CompileAndRun(HeaderPath, fields);
+    }
+
+    public string HeaderPath { get; }
+
+    /// <summary>Declared members of each struct, in declaration order.</summary>
+    public IReadOnlyDictionary<string, List<CField>> Fields { get; }
+
+    /// <summary>"name value" lines the C program printed.</summary>
+    public IReadOnlyDictionary<string, long> Values { get; }
+
+    public long Value(string name) =>
+        Values.TryGetValue(name, out var v) ? v : throw new KeyNotFoundException($"the C program printed no '{name}'");
+
+    /// <summary>The directory holding bpf/include/events.h, walking up from the test binaries.</summary>
+    public static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "bpf", "include", "events.h")))
+                return dir.FullName;
+        throw new InvalidOperationException($"no bpf/include/events.h above {AppContext.BaseDirectory}");
+    }
+
+    private static Dictionary<string, List<CField>> ParseHeader(string header)
+    {
+        var text = LineComment().Replace(BlockComment().Replace(header, " "), " ");
+        var result = new Dictionary<string, List<CField>>(StringComparer.Ordinal);
+        foreach (Match s in StructDefinition().Matches(text))
+        {
+            var fields = new List<CField>();
+            foreach (var declaration in s.Groups[2].Value.Split(';'))
+            {
+                var d = declaration.Trim();
+                if (d.Length == 0)
+                    continue;
+                var m = Declarator().Match(d);
+                if (!m.Success)
+                    throw new InvalidOperationException($"cannot read the declaration '{d}' of struct {s.Groups[1].Value}");
+                fields.Add(new CField(m.Groups[1].Value, m.Groups[2].Success && m.Groups[2].Value.Trim() == "[]"));
+            }
+            result[s.Groups[1].Value] = fields;
+        }
+        foreach (var name in StructNames)
+            if (!result.ContainsKey(name))
+                throw new InvalidOperationException($"struct {name} not found in events.h");
+        return result;
+    }
+
+    private static Dictionary<string, long> CompileAndRun(string headerPath, Dictionary<string, List<CField>> structs)
+    {
+        var gcc = FindProgram("gcc")
+            ?? throw new InvalidOperationException("gcc is required by the layout tests (apt-get install gcc)");
+
+        var c = new StringBuilder();
+        c.AppendLine("#include <stdio.h>");
+        c.AppendLine("#include <stddef.h>");
+        c.AppendLine(CultureInfo.InvariantCulture, $"#include \"{headerPath}\"");
+        c.AppendLine("int main(void)");
+        c.AppendLine("{");
+        foreach (var name in StructNames)
+        {
+            c.AppendLine(CultureInfo.InvariantCulture, $"\tprintf(\"{name}.size %zu\\n\", sizeof(struct {name}));");
+            foreach (var f in structs[name])
+            {
+                c.AppendLine(CultureInfo.InvariantCulture,
+                    $"\tprintf(\"{name}.{f.Name}.offset %zu\\n\", offsetof(struct {name}, {f.Name}));");
+                if (!f.FlexibleArray)
+                    c.AppendLine(CultureInfo.InvariantCulture,
+                        $"\tprintf(\"{name}.{f.Name}.size %zu\\n\", sizeof(((struct {name} *)0)->{f.Name}));");
+            }
+        }
+        foreach (var macro in Macros)
+            c.AppendLine(CultureInfo.InvariantCulture, $"\tprintf(\"{macro} %lld\\n\", (long long)({macro}));");
+        c.AppendLine("\treturn 0;");
+        c.AppendLine("}");
+
+        var dir = Directory.CreateTempSubdirectory("tlsscope-layout-").FullName;
+        try
+        {
+            var source = Path.Combine(dir, "layout.c");
+            var program = Path.Combine(dir, "layout");
+            File.WriteAllText(source, c.ToString());
+            Run(gcc, "-std=gnu11", "-Wall", "-Werror", "-o", program, source);
+            var values = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var line in Run(program).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var parts = line.Split(' ');
+                if (parts.Length != 2)
+                    throw new InvalidOperationException($"unexpected line from the layout program: '{line}'");
+                values[parts[0]] = long.Parse(parts[1], CultureInfo.InvariantCulture);
+            }
+            return values;
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // best effort
+            }
+        }
+    }
+
+    private static string? FindProgram(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
+            .Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name))
+            .FirstOrDefault(File.Exists);
+
+    private static string Run(string program, params string[] args)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+            start.ArgumentList.Add(arg);
+        start.Environment["LC_ALL"] = "C";
+        using var p = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(1)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} did not finish");
+        }
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited with {p.ExitCode}: {stderr.Result}");
+        return stdout.Result;
+    }
+
+    [GeneratedRegex(@"/\*.*?\*/", RegexOptions.Singleline)]
+    private static partial Regex BlockComment();
+
+    [GeneratedRegex(@"//[^\n]*")]
+    private static partial Regex LineComment();
+
+    [GeneratedRegex(@"struct\s+(tscope_\w+)\s*\{([^{}]*)\}\s*;")]
+    private static partial Regex StructDefinition();
+
+    // "__u8 local_addr[16]", "struct tscope_event_head head", "__u8 data[]"
+    [GeneratedRegex(@"(\w+)\s*(\[[^\]]*\])?$")]
+    private static partial Regex Declarator();
+}
+
+/// <summary>
+/// Pins the C# mirrors in KernelStructs.cs to bpf/include/events.h: same members in the same
+/// order, at the same offsets, with the same sizes, and the same constants.
+/// </summary>
+public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CLayoutFixture>
+{
+    public static TheoryData<string, Type> Pairs => new()
+    {
+        { "tscope_sock_addr", typeof(SockAddr) },
+        { "tscope_event_head", typeof(EventHead) },
+        { "tscope_chunk", typeof(ChunkHeader) },
+        { "tscope_conn_close", typeof(ConnCloseRecord) },
+        { "tscope_stats", typeof(KernelStats) },
+        { "tscope_config", typeof(KernelConfig) },
+    };
+
+    /// <summary>Instance fields in declaration order (metadata order is source order).</summary>
+    private static FieldInfo[] Fields(Type t) =>
+        t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
+            .OrderBy(f => f.MetadataToken)
+            .ToArray();
+
+    private static int SizeOf(Type t) =>
+        (int)typeof(Unsafe).GetMethod(nameof(Unsafe.SizeOf))!.MakeGenericMethod(t).Invoke(null, null)!;
+
+    private static int FieldSize(Type t) =>
+        t.IsEnum ? Marshal.SizeOf(Enum.GetUnderlyingType(t)) : Marshal.SizeOf(t);
+
+    /// <summary>"stream_offset" and "StreamOffset" name the same member.</summary>
+    private static string Normalize(string name) => name.Replace("_", "", StringComparison.Ordinal).ToLowerInvariant();
+
+    [Fact]
+    public void Header_DeclaresTheExpectedStructs()
+    {
+        Assert.Equal(CLayoutFixture.StructNames.Order(), c.Fields.Keys.Where(CLayoutFixture.StructNames.Contains).Order());
+        // Parsing sanity: the chunk starts with the common head and ends with its payload.
+        Assert.Equal("head", c.Fields["tscope_chunk"][0].Name);
+        Assert.Equal(new CLayoutFixture.CField("data", FlexibleArray: true), c.Fields["tscope_chunk"][^1]);
+        Assert.Single(c.Fields.Values.SelectMany(f => f), f => f.FlexibleArray);
+    }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public void TotalSize_MatchesTheHeader(string cName, Type mirror)
+    {
+        var expected = c.Value($"{cName}.size");
+        Assert.Equal(expected, SizeOf(mirror));
+        Assert.Equal(expected, Marshal.SizeOf(mirror)); // blittable: the marshalled size is the same
+    }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
+    public void Fields_MatchTheHeader_InOrder(string cName, Type mirror)
+    {
+        // The payload (a flexible array member) is not part of the C# header struct: it follows it.
+        var cFields = c.Fields[cName].Where(f => !f.FlexibleArray).ToList();
+        var csFields = Fields(mirror);
+
+        Assert.True(cFields.Count == csFields.Length,
+            $"{cName} has {cFields.Count} fields ({string.Join(", ", cFields.Select(f => f.Name))}); "
+            + $"{mirror.Name} has {csFields.Length} ({string.Join(", ", csFields.Select(f => f.Name))})");
+        for (var i = 0; i < cFields.Count; i++)
+        {
+            var cf = cFields[i];
+            var cs = csFields[i];
+            Assert.True(Normalize(cf.Name) == Normalize(cs.Name),
+                $"field {i} of {cName} is '{cf.Name}' but field {i} of {mirror.Name} is '{cs.Name}'");
+            var cOffset = c.Value($"{cName}.{cf.Name}.offset");
+            var csOffset = (long)Marshal.OffsetOf(mirror, cs.Name);
+            Assert.True(cOffset == csOffset, $"{cName}.{cf.Name} is at {cOffset}, {mirror.Name}.{cs.Name} at {csOffset}");
+            var cSize = c.Value($"{cName}.{cf.Name}.size");
+            var csSize = FieldSize(cs.FieldType);
+            Assert.True(cSize == csSize, $"{cName}.{cf.Name} is {cSize} bytes, {mirror.Name}.{cs.Name} is {csSize}");
+        }
+    }
+
+    [Fact]
+    public void ChunkPayload_StartsRightAfterTheHeaderStruct()
+    {
+        Assert.Equal(c.Value("tscope_chunk.data.offset"), Unsafe.SizeOf<ChunkHeader>());
+        Assert.Equal(c.Value("tscope_chunk.size"), c.Value("tscope_chunk.data.offset"));
+    }
+
+    [Fact]
+    public void EveryRecordStartsWithTheCommonHead()
+    {
+        Assert.Equal(0, c.Value("tscope_chunk.head.offset"));
+        Assert.Equal(0, c.Value("tscope_conn_close.head.offset"));
+        Assert.Equal(0, (long)Marshal.OffsetOf<ChunkHeader>(nameof(ChunkHeader.Head)));
+        Assert.Equal(0, (long)Marshal.OffsetOf<ConnCloseRecord>(nameof(ConnCloseRecord.Head)));
+    }
+
+    [Fact]
+    public void Constants_MatchTheHeaderMacros()
+    {
+        Assert.Equal(ChunkHeader.DataMax, c.Value("TSCOPE_CHUNK_DATA_MAX"));
+        Assert.Equal(ChunkHeader.CommLength, c.Value("TSCOPE_COMM_LEN"));
+        Assert.Equal(ChunkHeader.CommLength, c.Value("tscope_chunk.comm.size"));
+        Assert.Equal(ChunkHeader.CommLength, c.Value("tscope_config.comm.size"));
+    }
+
+    [Fact]
+    public void Enums_MatchTheHeader()
+    {
+        Assert.Equal(EventKind.Data, c.Value("TSCOPE_EVENT_DATA"));
+        Assert.Equal(EventKind.Close, c.Value("TSCOPE_EVENT_CLOSE"));
+        Assert.Equal((long)TlsScope.Capture.Model.Direction.Read, c.Value("TSCOPE_DIR_READ"));
+        Assert.Equal((long)TlsScope.Capture.Model.Direction.Write, c.Value("TSCOPE_DIR_WRITE"));
+        Assert.Equal((long)ChunkFlags.First, c.Value("TSCOPE_CHUNK_FIRST"));
+        Assert.Equal((long)ChunkFlags.Last, c.Value("TSCOPE_CHUNK_LAST"));
+        Assert.Equal((long)ChunkFlags.Truncated, c.Value("TSCOPE_CHUNK_TRUNCATED"));
+        Assert.Equal((long)ChunkFlags.FdInferred, c.Value("TSCOPE_CHUNK_FD_INFERRED"));
+    }
+}
