@@ -43,9 +43,14 @@ public static unsafe class LibBpfLog
     }
 
     /// <summary>The verifier's last words from a failed load: the line that names the problem.</summary>
-    public static string? VerifierSummary()
+    public static string? VerifierSummary() => VerifierSummary(Warnings);
+
+    /// <summary>Finds, in libbpf's warnings, the verifier log's line that names the problem: the
+    /// last one before "-- END PROG LOAD LOG --" that is not an instruction, a source line or the
+    /// "processed N insns" tally.</summary>
+    public static string? VerifierSummary(IEnumerable<string> warnings)
     {
-        var lines = Warnings.SelectMany(w => w.Split('\n')).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+        var lines = warnings.SelectMany(w => w.Split('\n')).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
         var end = lines.FindLastIndex(l => l.Contains("-- END PROG LOAD LOG --", StringComparison.Ordinal));
         if (end <= 0)
             return null;
