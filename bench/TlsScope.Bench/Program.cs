@@ -42,6 +42,7 @@ public static class Program
             {
                 "noop-probes" => NoopProbes.Run(options),
                 "reader" => ReaderBench.Run(options),
+                "produce" => Producer.Run(options), // started by reader
                 _ => throw new ArgumentException($"unknown command {args[0]} (see --help)"),
             };
         }

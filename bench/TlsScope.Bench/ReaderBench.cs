@@ -31,7 +31,6 @@ internal sealed record Scenario(string Name, int Payload, long Rate, Stage Stage
 /// </summary>
 internal static class ReaderBench
 {
-    private const int MaxPerRun = 8192; // records per test run: a few ms of producer time at most
     private const int WarmupMs = 2000;
 
     private sealed record Settings(int Seconds, int RingMiB, int ProducerCpu, int ReaderCpu);
@@ -46,6 +45,7 @@ internal static class ReaderBench
             ReaderCpu: (int)o.Long("reader-cpu", cpus > 1 ? 1 : -1));
         if (settings.Seconds < 1)
             throw new ArgumentException("--seconds must be at least 1");
+        Sys.PinCurrentThread(settings.ReaderCpu); // every thread of the reader process starts from here
 
         List<Scenario> scenarios;
         if (o.Has("payload") || o.Has("rate") || o.Has("stage"))
@@ -88,10 +88,10 @@ internal static class ReaderBench
         }
 
         Console.WriteLine();
-        Console.WriteLine("| scenario | offered/s | chunks/s | payload MB/s | ring MB/s | lost (window) | reader CPU ms / M chunks | ring thread ns/chunk | decoder ns/chunk |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| scenario | offered/s | chunks/s | payload MB/s | ring MB/s | lost (window) | reader CPU ms / M chunks | ring thread ns/chunk | decoder ns/chunk | other load (CPUs) |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (s, r) in results)
-            Console.WriteLine($"| {s.Name} | {M(r.OfferedPerS)} | {M(r.OutPerS)} | {r.PayloadMBps:0.#} | {r.RingMBps:0.#} | {r.LostWindow:N0} ({r.LostWindowPct:0.##}%) | {r.ReaderCpuMsPerM:0.#} | {r.PollNsPerChunk:0.#} | {(s.Stage == Stage.Full ? r.DecodeNsPerChunk.ToString("0.#", CultureInfo.InvariantCulture) : "-")} |");
+            Console.WriteLine($"| {s.Name} | {M(r.OfferedPerS)} | {M(r.OutPerS)} | {r.PayloadMBps:0.#} | {r.RingMBps:0.#} | {r.LostWindow:N0} ({r.LostWindowPct:0.##}%) | {r.ReaderCpuMsPerM:0.#} | {r.PollNsPerChunk:0.#} | {(s.Stage == Stage.Full ? r.DecodeNsPerChunk.ToString("0.#", CultureInfo.InvariantCulture) : "-")} | {r.OtherLoad:0.00} |");
         return 0;
 
         static string M(double v) => v >= 1e6 ? $"{v / 1e6:0.00} M" : $"{v / 1e3:0.#} k";
@@ -100,10 +100,11 @@ internal static class ReaderBench
     private readonly record struct Snap(
         long TimeNs, long Read, long Out, ulong Produced, ulong Lost,
         long PollCpuNs, long DecodeCpuNs, long ProducerCpuNs, long ProcessCpuNs,
-        long AllocatedBytes, int Gen0, int Gen2);
+        long AllocatedBytes, int Gen0, int Gen2, long MachineBusyNs, long PollWaitNs, long DecodeWaitNs);
 
     private static Result RunOne(Scenario s, Settings st)
     {
+        MachineLoad.WaitForQuiet();
         using var obj = BpfObject.Open(BenchObjects.Read("producer.bpf.o"), "producer.bpf.o");
         obj.SetMaxEntries("events", (uint)st.RingMiB << 20);
         obj.Load();
@@ -119,9 +120,8 @@ internal static class ReaderBench
         using var ring = RingBuffer.Open(obj, "events", s.Stage == Stage.Ring ? counting : batcher);
 
         var stopping = false;
-        var stopProducer = false;
         Exception? failure = null;
-        int pollTid = 0, decodeTid = 0, producerTid = 0;
+        int pollTid = 0, decodeTid = 0, producerPid = 0;
         using var started = new CountdownEvent(s.Stage == Stage.Ring ? 1 : 2);
 
         var poll = new Thread(() =>
@@ -176,57 +176,31 @@ internal static class ReaderBench
             }
         }) { Name = "bench decoder", IsBackground = true };
 
-        var producer = new Thread(() =>
-        {
-            Sys.PinCurrentThread(st.ProducerCpu);
-            producerTid = Sys.GetTid();
-            Span<ulong> args = stackalloc ulong[2];
-            var clock = Stopwatch.StartNew();
-            long sent = 0;
-            try
-            {
-                while (!Volatile.Read(ref stopProducer))
-                {
-                    long n = MaxPerRun;
-                    if (s.Rate > 0)
-                    {
-                        var due = (long)(s.Rate * clock.Elapsed.TotalSeconds) - sent;
-                        if (due <= 0)
-                        {
-                            Thread.Sleep(1);
-                            continue;
-                        }
-                        n = Math.Min(due, MaxPerRun);
-                    }
-                    args[0] = (ulong)n;
-                    args[1] = (ulong)s.Payload;
-                    var r = BpfProgramRun.Run(obj, "produce", MemoryMarshal.AsBytes(args));
-                    if (r.ReturnValue != 0)
-                        throw new InvalidOperationException($"producer returned {r.ReturnValue}");
-                    sent += n;
-                }
-            }
-            catch (Exception e)
-            {
-                failure ??= e;
-            }
-        }) { Name = "bench producer", IsBackground = true };
-
         poll.Start();
         if (s.Stage != Stage.Ring)
             decode.Start();
         started.Wait();
         var t0 = Stopwatch.GetTimestamp();
-        producer.Start();
-
-        Thread.Sleep(WarmupMs);
-        var a = Take();
-        Thread.Sleep(st.Seconds * 1000);
-        var b = Take();
-
-        Volatile.Write(ref stopProducer, true);
-        producer.Join();
-        var produced = Take();
+        using var producer = Producer.Start(BpfProgramRun.ProgramFd(obj, "produce"), s.Payload, s.Rate, st.ProducerCpu);
+        producerPid = producer.Id;
+        Snap a, b, produced;
+        try
+        {
+            Thread.Sleep(WarmupMs);
+            a = Take();
+            Thread.Sleep(st.Seconds * 1000);
+            b = Take();
+        }
+        finally
+        {
+            producer.StandardInput.Close();
+            if (!producer.WaitForExit(10_000))
+                producer.Kill();
+            producer.WaitForExit();
+        }
+        if (producer.ExitCode != 0)
+            throw new InvalidOperationException($"the producer process failed (exit code {producer.ExitCode})");
+        produced = Take();
         Volatile.Write(ref stopping, true);
         poll.Join();
         if (s.Stage != Stage.Ring)
@@ -251,8 +225,9 @@ internal static class ReaderBench
             };
             return new Snap(
                 (long)Stopwatch.GetElapsedTime(t0).TotalNanoseconds, read, output, c[0], c[1],
-                Sys.ThreadCpuNs(pollTid), Sys.ThreadCpuNs(decodeTid), Sys.ThreadCpuNs(producerTid), Sys.ProcessCpuNs(),
-                GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0), GC.CollectionCount(2));
+                Sys.ThreadCpuNs(pollTid), Sys.ThreadCpuNs(decodeTid), Sys.ThreadCpuNs(producerPid, producerPid), Sys.ProcessCpuNs(),
+                GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0), GC.CollectionCount(2),
+                MachineLoad.BusyNs(), Sys.ThreadWaitNs(pollTid), Sys.ThreadWaitNs(decodeTid));
         }
     }
 
@@ -272,13 +247,17 @@ internal static class ReaderBench
         public ulong LostWindow => b.Lost - a.Lost;
         public double LostWindowPct => 100.0 * LostWindow / Math.Max(1, b.Produced + b.Lost - a.Produced - a.Lost);
 
-        /// <summary>CPU of the whole process minus the producer thread, i.e. the reader's side
-        /// (ring thread, decoder thread, GC, runtime): ns per chunk = ms per million chunks.</summary>
-        public double ReaderCpuMsPerM =>
-            (double)(b.ProcessCpuNs - a.ProcessCpuNs - (b.ProducerCpuNs - a.ProducerCpuNs)) / Math.Max(1, OutWindow);
+        /// <summary>CPU of the whole reader process (ring thread, decoder thread, GC, runtime; the
+        /// producer is another process): ns per chunk = ms per million chunks.</summary>
+        public double ReaderCpuMsPerM => (double)(b.ProcessCpuNs - a.ProcessCpuNs) / Math.Max(1, OutWindow);
 
         public double PollNsPerChunk => (double)(b.PollCpuNs - a.PollCpuNs) / Math.Max(1, b.Read - a.Read);
         public double DecodeNsPerChunk => (double)(b.DecodeCpuNs - a.DecodeCpuNs) / Math.Max(1, OutWindow);
+
+        /// <summary>CPUs' worth used by processes other than the reader and the producer during the
+        /// window (the machine is shared): a figure taken with this well above 0 is disturbed.</summary>
+        public double OtherLoad =>
+            Math.Max(0, (b.MachineBusyNs - a.MachineBusyNs) - (b.ProcessCpuNs - a.ProcessCpuNs) - (b.ProducerCpuNs - a.ProducerCpuNs)) / 1e9 / seconds;
 
         public void Print()
         {
@@ -291,6 +270,7 @@ internal static class ReaderBench
             Console.WriteLine($"  lost      {LostWindow:N0} records in the window ({LostWindowPct:0.##}% of offered), {end.Lost:N0} in the whole run");
             Console.WriteLine($"  CPU       reader process {ReaderCpuMsPerM:0.#} ms per million chunks; allocated {(double)(b.AllocatedBytes - a.AllocatedBytes) / Math.Max(1, OutWindow):0.#} B/chunk, {b.Gen0 - a.Gen0} gen0 / {b.Gen2 - a.Gen2} gen2 GCs");
             Console.WriteLine($"  drain     {(end.TimeNs - produced.TimeNs) / 1e6:0} ms after the producer stopped");
+            Console.WriteLine($"  other     {OtherLoad:0.00} CPUs used by other processes in the window; reader threads waited for a CPU {Pct(b.PollWaitNs - a.PollWaitNs + b.DecodeWaitNs - a.DecodeWaitNs, seconds)} of the time");
             var check = s.Stage == Stage.Full
                 ? $"{counters.Records:N0} records decoded of {end.Produced:N0} accepted by the ring; {sink.Chunks:N0} chunks to the sink, {counters.Gaps:N0} gaps ({counters.GapBytes / Math.Max(1, s.Payload):N0} records' worth) reported"
                 : $"{end.Out:N0} records consumed of {end.Produced:N0} accepted by the ring";

@@ -12,6 +12,12 @@ internal static unsafe partial class Sys
     [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
     private static partial int SchedSetAffinity(int pid, nuint size, ulong* mask);
 
+    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
+    private static partial int DupFd(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    internal static partial int Close(int fd);
+
     [LibraryImport("libc", EntryPoint = "getrusage")]
     private static partial int GetRusage(int who, long* usage);
 
@@ -25,16 +31,40 @@ internal static unsafe partial class Sys
             throw new InvalidOperationException($"cannot pin a thread to CPU {cpu}: errno {Marshal.GetLastPInvokeError()}");
     }
 
-    /// <summary>CPU time of a thread of this process in nanoseconds, from the scheduler's own
-    /// account (/proc/self/task/TID/schedstat, first field); 0 once the thread is gone.</summary>
-    public static long ThreadCpuNs(int tid)
+    /// <summary>A copy of <paramref name="fd"/> that a child process inherits (dup clears close-on-exec).</summary>
+    public static int Dup(int fd)
+    {
+        var copy = DupFd(fd);
+        return copy >= 0 ? copy : throw new InvalidOperationException($"dup({fd}): errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>CPU time of a thread in nanoseconds, from the scheduler's own account
+    /// (/proc/PID/task/TID/schedstat, first field); 0 once the thread is gone.</summary>
+    public static long ThreadCpuNs(int tid, int pid = 0)
     {
         if (tid <= 0)
             return 0;
         try
         {
-            var text = File.ReadAllText($"/proc/self/task/{tid}/schedstat");
+            var text = File.ReadAllText($"/proc/{(pid > 0 ? pid.ToString(CultureInfo.InvariantCulture) : "self")}/task/{tid}/schedstat");
             return long.Parse(text.AsSpan(0, text.IndexOf(' ')), CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Time a thread of this process spent runnable but waiting for a CPU, in ns
+    /// (schedstat's second field): how much others (or its sibling threads) kept it off the CPU.</summary>
+    public static long ThreadWaitNs(int tid)
+    {
+        if (tid <= 0)
+            return 0;
+        try
+        {
+            var f = File.ReadAllText($"/proc/self/task/{tid}/schedstat").Split(' ');
+            return long.Parse(f[1], CultureInfo.InvariantCulture);
         }
         catch (IOException)
         {

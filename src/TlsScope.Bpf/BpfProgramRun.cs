@@ -17,13 +17,22 @@ public static unsafe class BpfProgramRun
     /// <summary>Runs <paramref name="program"/> of a loaded object once with
     /// <paramref name="context"/> as its ctx (raw_tp: the u64 args). <paramref name="repeat"/> is
     /// passed through; raw_tp and syscall programs accept only 0.</summary>
-    public static BpfRunResult Run(BpfObject obj, string program, ReadOnlySpan<byte> context = default, int repeat = 0)
+    public static BpfRunResult Run(BpfObject obj, string program, ReadOnlySpan<byte> context = default, int repeat = 0) =>
+        Run(ProgramFd(obj, program), context, repeat);
+
+    /// <summary>The fd of a loaded program, e.g. to hand to another process (dup it first:
+    /// libbpf opens it close-on-exec). It stays owned by <paramref name="obj"/>.</summary>
+    public static int ProgramFd(BpfObject obj, string program)
     {
         if (!obj.Loaded)
             throw new InvalidOperationException($"{obj.Name} is not loaded");
         var fd = LibBpf.ProgramFd(obj.Program(program));
-        if (fd < 0)
-            throw new BpfException($"{obj.Name}: program {program} is not loaded");
+        return fd >= 0 ? fd : throw new BpfException($"{obj.Name}: program {program} is not loaded");
+    }
+
+    /// <summary>Runs the program behind <paramref name="programFd"/> once (see the overload above).</summary>
+    public static BpfRunResult Run(int programFd, ReadOnlySpan<byte> context = default, int repeat = 0)
+    {
         fixed (byte* ctx = context)
         {
             var opts = new LibBpfTestRun.TestRunOpts
@@ -33,9 +42,9 @@ public static unsafe class BpfProgramRun
                 CtxSizeIn = (uint)context.Length,
                 Repeat = repeat,
             };
-            var rc = LibBpfTestRun.ProgTestRunOpts(fd, &opts);
+            var rc = LibBpfTestRun.ProgTestRunOpts(programFd, &opts);
             if (rc < 0)
-                throw BpfException.FromErrno($"{obj.Name}: test run of {program}", rc);
+                throw BpfException.FromErrno($"test run of bpf program fd {programFd}", rc);
             return new BpfRunResult(opts.RetVal, opts.Duration);
         }
     }

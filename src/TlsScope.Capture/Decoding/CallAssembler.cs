@@ -32,6 +32,7 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
     }
 
     private readonly Dictionary<(ulong Conn, uint Dir), Stream> streams = [];
+    private readonly HashSet<ulong> openConnections = [];
 
     public void OnRecord(in ChunkHeader h, ReadOnlyMemory<byte> payload, ProcessInfo process, ConnectionAddress address, string library)
     {
@@ -40,7 +41,7 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
         if (!streams.TryGetValue(key, out var s))
         {
             streams[key] = s = new Stream();
-            if (h.Direction == 0)
+            if (openConnections.Add(h.Head.ConnId))
                 counters.Connections++;
         }
         s.Process = process;
@@ -77,8 +78,10 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
     public void OnClose(in ConnCloseRecord c)
     {
         var time = clock.ToUnixNs(c.Head.TimeNs);
-        EndStream((c.Head.ConnId, 0u), (long)c.ReadBytes, time);
-        EndStream((c.Head.ConnId, 1u), (long)c.WriteBytes, time);
+        var process = Known((c.Head.ConnId, 0u)) ?? Known((c.Head.ConnId, 1u));
+        EndStream((c.Head.ConnId, 0u), (long)c.ReadBytes, time, process);
+        EndStream((c.Head.ConnId, 1u), (long)c.WriteBytes, time, process);
+        openConnections.Remove(c.Head.ConnId);
         sink.OnClose(new ConnectionClosed(time, c.Head.ConnId, (int)c.Pid, (long)c.ReadBytes, (long)c.WriteBytes));
     }
 
@@ -90,10 +93,14 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
                 FlushPartial(key, s);
     }
 
-    private void EndStream((ulong, uint) key, long finalOffset, long time)
+    private ProcessInfo? Known((ulong, uint) key) => streams.TryGetValue(key, out var s) ? s.Process : null;
+
+    /// <summary>A stream ends at the kernel's final count: whatever it says beyond what we saw (a
+    /// direction never seen at all included) was lost.</summary>
+    private void EndStream((ulong, uint) key, long finalOffset, long time, ProcessInfo? process)
     {
         if (!streams.Remove(key, out var s))
-            return;
+            s = new Stream { Process = process };
         if (s.Call is not null)
             FlushPartial(key, s);
         if (finalOffset > s.Expected)

@@ -83,7 +83,8 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
         if (h.Addr.Family == 0)
             return ConnectionAddress.Unknown;
         var inferred = (h.Head.Flags & ChunkFlags.FdInferred) != 0;
-        if (addresses.TryGetValue(h.Head.ConnId, out var a) && a.Local!.Port == h.Addr.LocalPort && a.Remote!.Port == h.Addr.RemotePort && a.Inferred == inferred)
+        if (addresses.TryGetValue(h.Head.ConnId, out var a) && a.IsKnown && a.Local!.Port == h.Addr.LocalPort
+            && a.Remote!.Port == h.Addr.RemotePort && a.Inferred == inferred)
             return a;
         a = ToAddress(in h.Addr) with { Inferred = inferred };
         if (addresses.Count > 65536)

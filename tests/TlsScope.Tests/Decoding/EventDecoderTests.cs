@@ -84,6 +84,30 @@ public sealed class EventDecoderTests
     }
 
     [Fact]
+    public void Ipv4MappedIpv6Address_ShowsAsIpv4()
+    {
+        var s = Ipv6(IPAddress.Parse("::ffff:10.0.0.2"), 40000, IPAddress.Parse("::ffff:127.0.0.1"), 443);
+
+        var a = EventDecoder.ToAddress(in s);
+
+        Assert.Equal("10.0.0.2:40000", ConnectionAddress.Format(a.Local));
+        Assert.Equal("127.0.0.1:443", ConnectionAddress.Format(a.Remote));
+    }
+
+    [Fact]
+    public void FdInferredFlag_MarksTheAddressInferred_PerRecord()
+    {
+        var p = new DecodingPipeline();
+        var seen = Header(1, Direction.Write, 0, 1);
+        var inferred = Header(1, Direction.Write, 1, 1, ChunkFlags.First | ChunkFlags.Last | ChunkFlags.FdInferred);
+
+        p.Feed(Chunk(in seen, [1]), Chunk(in inferred, [2]), Chunk(seen with { StreamOffset = 2 }, [3]));
+
+        Assert.Equal([false, true, false], p.Sink.Data.Select(d => d.Address.Inferred));
+        Assert.All(p.Sink.Data, d => Assert.Equal("127.0.0.1:443", ConnectionAddress.Format(d.Address.Remote)));
+    }
+
+    [Fact]
     public void FamilyZero_IsUnknown()
     {
         var h = Header(1, Direction.Write, 0, 4);

@@ -1,0 +1,210 @@
+using System.CommandLine;
+using TlsScope.Capture;
+using TlsScope.Cli;
+
+namespace TlsScope.Tests.Cli;
+
+/// <summary>The parsing layer of the command line: options to CaptureOptions, and the exact
+/// one-line messages for values the parser accepts but the tool does not.</summary>
+public sealed class CliParsingTests
+{
+    private static (CliOptions Cli, ParseResult Result) Parse(params string[] args)
+    {
+        var cli = new CliOptions();
+        return (cli, cli.Build().Parse(args));
+    }
+
+    private static (CliOptions Cli, ParseResult Result) ParseOk(params string[] args)
+    {
+        var (cli, r) = Parse(args);
+        Assert.True(r.Errors.Count == 0, $"parse errors for [{string.Join(' ', args)}]: {string.Join("; ", r.Errors.Select(e => e.Message))}");
+        return (cli, r);
+    }
+
+    [Fact]
+    public void EveryOption_MapsIntoCaptureOptions()
+    {
+        var (cli, r) = ParseOk(
+            "--pid", "1234", "--uid", "1000", "--comm", "curl",
+            "--libssl", "/opt/a/libssl.so.3", "--libssl", "/usr/bin/node", "--libssl", "/opt/b/libssl.so.1.1",
+            "--max-payload", "4096", "--buffer-size", "64",
+            "--format", "json", "-o", "/tmp/out.txt", "--json", "/tmp/out.ndjson", "--duration", "2.5", "-v");
+
+        Assert.Null(cli.Validate(r));
+        var o = cli.ToCapture(r);
+        Assert.Equal(1234, o.Pid);
+        Assert.Equal(1000u, o.Uid);
+        Assert.Equal("curl", o.Comm);
+        Assert.Equal(["/opt/a/libssl.so.3", "/usr/bin/node", "/opt/b/libssl.so.1.1"], o.Libraries);
+        Assert.Equal(4096u, o.MaxPayload);
+        Assert.Equal(64, o.RingBufferMiB);
+        Assert.True(o.Verbose);
+        Assert.True(o.Discover);
+        Assert.Equal("json", r.GetValue(cli.Format));
+        Assert.Equal("/tmp/out.txt", r.GetValue(cli.Output));
+        Assert.Equal("/tmp/out.ndjson", r.GetValue(cli.Json));
+        Assert.Equal(2.5, r.GetValue(cli.Duration));
+    }
+
+    [Fact]
+    public void NoOptions_GiveTheDefaults()
+    {
+        var (cli, r) = ParseOk();
+
+        Assert.Null(cli.Validate(r));
+        var o = cli.ToCapture(r);
+        Assert.Equal(new CaptureOptions(), o with { Libraries = new CaptureOptions().Libraries });
+        Assert.Null(o.Pid);
+        Assert.Null(o.Uid);
+        Assert.Null(o.Comm);
+        Assert.Empty(o.Libraries);
+        Assert.Equal(0u, o.MaxPayload);
+        Assert.Equal(32, o.RingBufferMiB);
+        Assert.False(o.Verbose);
+        Assert.Equal("text", r.GetValue(cli.Format));
+        Assert.Null(r.GetValue(cli.Output));
+        Assert.Null(r.GetValue(cli.Duration));
+    }
+
+    [Fact]
+    public void LongVerboseAndOutput_AreAccepted()
+    {
+        var (cli, r) = ParseOk("--verbose", "--output", "x.txt", "--format", "text");
+
+        Assert.Null(cli.Validate(r));
+        Assert.True(cli.ToCapture(r).Verbose);
+        Assert.Equal("x.txt", r.GetValue(cli.Output));
+    }
+
+    [Theory]
+    [InlineData("--buffer-size", "1")]
+    [InlineData("--buffer-size", "1024")]
+    [InlineData("--duration", "0.25")]
+    [InlineData("--pid", "1")]
+    [InlineData("--comm", "a-fifteen-bytes")]
+    [InlineData("--max-payload", "0")]
+    [InlineData("--uid", "0")]
+    public void GoodValues_Validate(string option, string value)
+    {
+        var (cli, r) = ParseOk(option, value);
+
+        Assert.Null(cli.Validate(r));
+    }
+
+    [Theory]
+    [InlineData("--format xml: must be text or json", "--format", "xml")]
+    [InlineData("--pid 0: must be a positive process id", "--pid", "0")]
+    [InlineData("--pid -5: must be a positive process id", "--pid", "-5")]
+    [InlineData("--duration 0: must be a positive number of seconds", "--duration", "0")]
+    [InlineData("--duration -1.5: must be a positive number of seconds", "--duration", "-1.5")]
+    [InlineData("--buffer-size 0: must be between 1 and 1024 (MiB)", "--buffer-size", "0")]
+    [InlineData("--buffer-size 2000: must be between 1 and 1024 (MiB)", "--buffer-size", "2000")]
+    [InlineData("--buffer-size 1025: must be between 1 and 1024 (MiB)", "--buffer-size", "1025")]
+    [InlineData("--comm: must not be empty", "--comm", "")]
+    public void BadValues_GiveTheExactOneLineMessage(string message, string option, string value)
+    {
+        var (cli, r) = ParseOk(option, value);
+
+        Assert.Equal(message, cli.Validate(r));
+    }
+
+    [Fact]
+    public void FormatIsCheckedFirst()
+    {
+        var (cli, r) = ParseOk("--pid", "0", "--format", "xml", "--buffer-size", "0");
+
+        Assert.Equal("--format xml: must be text or json", cli.Validate(r));
+    }
+
+    [Theory]
+    [InlineData("--pid", "abc")]
+    [InlineData("--uid", "-1")]
+    [InlineData("--max-payload", "lots")]
+    [InlineData("--buffer-size", "1.5")]
+    [InlineData("--duration", "soon")]
+    public void UnparsableValues_AreParseErrors(string option, string value)
+    {
+        var (_, r) = Parse(option, value);
+
+        Assert.NotEmpty(r.Errors);
+    }
+
+    [Fact]
+    public void UnknownOption_IsAParseError()
+    {
+        var (_, r) = Parse("--no-such-option");
+
+        Assert.Contains(r.Errors, e => e.Message.Contains("--no-such-option", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void MissingValue_IsAParseError()
+    {
+        var (_, r) = Parse("--pid");
+
+        Assert.NotEmpty(r.Errors);
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ConsoleRedirection
+{
+    /// <summary>Tests that swap Console.Error run alone, so no other test writes into their capture.</summary>
+    public const string Name = "Cli: Console.Error redirected";
+}
+
+/// <summary>Program.Main for inputs it must refuse before capturing anything.</summary>
+[Collection(ConsoleRedirection.Name)]
+public sealed class CliMainTests
+{
+    private static (int Exit, string[] Lines) RunMain(params string[] args)
+    {
+        var original = Console.Error;
+        var error = new StringWriter();
+        Console.SetError(error);
+        int exit;
+        try
+        {
+            exit = Program.Main(args);
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+        return (exit, error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void BadFormat_ExitsWithOne_AndOneLine()
+    {
+        var (exit, lines) = RunMain("--format", "xml");
+
+        Assert.Equal(Program.ExitError, exit);
+        Assert.Equal(1, exit);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("tlsscope: ", line);
+        Assert.Equal("tlsscope: --format xml: must be text or json", line);
+    }
+
+    [Fact]
+    public void UnparsableValue_ExitsWithOne_AndOneLine()
+    {
+        var (exit, lines) = RunMain("--pid", "abc");
+
+        Assert.Equal(1, exit);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("tlsscope: ", line);
+        Assert.Equal("tlsscope: --pid abc: not a valid value (see --help)", line);
+    }
+
+    [Fact]
+    public void UnknownOption_ExitsWithOne_AndOneLine()
+    {
+        var (exit, lines) = RunMain("--no-such-option");
+
+        Assert.Equal(1, exit);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("tlsscope: ", line);
+        Assert.Contains("--no-such-option", line);
+    }
+}
