@@ -33,6 +33,7 @@ public sealed class CaptureSession : IDisposable
     private readonly Thread reader;
     private readonly Thread pipeline;
     private readonly CancellationTokenSource failed = new();
+    private readonly CancellationTokenSource targetGone = new();
     private volatile bool stopping;
     private volatile Exception? pipelineError;
     private string[] libraryNames = [];
@@ -185,18 +186,27 @@ public sealed class CaptureSession : IDisposable
     /// so that nothing it waits on (a /proc read, a large ELF file) can delay a stop.</summary>
     public void Run(CancellationToken cancel)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, failed.Token);
-        if (options.Discover)
-            new Thread(() => DiscoverLoop(linked.Token)) { Name = "tlsscope discovery", IsBackground = true }.Start();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, failed.Token, targetGone.Token);
+        new Thread(() => DiscoverLoop(linked.Token)) { Name = "tlsscope discovery", IsBackground = true }.Start();
         linked.Token.WaitHandle.WaitOne();
         if (pipelineError is { } err)
             throw new CaptureException("capture failed: " + err.Message);
     }
 
+    /// <summary>True when the capture ended because the --pid process exited.</summary>
+    public bool TargetExited => targetGone.IsCancellationRequested;
+
     private void DiscoverLoop(CancellationToken stop)
     {
         while (!stop.WaitHandle.WaitOne(RescanInterval))
         {
+            if (options.Pid is { } pid && !Directory.Exists($"/proc/{pid}"))
+            {
+                targetGone.Cancel(); // like strace -p: the capture ends with its process
+                return;
+            }
+            if (!options.Discover)
+                continue;
             foreach (var lib in discovery.ScanNew())
             {
                 if (stop.IsCancellationRequested)
@@ -304,5 +314,6 @@ public sealed class CaptureSession : IDisposable
         ring.Dispose();
         obj.Dispose();
         failed.Dispose();
+        targetGone.Dispose();
     }
 }

@@ -78,6 +78,8 @@ public static class Program
                 Console.Error.WriteLine("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
             session.Run(cancel.Token);
             var summary = session.Stop();
+            if (session.TargetExited)
+                Console.Error.WriteLine($"tlsscope: process {parsed.GetValue(cli.Pid)} exited");
             foreach (var line in summary.Lines())
                 Console.Error.WriteLine(line);
             if (fanout.FirstError is { } sinkError)

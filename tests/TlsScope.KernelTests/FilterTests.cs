@@ -22,6 +22,17 @@ public sealed class FilterTests
     }
 
     [KernelFact]
+    public void CaptureEndsWhenThePidProcessExits()
+    {
+        using var sleeper = Proc.Start("sleep", ["2"]);
+        using var scope = TlsScopeRun.Start("--pid", sleeper.Pid.ToString());
+        Assert.True(sleeper.WaitForExit(TimeSpan.FromSeconds(10)));
+        Proc.WaitFor(() => scope.HasExited, TimeSpan.FromSeconds(10), "tlsscope to end with its process");
+        Assert.Equal(0, scope.Stop());
+        Assert.Contains($"tlsscope: process {sleeper.Pid} exited", scope.Stderr);
+    }
+
+    [KernelFact]
     public void CommCapturesOnlyProcessesOfThatName()
     {
         using var server = OpenSslServer.Start();

@@ -26,6 +26,8 @@ public sealed class TlsScopeRun : IDisposable
 
     public int ExitCode => proc.Process.ExitCode;
 
+    public bool HasExited => proc.Process.HasExited;
+
     public static TlsScopeRun Start(params string[] args) => StartWith(["--format", "json"], args);
 
     /// <summary>Starts with a given output format (the output file is always OutputPath).</summary>
