@@ -97,7 +97,7 @@ struct tscope_config {
 	__u32 filter_uid;  /* 1: target_uid applies */
 	__u32 filter_comm; /* 1: comm applies */
 	__u32 max_payload; /* 0: unlimited; else bytes kept per call */
-	__u32 pad;
+	__u32 wakeup_bytes; /* wake the reader early once this much is unread */
 	char comm[TSCOPE_COMM_LEN];
 };
 

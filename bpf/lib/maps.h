@@ -30,6 +30,16 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
+/* Waking the reader for every record costs a context switch per chunk. Instead the reader
+ * polls every few milliseconds, and is woken early only when unread data passes
+ * cfg.wakeup_bytes, so a burst never waits for the next poll to be drained. */
+static __always_inline __u64 ring_flags(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline struct tscope_stats *stats_here(void)
 {
 	__u32 zero = 0;

@@ -200,7 +200,7 @@ static long emit_record(__u32 i, void *arg)
 		STAT_ADD(unreadable_bytes, n);
 		return 0;
 	}
-	if (bpf_ringbuf_output(&events, s, sizeof(struct tscope_chunk) + n, 0) < 0) {
+	if (bpf_ringbuf_output(&events, s, sizeof(struct tscope_chunk) + n, ring_flags()) < 0) {
 		struct tscope_stats *st = stats_here();
 		if (st) {
 			st->lost_records++;
@@ -323,7 +323,7 @@ static __always_inline int tls_conn_free(__u64 ssl)
 		.pid = key.tgid,
 		.tid = (__u32)pid_tgid,
 	};
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0) < 0)
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()) < 0)
 		STAT_ADD(lost_records, 1);
 	bpf_map_delete_elem(&conns, &key);
 	return 0;

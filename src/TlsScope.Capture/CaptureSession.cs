@@ -18,6 +18,7 @@ public sealed class CaptureSession : IDisposable
 {
     private static readonly IReadOnlyList<LibraryFamily> Families = [ProbeTable.OpenSsl];
     private static readonly TimeSpan RescanInterval = TimeSpan.FromMilliseconds(500);
+    private const int PollMilliseconds = 20;
 
     private readonly CaptureOptions options;
     private readonly Action<string> log;
@@ -137,6 +138,7 @@ public sealed class CaptureSession : IDisposable
             TargetUid = o.Uid ?? 0,
             FilterUid = o.Uid is null ? 0u : 1u,
             MaxPayload = o.MaxPayload,
+            WakeupBytes = RingSize(o.RingBufferMiB) / 8,
         };
         if (o.Comm is { } comm)
         {
@@ -242,7 +244,10 @@ public sealed class CaptureSession : IDisposable
         {
             while (!stopping)
             {
-                ring.Poll(100);
+                // The kernel wakes us only for bursts (see ring_flags in bpf/lib/maps.h); between
+                // them a short poll bounds how late a chunk is shown.
+                ring.Poll(PollMilliseconds);
+                ring.Consume();
                 batcher.Publish();
             }
             ring.Consume(); // what was produced before the links went away

@@ -109,6 +109,6 @@ public unsafe struct KernelConfig
     public uint FilterUid;
     public uint FilterComm;
     public uint MaxPayload;
-    public uint Pad;
+    public uint WakeupBytes;
     public fixed byte Comm[ChunkHeader.CommLength];
 }
