@@ -1,0 +1,84 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using TlsScope.Bpf;
+using TlsScope.Capture.Events;
+
+namespace TlsScope.Capture;
+
+/// <summary>The embedded kernel side (bpf/capture.bpf.o): configured from the options (.rodata
+/// filters, ring and scratch sizes), loaded, and read back for its counters.</summary>
+public static class CaptureObject
+{
+    public static BpfObject Load(CaptureOptions o)
+    {
+        var obj = BpfObject.Open(EmbeddedObject("capture.bpf.o"), "capture.bpf.o");
+        try
+        {
+            obj.SetInitialValue(".rodata.config", Config(o));
+            obj.SetMaxEntries("scratch", (uint)KernelSupport.PossibleCpus());
+            obj.SetMaxEntries("events", RingSize(o.RingBufferMiB));
+            obj.Load();
+            return obj;
+        }
+        catch (BpfException e)
+        {
+            obj.Dispose();
+            throw new CaptureException(e.Message);
+        }
+        catch
+        {
+            obj.Dispose();
+            throw;
+        }
+    }
+
+    private static uint RingSize(int mib)
+    {
+        if (mib is < 1 or > 1024)
+            throw new CaptureException($"--buffer-size {mib}: must be between 1 and 1024 MiB");
+        return (uint)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)mib) << 20;
+    }
+
+    private static unsafe KernelConfig Config(CaptureOptions o)
+    {
+        var c = new KernelConfig
+        {
+            TargetPid = (uint)(o.Pid ?? 0),
+            TargetUid = o.Uid ?? 0,
+            FilterUid = o.Uid is null ? 0u : 1u,
+            MaxPayload = o.MaxPayload,
+            WakeupBytes = RingSize(o.RingBufferMiB) / 8,
+        };
+        if (o.Comm is { } comm)
+        {
+            var bytes = Encoding.UTF8.GetBytes(comm);
+            if (bytes.Length >= ChunkHeader.CommLength)
+                throw new CaptureException($"--comm {comm}: longer than the kernel's 15-byte process name");
+            c.FilterComm = 1;
+            bytes.CopyTo(new Span<byte>(c.Comm, ChunkHeader.CommLength));
+        }
+        return c;
+    }
+
+    private static byte[] EmbeddedObject(string name)
+    {
+        using var s = typeof(CaptureObject).Assembly.GetManifestResourceStream("bpf/" + name)
+            ?? throw new CaptureException($"bpf object {name} is not embedded in this build");
+        var bytes = new byte[s.Length];
+        s.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>The kernel's loss and volume counters, summed over CPUs.</summary>
+    public static unsafe KernelStats ReadStats(BpfObject obj)
+    {
+        var cpus = KernelSupport.PossibleCpus();
+        var values = new KernelStats[cpus];
+        var total = default(KernelStats);
+        var key = 0;
+        if (obj.Lookup("stats", MemoryMarshal.AsBytes(new Span<int>(ref key)), MemoryMarshal.AsBytes(values.AsSpan())))
+            foreach (ref readonly var v in values.AsSpan())
+                total.Add(in v);
+        return total;
+    }
+}
