@@ -1,3 +1,4 @@
+using TlsScope.Tests.Tools;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
@@ -18,39 +19,9 @@ internal static partial class ElfTool
     public static string RealPath(string path) =>
         new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(path);
 
-    /// <summary>Full path of a program found on PATH, or null.</summary>
-    public static string? FindProgram(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
-            .Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, name))
-            .FirstOrDefault(File.Exists);
+    public static string? FindProgram(string name) => ExternalProgram.Find(name);
 
-    /// <summary>Runs a program to completion and returns its standard output; fails the test on a non-zero exit.</summary>
-    public static string Run(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        start.Environment["LC_ALL"] = "C";
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish");
-        }
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0,
-            $"{program} {string.Join(' ', args)} exited with {process.ExitCode}: {stderr.Result}");
-        return stdout.Result;
-    }
+    public static string Run(string program, params string[] args) => ExternalProgram.Run(program, args);
 
     public sealed record Symbol(string Table, string RawName, string Name, ulong Value, string Size, string Type, string Bind, string SectionIndex);
 

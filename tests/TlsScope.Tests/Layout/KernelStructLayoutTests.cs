@@ -1,3 +1,4 @@
+using TlsScope.Tests.Tools;
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
@@ -141,36 +142,9 @@ public sealed partial class CLayoutFixture
         }
     }
 
-    private static string? FindProgram(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
-            .Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, name))
-            .FirstOrDefault(File.Exists);
+    private static string? FindProgram(string name) => ExternalProgram.Find(name);
 
-    private static string Run(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        start.Environment["LC_ALL"] = "C";
-        using var p = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(1)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} did not finish");
-        }
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited with {p.ExitCode}: {stderr.Result}");
-        return stdout.Result;
-    }
+    private static string Run(string program, params string[] args) => ExternalProgram.Run(program, args);
 
     [GeneratedRegex(@"/\*.*?\*/", RegexOptions.Singleline)]
     private static partial Regex BlockComment();
