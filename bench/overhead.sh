@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # Overhead of TlsScope on a loaded TLS server: nginx (TLS, keep-alive, ~1 KiB static file) on
 # 127.0.0.1 under wrk, measured in requests/s in these states, one after the other:
-#   untraced           nothing attached
-#   noop probes        do-nothing uprobe+uretprobe on SSL_read/_write/_read_ex/_write_ex of the
-#                      libssl nginx uses (bench/TlsScope.Bench noop-probes): the pure trap cost
-#   tlsscope           the real tool writing NDJSON to a file (its loss count is recorded)
-#   filtered (sleep)   tlsscope --pid <an unrelated `sleep`>: no uprobe anywhere in nginx
-#   filtered (python)  tlsscope --pid <an idle python3 that has libssl mapped>: uprobes are on
-#                      the same libssl file, but installed in that process only
-#   untraced (again)   drift check: the machine is shared, this shows how stable it was
-# Usage: sudo bench/overhead.sh     (env: DURATION=15 WARMUP=3 CONNS=50 THREADS=2 PORT=18443 KEEP=0)
-# Every run is bounded: wrk runs for WARMUP+DURATION s per state; every process this script
-# starts is stopped by its pid on exit.
+#   untraced            nothing attached
+#   noop probes         do-nothing uprobe+uretprobe on SSL_read/_write/_read_ex/_write_ex of the
+#                       libssl nginx uses (bench/TlsScope.Bench noop-probes): the pure trap cost
+#   tlsscope            the real tool writing NDJSON to a file (its loss count is recorded)
+#   filtered (sleep)    tlsscope --pid <an unrelated `sleep`>: no uprobe anywhere
+#   filtered (python)   tlsscope --pid <an idle python3 that has libssl mapped>: uprobes on the
+#                       same libssl file as nginx's, but installed in that process only
+#   untraced (again)    drift check
+# and, unless DIAG=0, two that split TlsScope's cost (marked "diag:"):
+#   noop + syscall tps  the do-nothing probes plus do-nothing programs on the 8 socket syscall
+#                       tracepoints TlsScope attaches
+#   tlsscope, no match  tlsscope --comm no-such-comm: all its probes and tracepoints run, every
+#                       call is filtered out at entry, nothing reaches the ring buffer
+# With DIAG=1 it also times a bare syscall (dd, 1-byte read+write pairs) untraced, with the
+# do-nothing tracepoints, and with tlsscope --pid <sleep>: what TlsScope's syscall tracepoints
+# add to every syscall of every process, filtered or not.
+# ROUNDS=N repeats the whole sequence N times and reports each state's median: this VM is
+# shared and its throughput moves by +-10% between identical runs.
+#
+# Usage: sudo bench/overhead.sh
+#   env: DURATION=15 WARMUP=3 CONNS=50 THREADS=2 PORT=18443 ROUNDS=1 DIAG=1 KEEP=0 QUIET_CPUS=0.15
+# Every run is bounded (wrk runs WARMUP+DURATION s per state) and every process this script
+# starts is stopped by its pid when it exits.
 set -euo pipefail
 
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
@@ -20,13 +32,14 @@ WARMUP=${WARMUP:-3}
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18443}
+ROUNDS=${ROUNDS:-1}
+DIAG=${DIAG:-1}
 KEEP=${KEEP:-0}
 QUIET_CPUS=${QUIET_CPUS:-0.15} # a state starts once other processes use less than this many CPUs
 
 die() { echo "overhead.sh: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root: sudo bench/overhead.sh"
-"$root/scripts/setup" bench # installs nginx-light, wrk, openssl, ... when missing
-command -v python3 >/dev/null || die "python3 is missing"
+"$root/scripts/setup" bench # installs nginx-light, wrk, openssl, python3 ... when missing
 
 tmp="$(mktemp -d /tmp/tlsscope-overhead.XXXXXX)"
 chmod 755 "$tmp" # nginx workers run unprivileged and read www/ from here
@@ -54,11 +67,13 @@ forget() { # forget a pid that has been stopped and waited for
 }
 
 # ---- CPU accounting (the VM is shared: other sessions' builds and tests come and go) ----
-machine_busy() { # user+nice+system of all CPUs, in ticks
-  awk '/^cpu / {print $2 + $3 + $4; exit}' /proc/stat
+ctxt() { awk '/^ctxt / {print $2}' /proc/stat; } # context switches so far, all CPUs
+machine_busy() { # user+nice+system+irq+softirq of all CPUs, in ticks
+  awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat
 }
 proc_cpu() { # utime+stime ticks of the given pids (whole processes, all threads)
   local sum=0 pid f
+  local -a a
   for pid in "$@"; do
     f=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
     f=${f##*) } # the fields after "pid (comm) "
@@ -69,17 +84,21 @@ proc_cpu() { # utime+stime ticks of the given pids (whole processes, all threads
 }
 children_cpu() { # utime+stime ticks of this shell's waited-for children (wrk)
   local f
+  local -a a
   f=$(cat /proc/$$/stat)
   f=${f##*) }
   read -r -a a <<<"$f"
   echo $((a[13] + a[14])) # fields 16 and 17: cutime, cstime
 }
+our_pids() { # every long-running process this script started, nginx's workers included
+  echo "${started[@]}" $(pgrep -P "$nginx_pid" || true)
+}
 wait_quiet() { # until other processes use < QUIET_CPUS CPUs for one second (at most 120 s)
   local i b0 b1 o0 o1 load
   for i in $(seq 120); do
-    b0=$(machine_busy); o0=$(proc_cpu "${started[@]}")
+    b0=$(machine_busy); o0=$(proc_cpu $(our_pids))
     sleep 1
-    b1=$(machine_busy); o1=$(proc_cpu "${started[@]}")
+    b1=$(machine_busy); o1=$(proc_cpu $(our_pids))
     load=$(awk -v b=$((b1 - b0)) -v o=$((o1 - o0)) 'BEGIN {printf "%.2f", (b - o) / 100}')
     if awk -v l="$load" -v q="$QUIET_CPUS" 'BEGIN {exit !(l < q)}'; then return 0; fi
     [ "$i" = 1 ] && echo "  (machine busy: $load CPUs used by other processes; waiting up to 120 s for quiet)" >&2
@@ -93,6 +112,7 @@ head -c 768 /dev/urandom | base64 -w 64 | head -c 1024 >"$tmp/www/index.html"
 chmod 644 "$tmp/www/index.html"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
   -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1 || die "openssl could not make a certificate"
+# One worker per core; reuseport spreads wrk's connections evenly over the workers.
 cat >"$tmp/nginx.conf" <<EOF
 worker_processes $(nproc);
 pid $tmp/nginx.pid;
@@ -109,7 +129,7 @@ http {
   uwsgi_temp_path $tmp/temp/uwsgi;
   scgi_temp_path $tmp/temp/scgi;
   server {
-    listen 127.0.0.1:$PORT ssl;
+    listen 127.0.0.1:$PORT ssl reuseport;
     ssl_certificate $tmp/cert.pem;
     ssl_certificate_key $tmp/key.pem;
     root $tmp/www;
@@ -127,7 +147,6 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 curl -sfk -o /dev/null "$url" || die "nginx does not answer on $url"
-nginx_pids() { echo "$nginx_pid" $(cat /proc/"$nginx_pid"/task/*/children 2>/dev/null); }
 libssl=$(awk '$6 ~ /\/libssl\.so/ {print $6; exit}' /proc/"$nginx_pid"/maps)
 [ -n "$libssl" ] || die "nginx does not map a libssl"
 
@@ -136,127 +155,169 @@ echo "overhead.sh: building the benchmark tool and tlsscope ..." >&2
 dotnet build "$root/bench/TlsScope.Bench/TlsScope.Bench.csproj" -c Release -o "$root/.build/bench" -nologo -v q \
   >"$tmp/bench-build.log" 2>&1 || die "bench build failed; see $tmp/bench-build.log (KEEP=1 keeps it)"
 "$root/tlsscope" --help >/dev/null 2>"$tmp/tlsscope-build.log" || die "tlsscope does not build: $(tail -3 "$tmp/tlsscope-build.log")"
+bench=(dotnet "$root/.build/bench/TlsScope.Bench.dll")
 
-# ---- one state: warm-up, then the measured run ----
-declare -A RPS LOST GAPS TRACER_CPU OTHER ERRS
+# ---- unrelated processes for the filtered states ----
+sleep 100000 &
+sleep_pid=$!
+started+=("$sleep_pid")
+python3 -c 'import ssl, time; time.sleep(100000)' &
+py_pid=$!
+started+=("$py_pid")
+for _ in $(seq 50); do grep -q libssl "/proc/$py_pid/maps" 2>/dev/null && break; sleep 0.1; done
+grep -q libssl "/proc/$py_pid/maps" || die "python3 did not map libssl"
+
+# ---- one state: start the tracer (if any), warm up, measure, stop it ----
+declare -A RPS LOST GAPS TCPU OTHER ERRS CSW
 order=()
-measure() { # measure NAME [tracer pid]
-  local name=$1 tracer=${2:-} b0 b1 n0 n1 w0 w1 t0 t1 out
-  wait_quiet
-  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null
-  b0=$(machine_busy); n0=$(proc_cpu $(nginx_pids) "${started[@]}"); w0=$(children_cpu)
-  t0=$([ -n "$tracer" ] && proc_cpu "$tracer" || echo 0)
-  out="$tmp/wrk-${#order[@]}.txt"
-  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "$url" >"$out"
-  b1=$(machine_busy); n1=$(proc_cpu $(nginx_pids) "${started[@]}"); w1=$(children_cpu)
-  t1=$([ -n "$tracer" ] && proc_cpu "$tracer" || echo 0)
-  order+=("$name")
-  RPS[$name]=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-  [ -n "${RPS[$name]}" ] || die "wrk gave no Requests/sec for $name: $(cat "$out")"
-  ERRS[$name]=$(awk '/Non-2xx|Socket errors/ {sub(/^ +/, ""); printf "%s; ", $0}' "$out")
-  # CPUs' worth used by everything that is not nginx, wrk or the tracer during the run
-  OTHER[$name]=$(awk -v b=$((b1 - b0)) -v o=$((n1 - n0 + w1 - w0)) -v d="$DURATION" 'BEGIN {x = (b - o) / 100 / d; printf "%.2f", x < 0 ? 0 : x}')
-  TRACER_CPU[$name]=$(awk -v t=$((t1 - t0)) -v d="$DURATION" 'BEGIN {printf "%.0f%%", t / d}')
-  LOST[$name]="-"
-  GAPS[$name]="-"
-  printf '  %-20s %10.0f req/s  (other load %s CPUs)\n' "$name" "${RPS[$name]}" "${OTHER[$name]}" >&2
-}
+tracer_pid=
+n=0
 
-start_traced() { # start_traced LOGFILE COMMAND... ; sets tracer_pid, waits for its ready line
-  local log=$1
-  shift
+start_tracer() { # start_tracer COMMAND... : waits for its "ready" line on stderr
+  local log="$tmp/tracer-$n.log"
   "$@" 2>"$log" &
   tracer_pid=$!
   started+=("$tracer_pid")
   for _ in $(seq 1200); do
-    grep -q ': ready' "$log" && { grep -m1 ': ready' "$log" | sed 's/^/  /' >&2; return 0; }
+    if grep -q ': ready' "$log"; then
+      [ "$round" = 1 ] && grep -m1 ': ready' "$log" | sed 's/^/    /' >&2
+      return 0
+    fi
     kill -0 "$tracer_pid" 2>/dev/null || die "$1 exited before it was ready: $(tail -3 "$log")"
     sleep 0.1
   done
-  die "$1 was not ready after 120 s: $(tail -3 "$log")"
+  die "$* was not ready after 120 s"
 }
 
-stop_traced() { # stop_traced PID : SIGINT, then wait (bounded) for its summary
-  local pid=$1
-  kill -INT "$pid" 2>/dev/null || true
-  for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  forget "$pid"
+stop_tracer() { # SIGTERM, then wait (bounded) for its summary. Not SIGINT: a script's
+  # background job starts with SIGINT ignored, and .NET leaves it ignored.
+  kill -TERM "$tracer_pid" 2>/dev/null || true
+  for _ in $(seq 600); do kill -0 "$tracer_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$tracer_pid" 2>/dev/null || true
+  wait "$tracer_pid" 2>/dev/null || true
+  forget "$tracer_pid"
 }
 
-record_loss() { # record_loss NAME LOG : the "lost N records ... N gaps" summary line
-  local lost gaps
-  lost=$(grep -o 'lost [0-9]* records' "$2" | awk '{print $2}' | tail -1)
-  gaps=$(grep -o '[0-9]* gaps' "$2" | awk '{print $1}' | tail -1)
-  LOST[$1]=${lost:-?}
-  GAPS[$1]=${gaps:-?}
-  grep -E 'tlsscope: [0-9]+ chunks|tlsscope: lost' "$2" | sed 's/^/  /' >&2
+state() { # state NAME [COMMAND...]
+  local name=$1 b0 b1 o0 o1 w0 w1 t0=0 t1=0 c0 c1 out lost gaps log
+  shift
+  n=$((n + 1))
+  log="$tmp/tracer-$n.log"
+  tracer_pid=
+  if [ $# -gt 0 ]; then start_tracer "$@"; fi
+  wait_quiet
+  wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null
+  out="$tmp/wrk-$n.txt"
+  b0=$(machine_busy); o0=$(proc_cpu $(our_pids)); w0=$(children_cpu); c0=$(ctxt)
+  [ -n "$tracer_pid" ] && t0=$(proc_cpu "$tracer_pid")
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "$url" >"$out"
+  b1=$(machine_busy); o1=$(proc_cpu $(our_pids)); w1=$(children_cpu); c1=$(ctxt)
+  [ -n "$tracer_pid" ] && t1=$(proc_cpu "$tracer_pid")
+  if [ -n "$tracer_pid" ]; then stop_tracer; fi
+
+  [ -n "${RPS[$name]+x}" ] || order+=("$name")
+  local rps
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  [ -n "$rps" ] || die "wrk gave no Requests/sec for $name: $(cat "$out")"
+  RPS[$name]="${RPS[$name]:-} $rps"
+  ERRS[$name]="${ERRS[$name]:-}$(awk '/Non-2xx|Socket errors/ {sub(/^ +/, ""); printf "%s; ", $0}' "$out")"
+  # CPUs' worth used by everything that is not nginx, wrk or the tracer during the run
+  OTHER[$name]="${OTHER[$name]:-} $(awk -v b=$((b1 - b0)) -v o=$((o1 - o0 + w1 - w0)) -v d="$DURATION" \
+    'BEGIN {x = (b - o) / 100 / d; printf "%.2f", x < 0 ? 0 : x}')"
+  TCPU[$name]="${TCPU[$name]:-} $(((t1 - t0) / DURATION))" # ticks/s = % of one CPU
+  CSW[$name]="${CSW[$name]:-} $(((c1 - c0) / DURATION))"
+  if grep -q 'tlsscope: lost' "$log" 2>/dev/null; then
+    lost=$(grep -o 'lost [0-9]* records' "$log" | awk '{print $2}' | tail -1 || true)
+    gaps=$(grep -o '[0-9]* gaps' "$log" | awk '{print $1}' | tail -1 || true)
+    LOST[$name]=$(( ${LOST[$name]:-0} + ${lost:-0} ))
+    GAPS[$name]=$(( ${GAPS[$name]:-0} + ${gaps:-0} ))
+    grep -E 'tlsscope: [0-9]+ chunks|tlsscope: lost' "$log" | sed 's/^/    /' >&2 || true
+  elif [ $# -gt 0 ] && [[ "$1" == "$root/tlsscope" ]]; then
+    LOST[$name]="no summary"
+  fi
+  printf '  %-26s %8.0f req/s  (tracer CPU %s%%, other load %s CPUs)\n' "$name" "$rps" \
+    "$(((t1 - t0) / DURATION))" "${OTHER[$name]##* }" >&2
 }
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+maximum() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 
 echo "overhead.sh: nginx $(nginx -v 2>&1 | sed 's/.*nginx\///') ($(nproc) workers) on $url, libssl $libssl;" \
-  "wrk -t$THREADS -c$CONNS, ${WARMUP} s warm-up + ${DURATION} s per state" >&2
+  "wrk -t$THREADS -c$CONNS, ${WARMUP} s warm-up + ${DURATION} s per state, $ROUNDS round(s)" >&2
 
-# (a) untraced
-measure "untraced"
+tlsscope=("$root/tlsscope" --format json)
+for round in $(seq "$ROUNDS"); do
+  [ "$ROUNDS" -gt 1 ] && echo "round $round of $ROUNDS" >&2
+  state "untraced"
+  state "noop probes" "${bench[@]}" noop-probes --lib "$libssl"
+  if [ "$DIAG" = 1 ]; then
+    state "diag: noop + syscall tps" "${bench[@]}" noop-probes --lib "$libssl" --tracepoints 1
+    state "diag: tlsscope, no match" "${tlsscope[@]}" -o "$tmp/nomatch.ndjson" --comm no-such-comm
+  fi
+  state "tlsscope" "${tlsscope[@]}" -o "$tmp/capture.ndjson"
+  ndjson_lines=$(wc -l <"$tmp/capture.ndjson" 2>/dev/null || echo 0)
+  ndjson_mb=$(du -m "$tmp/capture.ndjson" 2>/dev/null | cut -f1 || echo 0)
+  rm -f "$tmp/capture.ndjson"
+  state "filtered (sleep)" "${tlsscope[@]}" -o "$tmp/filtered-sleep.ndjson" --pid "$sleep_pid"
+  state "filtered (python)" "${tlsscope[@]}" -o "$tmp/filtered-python.ndjson" --pid "$py_pid"
+  state "untraced (again)"
+done
 
-# (b) the pure trap cost
-start_traced "$tmp/noop.log" dotnet "$root/.build/bench/TlsScope.Bench.dll" noop-probes --lib "$libssl"
-noop_pid=$tracer_pid
-measure "noop probes" "$noop_pid"
-stop_traced "$noop_pid"
-
-# (c) TlsScope writing NDJSON to a file
-start_traced "$tmp/tlsscope.log" "$root/tlsscope" --format json -o "$tmp/capture.ndjson"
-measure "tlsscope" "$tracer_pid"
-stop_traced "$tracer_pid"
-record_loss "tlsscope" "$tmp/tlsscope.log"
-ndjson_lines=$(wc -l <"$tmp/capture.ndjson")
-ndjson_mb=$(du -m "$tmp/capture.ndjson" | cut -f1)
-rm -f "$tmp/capture.ndjson"
-
-# (d) filtered to an unrelated process: nginx must not pay for uprobes
-sleep 1000 &
-sleep_pid=$!
-started+=("$sleep_pid")
-start_traced "$tmp/filtered-sleep.log" "$root/tlsscope" --format json -o "$tmp/filtered-sleep.ndjson" --pid "$sleep_pid"
-measure "filtered (sleep)" "$tracer_pid"
-stop_traced "$tracer_pid"
-record_loss "filtered (sleep)" "$tmp/filtered-sleep.log"
-
-python3 -c 'import ssl, time; time.sleep(1000)' &
-py_pid=$!
-started+=("$py_pid")
-for _ in $(seq 50); do grep -q libssl "/proc/$py_pid/maps" && break; sleep 0.1; done
-start_traced "$tmp/filtered-python.log" "$root/tlsscope" --format json -o "$tmp/filtered-python.ndjson" --pid "$py_pid"
-measure "filtered (python)" "$tracer_pid"
-stop_traced "$tracer_pid"
-record_loss "filtered (python)" "$tmp/filtered-python.log"
-
-# drift check
-measure "untraced (again)"
+# ---- syscall micro-cost (DIAG) ----
+syscall_ns() { # median of 3: ns per syscall of dd copying 2e6 single bytes (2 syscalls each)
+  local runs="" s e
+  for _ in 1 2 3; do
+    s=$(date +%s%N)
+    dd if=/dev/zero of=/dev/null bs=1 count=2000000 2>/dev/null
+    e=$(date +%s%N)
+    runs="$runs $(((e - s) / 4000000))"
+  done
+  echo "$runs" | median
+}
+if [ "$DIAG" = 1 ]; then
+  round=0
+  wait_quiet
+  sc_plain=$(syscall_ns)
+  start_tracer "${bench[@]}" noop-probes --lib "$libssl" --pid "$sleep_pid" --tracepoints 1
+  wait_quiet
+  sc_noop=$(syscall_ns)
+  stop_tracer
+  start_tracer "${tlsscope[@]}" -o "$tmp/syscall.ndjson" --pid "$sleep_pid"
+  wait_quiet
+  sc_tlsscope=$(syscall_ns)
+  stop_tracer
+fi
 
 # ---- the table ----
-base=${RPS[untraced]}
-noop=${RPS["noop probes"]}
+declare -A MED
+for name in "${order[@]}"; do MED[$name]=$(echo "${RPS[$name]}" | median); done
+base=${MED[untraced]}
+noop=${MED["noop probes"]}
 echo
-echo "overhead: nginx $(nproc) workers, TLS keep-alive, 1 KiB file; wrk -t$THREADS -c$CONNS -d${DURATION}s after ${WARMUP} s warm-up; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "overhead: nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), $(nproc) workers, TLS keep-alive, 1 KiB file;" \
+  "wrk -t$THREADS -c$CONNS -d${DURATION}s after ${WARMUP} s warm-up; $ROUNDS round(s), median shown; $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
-echo "| state | req/s | vs untraced | vs noop | lost records | gaps | tracer CPU | other load (CPUs) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| state | req/s | vs untraced | vs noop | lost records | gaps | tracer CPU | context switches/s | other load (CPUs, max) | runs (req/s) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for name in "${order[@]}"; do
-  awk -v n="$name" -v r="${RPS[$name]}" -v b="$base" -v z="$noop" -v l="${LOST[$name]}" -v g="${GAPS[$name]}" \
-    -v c="${TRACER_CPU[$name]}" -v o="${OTHER[$name]}" \
-    'BEGIN {printf "| %s | %.0f | %.2fx | %.2fx | %s | %s | %s | %s |\n", n, r, r / b, r / z, l, g, (c == "0%" ? "-" : c), o}'
+  cpu=$(echo "${TCPU[$name]}" | median)
+  awk -v n="$name" -v r="${MED[$name]}" -v b="$base" -v z="$noop" -v l="${LOST[$name]:--}" -v g="${GAPS[$name]:--}" \
+    -v c="$cpu" -v o="$(echo "${OTHER[$name]}" | maximum)" -v runs="${RPS[$name]}" -v s="$(echo "${CSW[$name]}" | median)" \
+    'BEGIN {gsub(/^ +/, "", runs); gsub(/ +/, ", ", runs)
+      printf "| %s | %.0f | %.2fx | %.2fx | %s | %s | %s | %.0f | %s | %s |\n", n, r, r / b, r / z, l, g, (c == 0 ? "-" : c "%"), s, o, runs}'
 done
 echo
-echo "tlsscope wrote $ndjson_lines NDJSON lines ($ndjson_mb MB) in its run."
-awk -v t="${RPS[tlsscope]}" -v z="$noop" -v l="${LOST[tlsscope]}" -v f="${RPS["filtered (sleep)"]}" \
-  -v p="${RPS["filtered (python)"]}" -v b="$base" 'BEGIN {
+echo "tlsscope wrote $ndjson_lines NDJSON lines ($ndjson_mb MB) in its (last) run."
+if [ "$DIAG" = 1 ]; then
+  echo "one syscall (dd, 1-byte read/write): ${sc_plain} ns untraced, ${sc_noop} ns with do-nothing programs on the 8" \
+    "syscall tracepoints, ${sc_tlsscope} ns with tlsscope --pid <sleep> (filtered out)"
+fi
+awk -v t="${MED[tlsscope]}" -v z="$noop" -v l="${LOST[tlsscope]:-?}" -v f="${MED["filtered (sleep)"]}" \
+  -v p="${MED["filtered (python)"]}" -v b="$base" 'BEGIN {
   printf "target tlsscope >= 0.90x noop with 0 loss: %.2fx, lost %s -> %s\n", t / z, l, (t / z >= 0.90 && l == "0") ? "met" : "NOT met"
   printf "target filtered >= 0.95x untraced: sleep %.2fx, python %.2fx -> %s\n", f / b, p / b, (f / b >= 0.95 && p / b >= 0.95) ? "met" : "NOT met"
 }'
 for name in "${order[@]}"; do
-  [ -n "${ERRS[$name]}" ] && echo "wrk reported for $name: ${ERRS[$name]}"
+  if [ -n "${ERRS[$name]:-}" ]; then echo "wrk reported for $name: ${ERRS[$name]}"; fi
 done
 exit 0

@@ -27,7 +27,7 @@ internal static class MachineLoad
 
     /// <summary>Waits (at most <paramref name="maxSeconds"/>) until the machine has used less than
     /// <paramref name="maxCpus"/> CPUs' worth for one whole second. Returns the last load seen.</summary>
-    public static double WaitForQuiet(double maxCpus = 0.10, int maxSeconds = 120)
+    public static double WaitForQuiet(double maxCpus = 0.10, int maxSeconds = 300)
     {
         var load = 0.0;
         for (var i = 0; i < maxSeconds; i++)

@@ -13,6 +13,9 @@ internal static class NoopProbes
 {
     private static readonly string[] Symbols = ["SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex"];
 
+    /// <summary>The syscalls whose entry TlsScope traces (ProbeTable.FdSyscalls).</summary>
+    private static readonly string[] Syscalls = ["read", "write", "readv", "writev", "recvfrom", "sendto", "recvmsg", "sendmsg"];
+
     public static int Run(Options options)
     {
         var lib = options.String("lib") ?? throw new ArgumentException("noop-probes needs --lib PATH (the libssl to probe)");
@@ -36,11 +39,18 @@ internal static class NoopProbes
             }
             if (links.Count == 0)
                 throw new ArgumentException($"{lib}: none of {string.Join(", ", Symbols)} found");
+            var tracepoints = options.Long("tracepoints", 0) != 0;
+            if (tracepoints)
+            {
+                Tracefs.EnsureMounted();
+                foreach (var syscall in Syscalls)
+                    links.Add(BpfLink.AttachTracepoint(obj, "noop_syscall", "syscalls", "sys_enter_" + syscall));
+            }
 
             using var stop = new ManualResetEventSlim();
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Set(); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Set(); });
-            Console.Error.WriteLine($"bench: ready: {links.Count} do-nothing probes on {lib}{(pid > 0 ? $" (pid {pid})" : "")}");
+            Console.Error.WriteLine($"bench: ready: {links.Count} do-nothing probes on {lib}{(pid > 0 ? $" (pid {pid})" : "")}{(tracepoints ? $" and {Syscalls.Length} syscall tracepoints" : "")}");
             stop.Wait();
             Console.Error.WriteLine("bench: detaching");
             return 0;

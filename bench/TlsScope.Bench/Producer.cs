@@ -13,6 +13,7 @@ namespace TlsScope.Bench;
 internal static class Producer
 {
     public const int MaxPerRun = 8192; // records per test run: a few ms of producer time at most
+    private const long SpinBelowRate = 1_000_000;
 
     public static int Run(Options o)
     {
@@ -21,6 +22,8 @@ internal static class Producer
             throw new ArgumentException("produce needs --prog-fd N (an inherited producer program fd)");
         var payload = (ulong)o.Long("payload", 64);
         var rate = o.Long("rate", 0);
+        var wakeupBytes = (ulong)o.Long("wakeup-bytes", 0);
+        var policy = (ulong)o.Long("policy", 1);
         Sys.PinCurrentThread((int)o.Long("cpu", -1));
 
         var stop = 0;
@@ -37,7 +40,7 @@ internal static class Producer
             }
         }) { IsBackground = true, Name = "stdin watch" }.Start();
 
-        Span<ulong> args = stackalloc ulong[2];
+        Span<ulong> args = stackalloc ulong[4];
         var clock = Stopwatch.StartNew();
         long sent = 0;
         while (Volatile.Read(ref stop) == 0)
@@ -45,17 +48,24 @@ internal static class Producer
             long n = MaxPerRun;
             if (rate > 0)
             {
-                // Paced: catch up with the schedule in bursts of at most MaxPerRun, sleep when ahead.
+                // Paced: catch up with the schedule in bursts of at most MaxPerRun; when ahead,
+                // sleep (fast rates: ~1 ms bursts) or spin (slow rates: records arrive one by
+                // one, as SSL calls do, each finding the reader asleep).
                 var due = (long)(rate * clock.Elapsed.TotalSeconds) - sent;
                 if (due <= 0)
                 {
-                    Thread.Sleep(1);
+                    if (rate >= SpinBelowRate)
+                        Thread.Sleep(1);
+                    else
+                        Thread.SpinWait(20);
                     continue;
                 }
                 n = Math.Min(due, MaxPerRun);
             }
             args[0] = (ulong)n;
             args[1] = payload;
+            args[2] = wakeupBytes;
+            args[3] = policy;
             var r = BpfProgramRun.Run(fd, MemoryMarshal.AsBytes(args));
             if (r.ReturnValue != 0)
                 throw new InvalidOperationException($"producer program returned {r.ReturnValue}");
@@ -65,7 +75,7 @@ internal static class Producer
     }
 
     /// <summary>Starts a producer process running the program behind <paramref name="programFd"/>.</summary>
-    public static Process Start(int programFd, int payload, long rate, int cpu)
+    public static Process Start(int programFd, int payload, long rate, long wakeupBytes, WakeupPolicy policy, int cpu)
     {
         var inherited = Sys.Dup(programFd);
         try
@@ -74,7 +84,7 @@ internal static class Producer
             var psi = new ProcessStartInfo(host) { RedirectStandardInput = true, UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(host) == "dotnet")
                 psi.ArgumentList.Add(typeof(Producer).Assembly.Location);
-            foreach (var a in (string[])["produce", "--prog-fd", $"{inherited}", "--payload", $"{payload}", "--rate", $"{rate}", "--cpu", $"{cpu}"])
+            foreach (var a in (string[])["produce", "--prog-fd", $"{inherited}", "--payload", $"{payload}", "--rate", $"{rate}", "--wakeup-bytes", $"{wakeupBytes}", "--policy", $"{(int)policy}", "--cpu", $"{cpu}"])
                 psi.ArgumentList.Add(a);
             return Process.Start(psi) ?? throw new InvalidOperationException("cannot start the producer process");
         }

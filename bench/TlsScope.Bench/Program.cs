@@ -9,17 +9,26 @@ public static class Program
     private const string Usage = """
         usage: TlsScope.Bench <command> [options]   (as root)
 
-          noop-probes --lib PATH
+          noop-probes --lib PATH [--pid N] [--tracepoints 1]
               Attach do-nothing uprobe+uretprobe pairs to SSL_read, SSL_write, SSL_read_ex and
-              SSL_write_ex of PATH (every process) and wait for SIGINT/SIGTERM. Prints
-              "bench: ready" on stderr once attached. Used by bench/overhead.sh.
+              SSL_write_ex of PATH (every process, or only pid N) and wait for SIGTERM/SIGINT.
+              --tracepoints 1 also attaches do-nothing programs to the 8 socket syscall
+              tracepoints TlsScope uses. Prints "bench: ready" on stderr once attached.
 
           reader [--seconds N] [--payload BYTES] [--rate CHUNKS_PER_S] [--stage full|batch|ring]
-                 [--ring-mib N] [--producer-cpu N] [--reader-cpu N|-1]
+                 [--policy threshold|adaptive|crossing] [--ring-mib N] [--producer-cpu N] [--reader-cpu N|-1]
               Ring-buffer reader throughput: a BPF producer run with BPF_PROG_TEST_RUN on one
               CPU emits struct tscope_chunk records; TlsScope's RingBuffer, RecordBatcher,
               EventDecoder and CallAssembler consume them into a null sink on the other CPU.
-              Without --payload/--rate/--stage it runs the standard set of scenarios.
+              --policy: threshold = TlsScope's wakeups (past 1/8 of the ring; 20 ms polls),
+              adaptive = before commit d942269 (a wakeup whenever the reader caught up),
+              crossing = what-if (a wakeup only for the record that crosses 1/8).
+              Without --payload/--rate/--stage/--policy it runs the standard scenarios, each in
+              a process of its own.
+
+          decode-profile [--payload BYTES] [--seconds N]
+              The decoder thread's cost per record split by layer (EventDecoder lookups,
+              CallAssembler bookkeeping, DataChunk + counters), on an in-memory batch.
         """;
 
     public static int Main(string[] args)
@@ -42,6 +51,7 @@ public static class Program
             {
                 "noop-probes" => NoopProbes.Run(options),
                 "reader" => ReaderBench.Run(options),
+                "decode-profile" => DecodeProfile.Run(options),
                 "produce" => Producer.Run(options), // started by reader
                 _ => throw new ArgumentException($"unknown command {args[0]} (see --help)"),
             };

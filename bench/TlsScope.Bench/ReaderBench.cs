@@ -19,19 +19,53 @@ internal enum Stage
     Full,
 }
 
-internal sealed record Scenario(string Name, int Payload, long Rate, Stage Stage);
+/// <summary>How the producer asks the kernel to wake the reader, and how the reader loop waits.</summary>
+internal enum WakeupPolicy
+{
+    /// <summary>TlsScope before commit d942269: flags 0, the kernel wakes the reader whenever it had
+    /// caught up; the reader loop is ring.Poll(100) and Publish.</summary>
+    Adaptive = 0,
+    /// <summary>TlsScope since d942269 (ring_flags in bpf/lib/maps.h): no wakeup while less than 1/8
+    /// of the ring is unread, a forced wakeup for every record past that; the reader loop is
+    /// ring.Poll(20), ring.Consume() and Publish.</summary>
+    Threshold = 1,
+    /// <summary>What-if: as Threshold, but only the record that crosses 1/8 forces a wakeup.</summary>
+    Crossing = 2,
+}
+
+/// <summary>One measurement.</summary>
+internal sealed record Scenario(string Name, int Payload, long Rate, Stage Stage, WakeupPolicy Policy = WakeupPolicy.Threshold);
 
 /// <summary>
-/// Reader throughput. A BPF program (bench/noop/producer.bpf.c), run with BPF_PROG_TEST_RUN on
-/// the producer CPU, emits struct tscope_chunk records faster than any uprobe could; the reader
-/// threads, pinned to the other CPU, run TlsScope's own pieces exactly as CaptureSession wires
-/// them: a ring-reader thread (RingBuffer.Poll + RecordBatcher.Publish) and a decoder thread
-/// (EventDecoder.DecodeBatch -> CallAssembler -> sink). Figures are taken over a window that
-/// starts after a warm-up (JIT tiering); the pipeline is drained at the end and checked.
+/// Reader throughput. A BPF program (bench/noop/producer.bpf.c), run with BPF_PROG_TEST_RUN by a
+/// producer process on one CPU, emits struct tscope_chunk records faster than any uprobe could;
+/// the reader threads, pinned to the other CPU, run TlsScope's own pieces as CaptureSession
+/// wires them: a ring-reader thread (RingBuffer.Poll + Consume, RecordBatcher.Publish) and a
+/// decoder thread (EventDecoder.DecodeBatch -> CallAssembler -> sink). Figures are taken over a
+/// window that starts after a warm-up (JIT tiering); the pipeline is drained at the end and
+/// checked. Each standard scenario runs in a fresh process, so memory figures are its own.
 /// </summary>
 internal static class ReaderBench
 {
     private const int WarmupMs = 2000;
+    private const int PollMilliseconds = 20; // CaptureSession.PollMilliseconds
+    private const string RowTag = "ROW\t";
+
+    private static readonly Scenario[] Standard =
+    [
+        new("64 B, saturated, full pipeline", 64, 0, Stage.Full),
+        new("64 B, offered 3 M/s, full pipeline", 64, 3_000_000, Stage.Full),
+        new("4 KiB, saturated, full pipeline", 4096, 0, Stage.Full),
+        new("1 KiB, offered 40 k/s one by one, full pipeline", 1024, 40_000, Stage.Full),
+        new("64 B, saturated, ring only", 64, 0, Stage.Ring),
+        new("64 B, saturated, ring + batcher", 64, 0, Stage.Batch),
+        // The wakeup policy TlsScope had before commit d942269, for comparison.
+        new("before d942269: 64 B, saturated, full pipeline", 64, 0, Stage.Full, WakeupPolicy.Adaptive),
+        new("before d942269: 64 B, offered 3 M/s, full pipeline", 64, 3_000_000, Stage.Full, WakeupPolicy.Adaptive),
+        new("before d942269: 1 KiB, offered 40 k/s one by one, full pipeline", 1024, 40_000, Stage.Full, WakeupPolicy.Adaptive),
+        // What-if: a forced wakeup only when crossing the threshold (not for every record past it).
+        new("what-if crossing-only wakeup: 64 B, saturated, full pipeline", 64, 0, Stage.Full, WakeupPolicy.Crossing),
+    ];
 
     private sealed record Settings(int Seconds, int RingMiB, int ProducerCpu, int ReaderCpu);
 
@@ -45,10 +79,15 @@ internal static class ReaderBench
             ReaderCpu: (int)o.Long("reader-cpu", cpus > 1 ? 1 : -1));
         if (settings.Seconds < 1)
             throw new ArgumentException("--seconds must be at least 1");
-        Sys.PinCurrentThread(settings.ReaderCpu); // every thread of the reader process starts from here
 
-        List<Scenario> scenarios;
-        if (o.Has("payload") || o.Has("rate") || o.Has("stage"))
+        if (o.Has("scenario")) // one standard scenario, in a process of its own (see RunAll)
+        {
+            var i = (int)o.Long("scenario", 0);
+            if (i < 0 || i >= Standard.Length)
+                throw new ArgumentException($"--scenario must be 0..{Standard.Length - 1}");
+            return RunHere([Standard[i]], settings, header: false);
+        }
+        if (o.Has("payload") || o.Has("rate") || o.Has("stage") || o.Has("policy"))
         {
             var stage = (o.String("stage") ?? "full") switch
             {
@@ -57,50 +96,99 @@ internal static class ReaderBench
                 "ring" => Stage.Ring,
                 var s => throw new ArgumentException($"--stage {s}: full, batch or ring"),
             };
+            var policy = (o.String("policy") ?? "threshold") switch
+            {
+                "threshold" => WakeupPolicy.Threshold,
+                "adaptive" => WakeupPolicy.Adaptive,
+                "crossing" => WakeupPolicy.Crossing,
+                var p => throw new ArgumentException($"--policy {p}: threshold, adaptive or crossing"),
+            };
             var payload = (int)o.Long("payload", 64);
             if (payload is < 1 or > 4096)
                 throw new ArgumentException("--payload must be 1..4096");
             var rate = o.Long("rate", 0);
-            scenarios = [new($"{payload} B, {(rate == 0 ? "saturated" : $"offered {rate / 1e6:0.##} M/s")}, {stage.ToString().ToLowerInvariant()}", payload, rate, stage)];
+            var name = $"{payload} B, {(rate == 0 ? "saturated" : $"offered {rate / 1e6:0.###} M/s")}, {stage.ToString().ToLowerInvariant()}, {policy.ToString().ToLowerInvariant()} wakeup";
+            return RunHere([new(name, payload, rate, stage, policy)], settings, header: true);
         }
-        else
-        {
-            scenarios =
-            [
-                new("64 B, saturated, full pipeline", 64, 0, Stage.Full),
-                new("64 B, offered 3 M/s, full pipeline", 64, 3_000_000, Stage.Full),
-                new("4 KiB, saturated, full pipeline", 4096, 0, Stage.Full),
-                new("64 B, saturated, ring only", 64, 0, Stage.Ring),
-                new("64 B, saturated, ring + batcher", 64, 0, Stage.Batch),
-            ];
-        }
+        return RunAll(settings);
+    }
 
-        Console.WriteLine($"reader benchmark: {cpus} CPUs, producer on CPU {settings.ProducerCpu}, reader threads on {(settings.ReaderCpu < 0 ? "any CPU" : $"CPU {settings.ReaderCpu}")}, " +
-                          $"ring buffer {settings.RingMiB} MiB, {WarmupMs / 1000} s warm-up + {settings.Seconds} s window per scenario, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        var results = new List<(Scenario, Result)>();
+    private static void PrintHeader(Settings st) =>
+        Console.WriteLine($"reader benchmark: {Environment.ProcessorCount} CPUs, producer on CPU {st.ProducerCpu}, reader threads on " +
+                          $"{(st.ReaderCpu < 0 ? "any CPU" : $"CPU {st.ReaderCpu}")}, ring buffer {st.RingMiB} MiB, {WarmupMs / 1000} s warm-up + " +
+                          $"{st.Seconds} s window per scenario, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+
+    private const string TableHeader =
+        "| scenario | offered/s | chunks/s | payload MB/s | ring MB/s | lost (window) | reader CPU ms / M chunks | ring thread ns/chunk | decoder ns/chunk | peak RSS MiB | other load (CPUs) |\n" +
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+    /// <summary>The standard scenarios, each in a child process (a fresh heap and RSS account).</summary>
+    private static int RunAll(Settings st)
+    {
+        PrintHeader(st);
+        var rows = new List<string>();
+        for (var i = 0; i < Standard.Length; i++)
+        {
+            var host = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this process's executable");
+            var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+                psi.ArgumentList.Add(typeof(ReaderBench).Assembly.Location);
+            foreach (var a in (string[])["reader", "--scenario", $"{i}", "--seconds", $"{st.Seconds}", "--ring-mib", $"{st.RingMiB}",
+                         "--producer-cpu", $"{st.ProducerCpu}", "--reader-cpu", $"{st.ReaderCpu}"])
+                psi.ArgumentList.Add(a);
+            using var child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start a scenario process");
+            while (child.StandardOutput.ReadLine() is { } line)
+            {
+                if (line.StartsWith(RowTag, StringComparison.Ordinal))
+                    rows.Add(line[RowTag.Length..]);
+                else
+                    Console.WriteLine(line);
+            }
+            child.WaitForExit();
+            if (child.ExitCode != 0)
+                rows.Add($"| {Standard[i].Name} | failed (exit code {child.ExitCode}) |");
+        }
+        Console.WriteLine();
+        Console.WriteLine(TableHeader);
+        foreach (var r in rows)
+            Console.WriteLine(r);
+        return 0;
+    }
+
+    private static int RunHere(IEnumerable<Scenario> scenarios, Settings st, bool header)
+    {
+        Sys.PinCurrentThread(st.ReaderCpu); // every thread of the reader process starts from here
+        if (header)
+            PrintHeader(st);
+        var rows = new List<string>();
         foreach (var s in scenarios)
         {
             Console.WriteLine();
             Console.WriteLine($"== {s.Name}");
-            var r = RunOne(s, settings);
+            var r = RunOne(s, st);
             r.Print();
-            results.Add((s, r));
+            rows.Add(r.Row());
         }
-
-        Console.WriteLine();
-        Console.WriteLine("| scenario | offered/s | chunks/s | payload MB/s | ring MB/s | lost (window) | reader CPU ms / M chunks | ring thread ns/chunk | decoder ns/chunk | other load (CPUs) |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var (s, r) in results)
-            Console.WriteLine($"| {s.Name} | {M(r.OfferedPerS)} | {M(r.OutPerS)} | {r.PayloadMBps:0.#} | {r.RingMBps:0.#} | {r.LostWindow:N0} ({r.LostWindowPct:0.##}%) | {r.ReaderCpuMsPerM:0.#} | {r.PollNsPerChunk:0.#} | {(s.Stage == Stage.Full ? r.DecodeNsPerChunk.ToString("0.#", CultureInfo.InvariantCulture) : "-")} | {r.OtherLoad:0.00} |");
+        if (header)
+        {
+            Console.WriteLine();
+            Console.WriteLine(TableHeader);
+            foreach (var row in rows)
+                Console.WriteLine(row);
+        }
+        else
+        {
+            foreach (var row in rows)
+                Console.WriteLine(RowTag + row);
+        }
         return 0;
-
-        static string M(double v) => v >= 1e6 ? $"{v / 1e6:0.00} M" : $"{v / 1e3:0.#} k";
     }
 
     private readonly record struct Snap(
         long TimeNs, long Read, long Out, ulong Produced, ulong Lost,
         long PollCpuNs, long DecodeCpuNs, long ProducerCpuNs, long ProcessCpuNs,
-        long AllocatedBytes, int Gen0, int Gen2, long MachineBusyNs, long PollWaitNs, long DecodeWaitNs);
+        long AllocatedBytes, int Gen0, int Gen2, long MachineBusyNs, long PollWaitNs, long DecodeWaitNs,
+        long Polls, long Batches);
 
     private static Result RunOne(Scenario s, Settings st)
     {
@@ -120,6 +208,7 @@ internal static class ReaderBench
         using var ring = RingBuffer.Open(obj, "events", s.Stage == Stage.Ring ? counting : batcher);
 
         var stopping = false;
+        long polls = 0, batches = 0;
         Exception? failure = null;
         int pollTid = 0, decodeTid = 0, producerPid = 0;
         using var started = new CountdownEvent(s.Stage == Stage.Ring ? 1 : 2);
@@ -133,9 +222,18 @@ internal static class ReaderBench
             {
                 while (!Volatile.Read(ref stopping))
                 {
-                    ring.Poll(100);
+                    if (s.Policy == WakeupPolicy.Adaptive)
+                    {
+                        ring.Poll(100);
+                    }
+                    else
+                    {
+                        ring.Poll(PollMilliseconds); // woken early only past the threshold
+                        ring.Consume();
+                    }
                     if (s.Stage != Stage.Ring)
                         batcher.Publish();
+                    Volatile.Write(ref polls, polls + 1);
                 }
                 ring.Consume();
             }
@@ -164,6 +262,7 @@ internal static class ReaderBench
                     batcher.Release(batch);
                     if (!batcher.HasQueued)
                         sink.Flush();
+                    Volatile.Write(ref batches, batches + 1);
                 }
                 assembler.FlushAll();
                 sink.Flush();
@@ -181,14 +280,21 @@ internal static class ReaderBench
             decode.Start();
         started.Wait();
         var t0 = Stopwatch.GetTimestamp();
-        using var producer = Producer.Start(BpfProgramRun.ProgramFd(obj, "produce"), s.Payload, s.Rate, st.ProducerCpu);
+        var wakeupBytes = ((long)st.RingMiB << 20) / 8; // CaptureSession: RingSize / 8
+        using var producer = Producer.Start(BpfProgramRun.ProgramFd(obj, "produce"), s.Payload, s.Rate, wakeupBytes, s.Policy, st.ProducerCpu);
         producerPid = producer.Id;
         Snap a, b, produced;
+        long maxBacklog = 0;
         try
         {
             Thread.Sleep(WarmupMs);
             a = Take();
-            Thread.Sleep(st.Seconds * 1000);
+            var window = Stopwatch.StartNew();
+            while (window.ElapsedMilliseconds < st.Seconds * 1000L)
+            {
+                Thread.Sleep(50);
+                maxBacklog = Math.Max(maxBacklog, (s.Stage == Stage.Ring ? 0 : batcher.Records) - Volatile.Read(ref counters.Records));
+            }
             b = Take();
         }
         finally
@@ -209,7 +315,7 @@ internal static class ReaderBench
         if (failure is not null)
             throw new InvalidOperationException("pipeline failed: " + failure.Message, failure);
 
-        return new Result(s, a, b, produced, end, counters, sink);
+        return new Result(s, a, b, produced, end, counters, sink, s.Stage == Stage.Full ? maxBacklog : 0);
 
         Snap Take()
         {
@@ -227,12 +333,15 @@ internal static class ReaderBench
                 (long)Stopwatch.GetElapsedTime(t0).TotalNanoseconds, read, output, c[0], c[1],
                 Sys.ThreadCpuNs(pollTid), Sys.ThreadCpuNs(decodeTid), Sys.ThreadCpuNs(producerPid, producerPid), Sys.ProcessCpuNs(),
                 GC.GetTotalAllocatedBytes(precise: false), GC.CollectionCount(0), GC.CollectionCount(2),
-                MachineLoad.BusyNs(), Sys.ThreadWaitNs(pollTid), Sys.ThreadWaitNs(decodeTid));
+                MachineLoad.BusyNs(), Sys.ThreadWaitNs(pollTid), Sys.ThreadWaitNs(decodeTid),
+                Volatile.Read(ref polls), Volatile.Read(ref batches));
         }
     }
 
-    private sealed class Result(Scenario s, Snap a, Snap b, Snap produced, Snap end, CaptureCounters counters, CountingSink sink)
+    private sealed class Result(Scenario s, Snap a, Snap b, Snap produced, Snap end, CaptureCounters counters, CountingSink sink, long maxBacklog)
     {
+        private readonly double peakRssMiB = Sys.PeakRssMiB();
+
         private readonly double seconds = (b.TimeNs - a.TimeNs) / 1e9;
         private long OutWindow => b.Out - a.Out;
 
@@ -259,6 +368,12 @@ internal static class ReaderBench
         public double OtherLoad =>
             Math.Max(0, (b.MachineBusyNs - a.MachineBusyNs) - (b.ProcessCpuNs - a.ProcessCpuNs) - (b.ProducerCpuNs - a.ProducerCpuNs)) / 1e9 / seconds;
 
+        public string Row() =>
+            $"| {s.Name} | {M(OfferedPerS)} | {M(OutPerS)} | {PayloadMBps:0.#} | {RingMBps:0.#} | {LostWindow:N0} ({LostWindowPct:0.##}%) | {ReaderCpuMsPerM:0.#} | {PollNsPerChunk:0.#} | " +
+            $"{(s.Stage == Stage.Full ? DecodeNsPerChunk.ToString("0.#", CultureInfo.InvariantCulture) : "-")} | {peakRssMiB:0} | {OtherLoad:0.00} |";
+
+        private static string M(double v) => v >= 1e6 ? $"{v / 1e6:0.00} M" : $"{v / 1e3:0.#} k";
+
         public void Print()
         {
             static string Pct(long ns, double s) => $"{100.0 * ns / 1e9 / s:0}%";
@@ -269,6 +384,10 @@ internal static class ReaderBench
             Console.WriteLine($"  payload   {PayloadMBps:0.0} MB/s, ring {RingMBps:0.0} MB/s");
             Console.WriteLine($"  lost      {LostWindow:N0} records in the window ({LostWindowPct:0.##}% of offered), {end.Lost:N0} in the whole run");
             Console.WriteLine($"  CPU       reader process {ReaderCpuMsPerM:0.#} ms per million chunks; allocated {(double)(b.AllocatedBytes - a.AllocatedBytes) / Math.Max(1, OutWindow):0.#} B/chunk, {b.Gen0 - a.Gen0} gen0 / {b.Gen2 - a.Gen2} gen2 GCs");
+            var perPoll = (double)(b.Read - a.Read) / Math.Max(1, b.Polls - a.Polls);
+            var perBatch = (double)(b.Out - a.Out) / Math.Max(1, b.Batches - a.Batches);
+            Console.WriteLine($"  batching  {perPoll:0.#} records per poll loop{(s.Stage == Stage.Ring ? "" : $", {perBatch:0.#} per batch handed to the decoder")} ({(b.Polls - a.Polls) / seconds:0} loops/s)");
+            Console.WriteLine($"  memory    peak RSS of the reader process {peakRssMiB:0} MiB{(s.Stage == Stage.Full ? $"; decoder backlog up to {maxBacklog:N0} records ({maxBacklog * (4 + Marshal.SizeOf<ChunkHeader>() + s.Payload) / 1048576.0:0} MiB of record data)" : "")}");
             Console.WriteLine($"  drain     {(end.TimeNs - produced.TimeNs) / 1e6:0} ms after the producer stopped");
             Console.WriteLine($"  other     {OtherLoad:0.00} CPUs used by other processes in the window; reader threads waited for a CPU {Pct(b.PollWaitNs - a.PollWaitNs + b.DecodeWaitNs - a.DecodeWaitNs, seconds)} of the time");
             var check = s.Stage == Stage.Full

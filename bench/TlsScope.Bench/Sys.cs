@@ -72,6 +72,15 @@ internal static unsafe partial class Sys
         }
     }
 
+    /// <summary>Peak resident set of this process (VmHWM) in MiB.</summary>
+    public static double PeakRssMiB()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0;
+        return 0;
+    }
+
     /// <summary>User + system CPU of the whole process, exited threads included, in nanoseconds.</summary>
     public static long ProcessCpuNs()
     {

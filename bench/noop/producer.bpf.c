@@ -2,7 +2,11 @@
 /* A synthetic producer for the reader benchmark. Run on demand with BPF_PROG_TEST_RUN, one
  * run emits args[0] records, each a struct tscope_chunk (bpf/include/events.h) with args[1]
  * payload bytes, into a ring buffer named events, the way capture.bpf.c emits them: one
- * bpf_ringbuf_output of a per-CPU scratch record per chunk, default (adaptive) wakeup.
+ * bpf_ringbuf_output of a per-CPU scratch record per chunk. args[3] picks the wakeup policy:
+ *   0  flags 0: the kernel wakes the reader whenever it had caught up (TlsScope before d942269)
+ *   1  ring_flags() of bpf/lib/maps.h: no wakeup unless args[2] bytes or more are unread, then
+ *      a forced wakeup for every record (TlsScope since d942269)
+ *   2  what-if: a forced wakeup only for the record that brings the unread data past args[2]
  * Records spread over BENCH_CONNS connections and both directions with contiguous stream
  * offsets, so user space reassembles them as whole calls, and every record the ring buffer
  * refused shows up there as a gap. */
@@ -52,6 +56,8 @@ struct run_state {
 	__u64 seq;
 	__u64 produced;
 	__u64 lost;
+	__u64 wakeup_bytes;
+	__u64 policy;
 	__u32 len;
 	__u32 pad;
 };
@@ -74,14 +80,25 @@ static long emit_one(__u32 i, void *arg)
 	rec->chunk.direction = (seq / BENCH_CONNS) & 1;
 	rec->chunk.stream_offset = (seq / (2 * BENCH_CONNS)) * len;
 	rec->chunk.start_ns = rec->chunk.head.time_ns - 1000;
-	if (bpf_ringbuf_output(&events, rec, sizeof(struct tscope_chunk) + len, 0) < 0)
+	__u64 flags = 0;
+	if (r->policy == 1) {
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= r->wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+											   : BPF_RB_NO_WAKEUP;
+	} else if (r->policy == 2) {
+		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+		__u64 size = 8 + sizeof(struct tscope_chunk) + len; /* header + record, as queued */
+		flags = avail < r->wakeup_bytes && avail + size >= r->wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										   : BPF_RB_NO_WAKEUP;
+	}
+	if (bpf_ringbuf_output(&events, rec, sizeof(struct tscope_chunk) + len, flags) < 0)
 		r->lost++;
 	else
 		r->produced++;
 	return 0;
 }
 
-/* ctx->args[0]: records to emit (at most 1 << 23), ctx->args[1]: payload bytes per record. */
+/* ctx->args[0]: records to emit (at most 1 << 23), ctx->args[1]: payload bytes per record,
+ * ctx->args[2]: wakeup threshold in bytes, ctx->args[3]: wakeup policy (see the top). */
 SEC("raw_tp")
 int produce(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -115,7 +132,7 @@ int produce(struct bpf_raw_tracepoint_args *ctx)
 	h->addr.remote_addr[3] = 1;
 	__builtin_memcpy(h->comm, "bench-producer", 15);
 
-	struct run_state r = { .seq = c->seq, .len = len };
+	struct run_state r = { .seq = c->seq, .len = len, .wakeup_bytes = ctx->args[2], .policy = ctx->args[3] };
 	bpf_loop(count, emit_one, &r, 0);
 	c->seq += count;
 	c->produced += r.produced;

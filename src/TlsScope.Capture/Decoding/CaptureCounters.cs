@@ -19,10 +19,17 @@ public sealed class CaptureCounters
     public long Connections;
     public readonly Dictionary<string, PerLibrary> Libraries = new(StringComparer.Ordinal);
 
+    private string? lastName;
+    private PerLibrary? last;
+
     public PerLibrary For(string library)
     {
+        // Names come from one table, so consecutive chunks of a library share one instance.
+        if (ReferenceEquals(library, lastName))
+            return last!;
         if (!Libraries.TryGetValue(library, out var l))
             Libraries[library] = l = new PerLibrary();
-        return l;
+        lastName = library;
+        return last = l;
     }
 }

@@ -31,7 +31,7 @@ public sealed class RecordBatcher : IRingBufferConsumer
         var need = 4 + record.Length;
         if (used + need > block.Length)
         {
-            Publish();
+            Publish(force: true);
             if (need > block.Length)
             {
                 ArrayPool<byte>.Shared.Return(block);
@@ -44,14 +44,17 @@ public sealed class RecordBatcher : IRingBufferConsumer
         Records++;
     }
 
-    /// <summary>Hands the current block to the decoder (called after each poll).</summary>
-    public void Publish()
+    /// <summary>Hands the current block to the decoder (called after each poll). While the
+    /// decoder still has work queued, a block under half full keeps filling instead: blocks stay
+    /// full under load, and an idle decoder gets records at once.</summary>
+    public void Publish(bool force = false)
     {
-        if (used == 0)
+        if (used == 0 || (!force && queue.Count > 0 && used < block.Length / 2))
             return;
+        // The bound counts whole blocks held, not bytes used: that is the memory taken.
         while (Interlocked.Read(ref queuedBytes) > maxQueuedBytes && !queue.IsAddingCompleted)
             Thread.Sleep(1);
-        Interlocked.Add(ref queuedBytes, used);
+        Interlocked.Add(ref queuedBytes, block.Length);
         queue.Add(new RecordBatch(block, used));
         block = ArrayPool<byte>.Shared.Rent(BlockSize);
         used = 0;
@@ -59,7 +62,7 @@ public sealed class RecordBatcher : IRingBufferConsumer
 
     public void Complete()
     {
-        Publish();
+        Publish(force: true);
         queue.CompleteAdding();
     }
 
@@ -70,7 +73,7 @@ public sealed class RecordBatcher : IRingBufferConsumer
 
     public void Release(RecordBatch batch)
     {
-        Interlocked.Add(ref queuedBytes, -batch.Length);
+        Interlocked.Add(ref queuedBytes, -batch.Buffer.Length);
         ArrayPool<byte>.Shared.Return(batch.Buffer);
     }
 }
