@@ -122,6 +122,20 @@ public sealed class OutputAndLifecycleTests
     }
 
     [KernelFact]
+    public void MountsTracefsWhenAFreshMachineHasNone()
+    {
+        const string probe = "/sys/kernel/tracing/events/syscalls/sys_enter_read/id";
+        while (File.Exists(probe) && Proc.Run("umount", ["/sys/kernel/tracing"]).Code == 0)
+        {
+            // a tracefs may be mounted more than once
+        }
+        Assert.False(File.Exists(probe), "could not unmount tracefs for the test");
+        using var scope = TlsScopeRun.Start(); // attaching the syscall tracepoints needs tracefs
+        Assert.True(File.Exists(probe));
+        Assert.Equal(0, scope.Stop());
+    }
+
+    [KernelFact]
     public void SigtermDetachesEverything()
     {
         using var scope = TlsScopeRun.Start();
