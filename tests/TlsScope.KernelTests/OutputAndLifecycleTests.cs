@@ -10,7 +10,8 @@ public sealed class OutputAndLifecycleTests
     public void TextOutputGoesToA0600FileWithOneHeaderPerChunk()
     {
         using var server = OpenSslServer.Start();
-        using var scope = TlsScopeRun.StartWith(["--format", "text"], ["--comm", "curl"]);
+        var json = Path.Combine(Path.GetTempPath(), $"tlsscope-both-{Guid.NewGuid():N}.ndjson");
+        using var scope = TlsScopeRun.StartWith(["--format", "text"], ["--comm", "curl", "--json", json]);
         using var curl = Proc.Start("curl", ["-sk", "--http1.1", $"https://127.0.0.1:{server.Port}/text-sink"]);
         server.WaitForRequest();
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
@@ -24,6 +25,15 @@ public sealed class OutputAndLifecycleTests
         Assert.Contains("GET /text-sink HTTP/1.1\r\n", text);
         Assert.Contains($"curl[{curl.Pid}/{curl.Pid}] read ", text);
         Assert.Contains("\r\n\r\nok\n", text);
+
+        // The same capture fed a second sink: NDJSON with the same bytes, also 0600.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(json));
+        var records = File.ReadLines(json).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        var request = records.Where(r => r.GetProperty("type").GetString() == "data" && r.GetProperty("direction").GetString() == "write")
+            .SelectMany(r => r.GetProperty("data").GetBytesFromBase64()).ToArray();
+        Assert.StartsWith("GET /text-sink HTTP/1.1\r\n", Encoding.ASCII.GetString(request));
+        Assert.Contains(Encoding.ASCII.GetString(request), text);
+        File.Delete(json);
     }
 
     [KernelFact]
