@@ -32,6 +32,10 @@ public sealed class CaptureSession : IDisposable
     private readonly Thread reader;
     private readonly Thread pipeline;
     private readonly CancellationTokenSource failed = new();
+    private readonly object attachGate = new();
+    private bool closed;
+    private CancellationTokenSource? runStop;
+    private Thread? discoveryThread;
     private readonly CancellationTokenSource targetGone = new();
     private volatile bool stopping;
     private volatile Exception? pipelineError;
@@ -108,12 +112,29 @@ public sealed class CaptureSession : IDisposable
                 Attach(lib);
     }
 
+    /// <summary>Attaches from the start-up thread or the discovery thread. The gate keeps an
+    /// attach and the teardown apart: libbpf must not attach with an object being freed.</summary>
     private void Attach(TlsLibrary lib)
     {
-        libraryNames = discovery.Libraries.Select(l => l.Name).ToArray();
-        var n = attacher.Attach(lib);
-        if (options.Verbose)
-            log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
+        lock (attachGate)
+        {
+            if (closed)
+                return;
+            libraryNames = discovery.Libraries.Select(l => l.Name).ToArray();
+            var n = attacher.Attach(lib);
+            if (options.Verbose)
+                log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
+        }
+    }
+
+    /// <summary>Detaches every probe; no attach can happen after it.</summary>
+    private void CloseAttachments()
+    {
+        lock (attachGate)
+        {
+            closed = true;
+            attacher.Dispose();
+        }
     }
 
     private string LibraryName(uint id)
@@ -126,9 +147,11 @@ public sealed class CaptureSession : IDisposable
     /// so that nothing it waits on (a /proc read, a large ELF file) can delay a stop.</summary>
     public void Run(CancellationToken cancel)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, failed.Token, targetGone.Token);
-        new Thread(() => DiscoverLoop(linked.Token)) { Name = "tlsscope discovery", IsBackground = true }.Start();
-        linked.Token.WaitHandle.WaitOne();
+        runStop = CancellationTokenSource.CreateLinkedTokenSource(cancel, failed.Token, targetGone.Token);
+        var token = runStop.Token;
+        discoveryThread = new Thread(() => DiscoverLoop(token)) { Name = "tlsscope discovery", IsBackground = true };
+        discoveryThread.Start();
+        token.WaitHandle.WaitOne();
         if (pipelineError is { } err)
             throw new CaptureException("capture failed: " + err.Message);
     }
@@ -138,27 +161,44 @@ public sealed class CaptureSession : IDisposable
 
     private void DiscoverLoop(CancellationToken stop)
     {
-        while (!stop.WaitHandle.WaitOne(RescanInterval))
+        while (!stop.IsCancellationRequested)
         {
-            if (options.Pid is { } pid && !Directory.Exists($"/proc/{pid}"))
-            {
-                targetGone.Cancel(); // like strace -p: the capture ends with its process
+            Thread.Sleep(RescanInterval);
+            if (stop.IsCancellationRequested)
                 return;
-            }
-            if (!options.Discover)
-                continue;
-            foreach (var lib in discovery.ScanNew())
+            try
             {
-                if (stop.IsCancellationRequested)
+                if (options.Pid is { } pid && !Directory.Exists($"/proc/{pid}"))
+                {
+                    targetGone.Cancel(); // like strace -p: the capture ends with its process
                     return;
-                try
-                {
-                    Attach(lib);
                 }
-                catch (CaptureException e)
-                {
-                    log("tlsscope: warning: " + e.Message);
-                }
+                if (options.Discover)
+                    AttachNew(stop);
+            }
+            catch (Exception e)
+            {
+                // /proc changes under our feet (processes exit mid-scan): a failed scan is retried
+                // on the next round and must never end the capture.
+                if (options.Verbose)
+                    log($"tlsscope: discovery: {e.GetType().Name}: {e.Message}");
+            }
+        }
+    }
+
+    private void AttachNew(CancellationToken stop)
+    {
+        foreach (var lib in discovery.ScanNew())
+        {
+            if (stop.IsCancellationRequested)
+                return;
+            try
+            {
+                Attach(lib);
+            }
+            catch (CaptureException e)
+            {
+                log("tlsscope: warning: " + e.Message);
             }
         }
     }
@@ -168,7 +208,9 @@ public sealed class CaptureSession : IDisposable
     {
         if (summary is not null)
             return summary;
-        attacher.Dispose(); // no new events from here on
+        runStop?.Cancel();
+        discoveryThread?.Join(TimeSpan.FromSeconds(2)); // a /proc read may hang; the gate covers that
+        CloseAttachments(); // no new events from here on
         stopping = true;
         reader.Join();
         pipeline.Join();
@@ -241,10 +283,15 @@ public sealed class CaptureSession : IDisposable
                 // disposing must not throw; Stop's errors were reported by the caller's Stop
             }
         }
-        attacher.Dispose();
+        CloseAttachments();
         ring.Dispose();
         obj.Dispose();
-        failed.Dispose();
-        targetGone.Dispose();
+        if (discoveryThread is not { IsAlive: true })
+        {
+            // a discovery thread still stuck in a /proc read keeps its tokens; the GC takes them
+            runStop?.Dispose();
+            failed.Dispose();
+            targetGone.Dispose();
+        }
     }
 }

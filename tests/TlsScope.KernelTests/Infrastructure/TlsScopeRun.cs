@@ -67,7 +67,10 @@ public sealed class TlsScopeRun : IDisposable
         if (!proc.Process.WaitForExit(TimeSpan.FromSeconds(60)))
             throw new TimeoutException($"tlsscope did not stop on SIGINT: {proc.Stderr}; threads: {ThreadStates(proc.Pid)}");
         proc.Process.WaitForExit(); // drain output readers
-        return proc.Process.ExitCode;
+        var code = proc.Process.ExitCode;
+        if (code is not (0 or 1 or 3))
+            throw new InvalidOperationException($"tlsscope ended abnormally with {code}: {proc.Stderr}");
+        return code;
     }
 
     /// <summary>Each thread's name and kernel wait channel, to tell where a hang is.</summary>
