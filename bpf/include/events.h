@@ -87,7 +87,6 @@ struct tscope_stats {
 	__u64 unreadable_bytes; /* bpf_probe_read_user failed */
 	__u64 truncated_bytes;  /* dropped on purpose by --max-payload */
 	__u64 busy_drops;       /* per-CPU scratch was in use (preempted probe) */
-	__u64 calls_untracked;  /* return without a saved entry (e.g. attached mid-call) */
 };
 
 /* Filters and limits, set by user space between open and load (.rodata). */
@@ -106,7 +105,7 @@ _Static_assert(sizeof(struct tscope_event_head) == 24, "tscope_event_head layout
 _Static_assert(__builtin_offsetof(struct tscope_chunk, addr) == 80, "tscope_chunk layout");
 _Static_assert(sizeof(struct tscope_chunk) == 136, "tscope_chunk layout");
 _Static_assert(sizeof(struct tscope_conn_close) == 48, "tscope_conn_close layout");
-_Static_assert(sizeof(struct tscope_stats) == 64, "tscope_stats layout");
+_Static_assert(sizeof(struct tscope_stats) == 56, "tscope_stats layout");
 _Static_assert(sizeof(struct tscope_config) == 40, "tscope_config layout");
 
 #endif

@@ -13,9 +13,6 @@ public sealed record CaptureOptions
     /// <summary>Extra binaries to probe (--libssl).</summary>
     public IReadOnlyList<string> Libraries { get; init; } = [];
 
-    /// <summary>Look for libraries on the host (and keep looking for new processes).</summary>
-    public bool Discover { get; init; } = true;
-
     public int RingBufferMiB { get; init; } = 32;
 
     public bool Verbose { get; init; }

@@ -107,9 +107,8 @@ public sealed class CaptureSession : IDisposable
         attacher.AttachTracepoints();
         foreach (var path in options.Libraries)
             Attach(discovery.AddExplicit(path));
-        if (options.Discover)
-            foreach (var lib in discovery.ScanAll())
-                Attach(lib);
+        foreach (var lib in discovery.ScanAll())
+            Attach(lib);
     }
 
     /// <summary>Attaches from the start-up thread or the discovery thread. The gate keeps an
@@ -173,8 +172,7 @@ public sealed class CaptureSession : IDisposable
                     targetGone.Cancel(); // like strace -p: the capture ends with its process
                     return;
                 }
-                if (options.Discover)
-                    AttachNew(stop);
+                AttachNew(stop);
             }
             catch (Exception e)
             {

@@ -83,7 +83,6 @@ public struct KernelStats
     public ulong UnreadableBytes;
     public ulong TruncatedBytes;
     public ulong BusyDrops;
-    public ulong CallsUntracked;
 
     public void Add(in KernelStats o)
     {
@@ -94,7 +93,6 @@ public struct KernelStats
         UnreadableBytes += o.UnreadableBytes;
         TruncatedBytes += o.TruncatedBytes;
         BusyDrops += o.BusyDrops;
-        CallsUntracked += o.CallsUntracked;
     }
 
     /// <summary>Anything transferred and not captured, other than on purpose.</summary>

@@ -4,12 +4,11 @@ using TlsScope.Capture.Libraries;
 namespace TlsScope.Capture.Probes;
 
 /// <summary>The one attach loop: every probe row of a library's family, every fd tracepoint.
-/// Owns the links; disposing detaches them all.</summary>
+/// Owns the links; disposing detaches them all. The session keeps attaches and disposal apart.</summary>
 public sealed class ProbeAttacher(BpfObject obj, int? pid) : IDisposable
 {
     private readonly List<BpfLink> links = [];
     private readonly object gate = new();
-    private bool closed;
 
     public int LinkCount
     {
@@ -56,21 +55,13 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid) : IDisposable
     private void Keep(BpfLink link)
     {
         lock (gate)
-        {
-            if (!closed)
-            {
-                links.Add(link);
-                return;
-            }
-        }
-        link.Dispose(); // attached by discovery while the session was stopping
+            links.Add(link);
     }
 
     public void Dispose()
     {
         lock (gate)
         {
-            closed = true;
             foreach (var l in links)
                 l.Dispose();
             links.Clear();

@@ -39,7 +39,6 @@ public sealed class CliParsingTests
         Assert.Equal(4096u, o.MaxPayload);
         Assert.Equal(64, o.RingBufferMiB);
         Assert.True(o.Verbose);
-        Assert.True(o.Discover);
         Assert.Equal("json", r.GetValue(cli.Format));
         Assert.Equal("/tmp/out.txt", r.GetValue(cli.Output));
         Assert.Equal("/tmp/out.ndjson", r.GetValue(cli.Json));
