@@ -1,5 +1,6 @@
 using System.CommandLine;
 using TlsScope.Capture;
+using TlsScope.Flows;
 
 namespace TlsScope.Cli;
 
@@ -17,13 +18,18 @@ public sealed class CliOptions
     public readonly Option<string?> Json = new("--json") { HelpName = "FILE", Description = "Also write NDJSON to FILE (created 0600), alongside the main output" };
     public readonly Option<double?> Duration = new("--duration") { HelpName = "SECONDS", Description = "Stop after SECONDS" };
     public readonly Option<int> BufferSize = new("--buffer-size") { HelpName = "MIB", Description = "Ring buffer size in MiB (rounded up to a power of two)", DefaultValueFactory = _ => 32 };
+    public readonly Option<bool> Raw = new("--raw") { Description = "Show chunks as captured: no HTTP parsing" };
+    public readonly Option<int> BodyLimit = new("--body-limit") { HelpName = "BYTES", Description = "Show at most BYTES of each HTTP body in the text output (default 4096; JSON and HAR keep whole bodies)", DefaultValueFactory = _ => 4096 };
+    public readonly Option<string?> Har = new("--har") { HelpName = "FILE", Description = "Also write every HTTP exchange to FILE as HAR 1.2 (created 0600, valid at every moment)" };
+    public readonly Option<bool> Redact = new("--redact") { Description = "Mask the values of Authorization, Proxy-Authorization, Cookie and Set-Cookie in every output" };
+    public readonly Option<string[]> RedactHeader = new("--redact-header") { HelpName = "NAME", Description = "Also mask this header's values (repeatable; implies --redact)", AllowMultipleArgumentsPerToken = false };
     public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Show libbpf's log (the verifier log included) and each attach" };
 
     public RootCommand Build()
     {
         return new RootCommand("TlsScope: see the plaintext of every process's TLS traffic, with no proxy, no CA and no restart.")
         {
-            Pid, Uid, Comm, Libssl, MaxPayload, Format, Output, Json, Duration, BufferSize, Verbose,
+            Pid, Uid, Comm, Libssl, MaxPayload, Format, Output, Json, Raw, BodyLimit, Har, Redact, RedactHeader, Duration, BufferSize, Verbose,
         };
     }
 
@@ -34,7 +40,24 @@ public sealed class CliOptions
         : r.GetValue(Duration) is <= 0 ? $"--duration {r.GetValue(Duration)}: must be a positive number of seconds"
         : r.GetValue(BufferSize) is < 1 or > 1024 ? $"--buffer-size {r.GetValue(BufferSize)}: must be between 1 and 1024 (MiB)"
         : r.GetValue(Comm) is { Length: 0 } ? "--comm: must not be empty"
+        : r.GetValue(BodyLimit) < 0 ? $"--body-limit {r.GetValue(BodyLimit)}: must not be negative"
+        : r.GetValue(Raw) && r.GetValue(Har) is not null ? "--har needs HTTP parsing: it cannot be combined with --raw"
+        : r.GetValue(Raw) && Redacting(r) ? "--redact needs HTTP parsing to find headers: it cannot be combined with --raw"
+        : (r.GetValue(RedactHeader) ?? []).FirstOrDefault(n => !IsToken(n)) is { } bad ? $"--redact-header '{bad}': not a header name"
+        : r.GetValue(Har) == "-" ? "--har -: a HAR file is rewritten in place, so it cannot go to stdout; name a file"
         : null;
+
+    public bool Redacting(ParseResult r) => r.GetValue(Redact) || (r.GetValue(RedactHeader) ?? []).Length > 0;
+
+    /// <summary>The HTTP options, or null with --raw.</summary>
+    public FlowOptions? ToFlows(ParseResult r) => r.GetValue(Raw) ? null : new FlowOptions
+    {
+        Redactor = Redacting(r) ? new HeaderRedactor(r.GetValue(RedactHeader) ?? []) : null,
+    };
+
+    /// <summary>RFC 9110 token characters, the only ones a header name may have.</summary>
+    private static bool IsToken(string name) =>
+        name.Length > 0 && name.All(c => c < 127 && (char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)));
 
     public CaptureOptions ToCapture(ParseResult r) => new()
     {

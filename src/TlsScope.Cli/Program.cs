@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using TlsScope.Bpf;
 using TlsScope.Capture;
 using TlsScope.Capture.Model;
+using TlsScope.Flows;
 using TlsScope.Output;
 
 namespace TlsScope.Cli;
@@ -72,16 +73,21 @@ public static class Program
             if (parsed.GetValue(cli.Duration) is { } seconds)
                 cancel.CancelAfter(TimeSpan.FromSeconds(seconds));
 
-            using var session = CaptureSession.Start(cli.ToCapture(parsed), fanout, Console.Error.WriteLine);
+            // HTTP parsing sits between the capture and the sinks unless --raw.
+            using var http = cli.ToFlows(parsed) is { } flows ? new HttpFlowTracker(fanout, fanout, flows) : null;
+            using var session = CaptureSession.Start(cli.ToCapture(parsed), http ?? (ICaptureSink)fanout, Console.Error.WriteLine);
             Console.Error.WriteLine($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
             if (session.Libraries.Count == 0)
                 Console.Error.WriteLine("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
             session.Run(cancel.Token);
             var summary = session.Stop();
+            http?.Dispose(); // exchanges still open are written out before the summary
             if (session.TargetExited)
                 Console.Error.WriteLine($"tlsscope: process {parsed.GetValue(cli.Pid)} exited");
             foreach (var line in summary.Lines())
                 Console.Error.WriteLine(line);
+            if (http is not null)
+                Console.Error.WriteLine($"tlsscope: HTTP: {http.Exchanges} exchanges on {http.HttpConnections} connections");
             if (fanout.FirstError is { } sinkError)
                 Console.Error.WriteLine($"tlsscope: output failed: {OutputException.Describe(sinkError)}");
             return summary.AnyLoss ? ExitLoss : fanout.FirstError is null ? ExitOk : ExitError;
@@ -129,7 +135,9 @@ public static class Program
         var stream = SecureFile.CreateForWriting(output);
         yield return p.GetValue(cli.Format) == "json"
             ? new JsonSink(stream)
-            : new TextSink(stream, new TextSinkOptions(Color: output == SecureFile.StandardOutputPath && !Console.IsOutputRedirected));
+            : new TextSink(stream, new TextSinkOptions(
+                Color: output == SecureFile.StandardOutputPath && !Console.IsOutputRedirected,
+                BodyLimit: p.GetValue(cli.BodyLimit)));
         if (p.GetValue(cli.Json) is { } json)
             yield return new JsonSink(SecureFile.CreateForWriting(json));
     }

@@ -18,7 +18,7 @@ namespace TlsScope.Output;
 /// Times are RFC 3339 UTC with nanoseconds; local/remote are "ip:port" ("[ip]:port" for IPv6)
 /// or null when unknown; fd is -1 when unknown. Not thread-safe.
 /// </summary>
-public sealed class JsonSink : ICaptureSink
+public sealed partial class JsonSink : ICaptureSink
 {
     private const int FlushThreshold = 64 * 1024;
 

@@ -1,5 +1,6 @@
 using System.Runtime.ExceptionServices;
 using TlsScope.Capture.Model;
+using TlsScope.Flows;
 
 namespace TlsScope.Output;
 
@@ -9,7 +10,7 @@ namespace TlsScope.Output;
 /// such error is kept in <see cref="FirstError"/>. Other exceptions are bugs and propagate.
 /// Disposing the fanout disposes every sink, the failed ones included.
 /// </summary>
-public sealed class SinkFanout : ICaptureSink
+public sealed class SinkFanout : ICaptureSink, IHttpSink
 {
     private readonly ICaptureSink[] _sinks;
     private readonly bool[] _failed;
@@ -59,6 +60,16 @@ public sealed class SinkFanout : ICaptureSink
     public void OnClose(ConnectionClosed closed) => Forward(closed, static (sink, c) => sink.OnClose(c));
 
     public void Flush() => Forward(0, static (sink, _) => sink.Flush());
+
+    // HTTP events go to the sinks that take them (text, NDJSON, HAR); the others never see them.
+    public void OnRequest(HttpFlow flow, long sequence, HttpMessage request) =>
+        Forward((flow, sequence, request), static (sink, e) => (sink as IHttpSink)?.OnRequest(e.flow, e.sequence, e.request));
+
+    public void OnResponse(HttpFlow flow, long sequence, HttpMessage response) =>
+        Forward((flow, sequence, response), static (sink, e) => (sink as IHttpSink)?.OnResponse(e.flow, e.sequence, e.response));
+
+    public void OnExchange(HttpExchange exchange) =>
+        Forward(exchange, static (sink, e) => (sink as IHttpSink)?.OnExchange(e));
 
     /// <summary>One call to every healthy sink; a sink's I/O error drops that sink only.</summary>
     private void Forward<T>(T item, Action<ICaptureSink, T> call)

@@ -9,7 +9,11 @@ namespace TlsScope.Output;
 /// <summary>Options of the human-readable output.</summary>
 /// <param name="Color">Wrap header lines in ANSI colors (read green, write blue, gaps yellow, closes dim).</param>
 /// <param name="MaxBytesShown">Show at most this many bytes of each payload; the rest is counted, not printed.</param>
-public sealed record TextSinkOptions(bool Color = false, int? MaxBytesShown = null);
+/// <param name="BodyLimit">Show at most this many bytes of each HTTP body.</param>
+public sealed record TextSinkOptions(bool Color = false, int? MaxBytesShown = null, int BodyLimit = TextSinkOptions.DefaultBodyLimit)
+{
+    public const int DefaultBodyLimit = 4096;
+}
 
 /// <summary>
 /// Human-readable output. Every event is followed by a blank line. A data chunk is a header line
@@ -19,7 +23,7 @@ public sealed record TextSinkOptions(bool Color = false, int? MaxBytesShown = nu
 /// Text that comes from the traced process (comm, library path) is printed with control
 /// characters replaced by '?'. Not thread-safe; calls come from the capture's one thread.
 /// </summary>
-public sealed class TextSink : ICaptureSink
+public sealed partial class TextSink : ICaptureSink
 {
     private const int PendingSize = 64 * 1024;
     private const int HexLineBytes = 80;
@@ -49,6 +53,7 @@ public sealed class TextSink : ICaptureSink
     private readonly bool _leaveOpen;
     private readonly bool _color;
     private readonly int _maxBytesShown;
+    private readonly int _bodyLimit;
     private readonly TimeZoneInfo _timeZone;
     private readonly byte[] _pending = new byte[PendingSize];
     private readonly Dictionary<ulong, string> _commByConnection = [];
@@ -90,6 +95,7 @@ public sealed class TextSink : ICaptureSink
 
         _color = options.Color;
         _maxBytesShown = options.MaxBytesShown ?? int.MaxValue;
+        _bodyLimit = Math.Max(0, options.BodyLimit);
         _timeZone = timeZone ?? TimeZoneInfo.Local;
         _leaveOpen = leaveOpen;
     }
@@ -188,7 +194,7 @@ public sealed class TextSink : ICaptureSink
         }
 
         EndLine(ref line);
-        WritePayload(chunk.Data.Span);
+        WritePayload(chunk.Data.Span, _maxBytesShown);
         Append("\n"u8);
     }
 
@@ -332,13 +338,13 @@ public sealed class TextSink : ICaptureSink
         CollectionsMarshal.GetValueRefOrAddDefault(_commByConnection, connection, out _) = comm;
     }
 
-    private void WritePayload(ReadOnlySpan<byte> data)
+    private void WritePayload(ReadOnlySpan<byte> data, int limit)
     {
         ReadOnlySpan<byte> shown = data;
-        if (data.Length > _maxBytesShown)
+        if (data.Length > limit)
         {
-            ReadOnlySpan<byte> textPart = data[..TextCut(data, _maxBytesShown)];
-            shown = LooksLikeText(textPart) ? textPart : data[.._maxBytesShown];
+            ReadOnlySpan<byte> textPart = data[..TextCut(data, limit)];
+            shown = LooksLikeText(textPart) ? textPart : data[..limit];
         }
 
         if (LooksLikeText(shown))

@@ -11,7 +11,7 @@ public sealed class OutputAndLifecycleTests
     {
         using var server = OpenSslServer.Start();
         var json = Path.Combine(Path.GetTempPath(), $"tlsscope-both-{Guid.NewGuid():N}.ndjson");
-        using var scope = TlsScopeRun.StartWith(["--format", "text"], ["--comm", "curl", "--json", json]);
+        using var scope = TlsScopeRun.StartWith(["--format", "text", "--raw"], ["--comm", "curl", "--json", json]);
         using var curl = Proc.Start("curl", ["-sk", "--http1.1", $"https://127.0.0.1:{server.Port}/text-sink"]);
         server.WaitForRequest();
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");

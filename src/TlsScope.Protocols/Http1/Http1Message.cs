@@ -65,6 +65,15 @@ public sealed class Http1Message
     /// <summary>Header plus body bytes as they stood on the wire (chunk framing included, lost bytes of a still-framed body included).</summary>
     public long WireBytes { get; internal set; }
 
+    /// <summary>Header section bytes on the wire (start line and the empty line included).</summary>
+    public long HeaderBytes { get; internal set; }
+
+    /// <summary><see cref="Http1StreamParser.Clock"/> when the message's first byte was fed.</summary>
+    public long FirstByteClock { get; internal set; }
+
+    /// <summary><see cref="Http1StreamParser.Clock"/> when the message's last byte was fed.</summary>
+    public long LastByteClock { get; internal set; }
+
     /// <summary>True when the body used the chunked transfer coding.</summary>
     public bool Chunked { get; internal set; }
 

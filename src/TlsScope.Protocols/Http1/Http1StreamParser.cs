@@ -51,6 +51,7 @@ public sealed class Http1StreamParser
     private long _remaining;
     private bool _lost;
     private long _offset;
+    private long _startClock;
 
     /// <summary>Creates a parser for one stream direction.</summary>
     /// <param name="role">Whether the stream carries requests or responses.</param>
@@ -68,6 +69,15 @@ public sealed class Http1StreamParser
 
     /// <summary>Raised for each message, complete or not, in stream order.</summary>
     public event Action<Http1Message>? MessageParsed;
+
+    /// <summary>Raised when a message's header section is complete, before its body (e.g. to learn a request's method early).</summary>
+    public event Action<Http1Message>? HeadersParsed;
+
+    /// <summary>
+    /// The caller's clock (any unit, e.g. Unix ns) for the bytes about to be fed: messages record it as their
+    /// first and last byte times.
+    /// </summary>
+    public long Clock { get; set; }
 
     /// <summary>Raised for each protocol error; the parser then resynchronises.</summary>
     public event Action<Http1ProtocolError>? ProtocolError;
@@ -132,6 +142,11 @@ public sealed class Http1StreamParser
     {
         while (!data.IsEmpty)
         {
+            if (_state == State.StartLine && _lineLen == 0)
+            {
+                _startClock = Clock;
+            }
+
             int used;
             switch (_state)
             {
@@ -449,6 +464,7 @@ public sealed class Http1StreamParser
         }
 
         _resync = false;
+        msg.FirstByteClock = _startClock;
         _msg = msg;
         _lost = false;
         _body = null;
@@ -592,6 +608,8 @@ public sealed class Http1StreamParser
     {
         var msg = _msg!;
         _sectionBytes = 0;
+        msg.HeaderBytes = msg.WireBytes;
+        HeadersParsed?.Invoke(msg);
         string? te = JoinedHeader(msg, "Transfer-Encoding");
         string? cl = JoinedHeader(msg, "Content-Length");
 
@@ -801,6 +819,7 @@ public sealed class Http1StreamParser
     {
         var msg = _msg!;
         msg.Complete = complete && !_lost;
+        msg.LastByteClock = Clock;
         msg.Body = _body is null ? Array.Empty<byte>() : _body.ToArray();
         _msg = null;
         _body = null;

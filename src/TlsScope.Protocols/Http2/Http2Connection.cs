@@ -50,6 +50,12 @@ public sealed class Http2Connection
     /// <summary>The server to client parser (its decoder decodes response headers).</summary>
     public Http2DirectionParser ServerToClient { get; }
 
+    /// <summary>
+    /// The caller's clock (any unit, e.g. Unix ns) for the bytes about to be fed: messages record it as
+    /// their first and last frame times.
+    /// </summary>
+    public long Clock { get; set; }
+
     /// <summary>Streams currently tracked (not yet finished in both directions).</summary>
     public int ActiveStreams => _streams.Count;
 
@@ -93,6 +99,18 @@ public sealed class Http2Connection
                 if (id == Http2SettingId.HeaderTableSize)
                 {
                     other.Decoder.SetMaxTableSizeLimit((int)Math.Min(value, int.MaxValue));
+                }
+            }
+        };
+        from.FrameReceived += (stream, type, length) =>
+        {
+            if (stream > 0 && type is Http2FrameType.Headers or Http2FrameType.Continuation or Http2FrameType.Data)
+            {
+                var msg = Get(stream, isRequest);
+                if (msg is not null)
+                {
+                    msg.WireBytes += length;
+                    msg.LastFrameClock = Clock;
                 }
             }
         };
@@ -249,10 +267,10 @@ public sealed class Http2Connection
 
         if (isRequest)
         {
-            return pair.Request ??= new Http2Message(stream, true, _maxBodyBytes);
+            return pair.Request ??= new Http2Message(stream, true, _maxBodyBytes) { FirstFrameClock = Clock };
         }
 
-        return pair.Response ??= new Http2Message(stream, false, _maxBodyBytes);
+        return pair.Response ??= new Http2Message(stream, false, _maxBodyBytes) { FirstFrameClock = Clock };
     }
 
     private void Finish(int stream, Http2Message msg)

@@ -112,6 +112,9 @@ public sealed class Http2DirectionParser
     /// <summary>Raised for PRIORITY frames and HEADERS priority fields: stream id, dependency, weight (1-256), exclusive.</summary>
     public event Action<int, int, int, bool>? Priority;
 
+    /// <summary>Raised for each complete frame before it is dispatched: stream, type, frame length (9-byte header included).</summary>
+    public event Action<int, byte, int>? FrameReceived;
+
     /// <summary>Raised for each protocol error, as one line.</summary>
     public event Action<string>? ProtocolError;
 
@@ -358,6 +361,7 @@ public sealed class Http2DirectionParser
         ReadOnlySpan<byte> p = _payload.AsSpan(0, _frameLen);
         int stream = _frameStream;
         byte flags = _frameFlags;
+        FrameReceived?.Invoke(stream, _frameType, FrameHeaderLength + _frameLen);
 
         if (_inBlock && (_frameType != Http2FrameType.Continuation || stream != _blockStream))
         {

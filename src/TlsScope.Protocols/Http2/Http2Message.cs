@@ -55,6 +55,15 @@ public sealed class Http2Message
     /// <summary>True when DATA of this message was lost to a capture gap.</summary>
     public bool DataLost { get; internal set; }
 
+    /// <summary>Frame bytes of this message on the wire (HEADERS, CONTINUATION and DATA frames, 9-byte headers included).</summary>
+    public long WireBytes { get; internal set; }
+
+    /// <summary><see cref="Http2Connection.Clock"/> when the message's first frame arrived.</summary>
+    public long FirstFrameClock { get; internal set; }
+
+    /// <summary><see cref="Http2Connection.Clock"/> when the message's last frame arrived.</summary>
+    public long LastFrameClock { get; internal set; }
+
     internal bool HeadersSeen { get; set; }
 
     internal bool Delivered { get; set; }

@@ -20,6 +20,9 @@ public sealed class TlsScopeRun : IDisposable
 
     public string OutputPath { get; }
 
+    /// <summary>A scratch directory removed with the run (for --json/--har files).</summary>
+    public string Directory => dir;
+
     public int Pid => proc.Pid;
 
     public string Stderr => proc.Stderr;
@@ -28,12 +31,16 @@ public sealed class TlsScopeRun : IDisposable
 
     public bool HasExited => proc.Process.HasExited;
 
-    public static TlsScopeRun Start(params string[] args) => StartWith(["--format", "json"], args);
+    /// <summary>NDJSON of raw chunks (--raw): the capture engine's own output, HTTP parsing off.</summary>
+    public static TlsScopeRun Start(params string[] args) => StartWith(["--format", "json", "--raw"], args);
 
-    /// <summary>Starts with a given output format (the output file is always OutputPath).</summary>
+    /// <summary>NDJSON with HTTP parsing on (the default): http_request/http_response/http_exchange records.</summary>
+    public static TlsScopeRun StartHttp(params string[] args) => StartWith(["--format", "json"], args);
+
+    /// <summary>Starts with given leading arguments (format etc.); the output file is always OutputPath.</summary>
     public static TlsScopeRun StartWith(string[] format, string[] args)
     {
-        var dir = Directory.CreateTempSubdirectory("tlsscope-run-").FullName;
+        var dir = System.IO.Directory.CreateTempSubdirectory("tlsscope-run-").FullName;
         var output = Path.Combine(dir, "out.ndjson");
         var proc = Proc.Start("dotnet", [Dll, .. format, "-o", output, .. args]);
         var run = new TlsScopeRun(proc, dir, output);
@@ -78,7 +85,7 @@ public sealed class TlsScopeRun : IDisposable
     {
         try
         {
-            return string.Join(", ", Directory.EnumerateDirectories($"/proc/{pid}/task").Select(t =>
+            return string.Join(", ", System.IO.Directory.EnumerateDirectories($"/proc/{pid}/task").Select(t =>
                 $"{File.ReadAllText(t + "/comm").Trim()}={File.ReadAllText(t + "/wchan").Trim()}"));
         }
         catch (IOException)
@@ -101,7 +108,7 @@ public sealed class TlsScopeRun : IDisposable
         proc.Dispose();
         try
         {
-            Directory.Delete(dir, recursive: true);
+            System.IO.Directory.Delete(dir, recursive: true);
         }
         catch (IOException)
         {

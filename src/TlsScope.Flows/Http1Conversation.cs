@@ -1,0 +1,146 @@
+using TlsScope.Capture.Model;
+using TlsScope.Protocols.Http1;
+
+namespace TlsScope.Flows;
+
+/// <summary>
+/// HTTP/1.x: responses answer requests in order (pipelining included). A request is queued as soon
+/// as its headers are parsed, so the response parser knows the method (HEAD, CONNECT) and an early
+/// response (before the request body ended) still finds its request.
+/// </summary>
+internal sealed class Http1Conversation : Conversation
+{
+    private readonly Http1StreamParser _requests;
+    private readonly Http1StreamParser _responses;
+    private readonly Queue<Pending> _awaitingResponse = new();
+    private Pending? _requestInProgress;
+    private DataChunk? _current;
+    private Action<DataChunk>? _raw;
+
+    public Http1Conversation(HttpFlow flow, IHttpSink sink, FlowOptions options)
+        : base(flow, sink, options)
+    {
+        _requests = new Http1StreamParser(Http1Role.Request, maxBodyBytes: options.MaxBodyBytes);
+        _responses = new Http1StreamParser(Http1Role.Response, maxBodyBytes: options.MaxBodyBytes);
+        _requests.HeadersParsed += OnRequestHeaders;
+        _requests.MessageParsed += OnRequest;
+        _responses.MessageParsed += OnResponse;
+        _requests.OpaqueData += ForwardOpaque;
+        _responses.OpaqueData += ForwardOpaque;
+    }
+
+    public override void Feed(DataChunk chunk, bool clientToServer, Action<DataChunk> raw)
+    {
+        _current = chunk;
+        _raw = raw;
+        var parser = clientToServer ? _requests : _responses;
+        parser.Clock = ClockOf(chunk);
+        parser.Feed(chunk.Data.Span);
+        _current = null;
+    }
+
+    public override void Gap(bool clientToServer, long length) =>
+        (clientToServer ? _requests : _responses).Gap(length);
+
+    public override void End()
+    {
+        _requests.End();
+        _responses.End();
+        foreach (var pending in _awaitingResponse)
+        {
+            if (pending.Request is not null)
+            {
+                Emit(pending.Sequence, pending.Request, null);
+            }
+        }
+
+        _awaitingResponse.Clear();
+    }
+
+    private void OnRequestHeaders(Http1Message m)
+    {
+        _requestInProgress = new Pending(m, NextSequence++);
+        _awaitingResponse.Enqueue(_requestInProgress);
+        _responses.ExpectResponseTo(m.Method ?? "");
+    }
+
+    private void OnRequest(Http1Message m)
+    {
+        var view = MessageBuilder.FromHttp1(m, Flow, Options);
+        var pending = _requestInProgress;
+        _requestInProgress = null;
+        if (pending is null || !ReferenceEquals(pending.Parsed, m))
+        {
+            // Cut short inside its header section: no response can be matched to it.
+            long sequence = NextSequence++;
+            Sink.OnRequest(Flow, sequence, view);
+            Emit(sequence, view, null);
+            return;
+        }
+
+        pending.Request = view;
+        Sink.OnRequest(Flow, pending.Sequence, view);
+        if (pending.Response is not null)
+        {
+            Emit(pending.Sequence, view, pending.Response);
+        }
+    }
+
+    private void OnResponse(Http1Message m)
+    {
+        if (m.StatusCode is >= 100 and < 200 && m.StatusCode != 101)
+        {
+            return; // interim (100 Continue, 103 Early Hints): the final response follows
+        }
+
+        var view = MessageBuilder.FromHttp1(m, Flow, Options);
+        if (!_awaitingResponse.TryDequeue(out var pending))
+        {
+            // Its request was sent before the capture started.
+            long sequence = NextSequence++;
+            Sink.OnResponse(Flow, sequence, view);
+            Emit(sequence, null, view);
+        }
+        else
+        {
+            Sink.OnResponse(Flow, pending.Sequence, view);
+            if (pending.Request is not null)
+            {
+                Emit(pending.Sequence, pending.Request, view);
+            }
+            else
+            {
+                pending.Response = view; // the request's body is still being sent
+            }
+        }
+
+        if (m.UpgradedTo is not null)
+        {
+            Upgraded = true;
+            _requests.SwitchToOpaque(m.UpgradedTo);
+        }
+    }
+
+    private void ForwardOpaque(byte[] bytes)
+    {
+        if (_current is { } chunk && _raw is not null)
+        {
+            _raw(chunk with
+            {
+                Data = bytes,
+                StreamOffset = chunk.StreamOffset + chunk.Data.Length - bytes.Length,
+            });
+        }
+    }
+
+    private sealed class Pending(Http1Message parsed, long sequence)
+    {
+        public Http1Message Parsed { get; } = parsed;
+
+        public long Sequence { get; } = sequence;
+
+        public HttpMessage? Request { get; set; }
+
+        public HttpMessage? Response { get; set; }
+    }
+}

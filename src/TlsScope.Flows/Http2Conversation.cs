@@ -1,0 +1,85 @@
+using TlsScope.Capture.Model;
+using TlsScope.Protocols.Http2;
+
+namespace TlsScope.Flows;
+
+/// <summary>
+/// HTTP/2: one <see cref="Http2Connection"/> for the connection's whole life (HPACK tables persist
+/// across requests); requests and responses pair by stream id, whichever completes first.
+/// </summary>
+internal sealed class Http2Conversation : Conversation
+{
+    private readonly Http2Connection _connection;
+    private readonly Dictionary<int, Half> _open = new();
+
+    public Http2Conversation(HttpFlow flow, IHttpSink sink, FlowOptions options)
+        : base(flow, sink, options)
+    {
+        _connection = new Http2Connection(options.MaxBodyBytes);
+        _connection.RequestCompleted += m => OnMessage(m, MessageBuilder.FromHttp2(m, Flow, Options));
+        _connection.ResponseCompleted += m => OnMessage(m, MessageBuilder.FromHttp2(m, Flow, Options));
+    }
+
+    public override void Feed(DataChunk chunk, bool clientToServer, Action<DataChunk> raw)
+    {
+        _connection.Clock = ClockOf(chunk);
+        _connection.Feed(clientToServer ? Http2Role.ClientToServer : Http2Role.ServerToClient, chunk.Data.Span);
+    }
+
+    public override void Gap(bool clientToServer, long length) =>
+        _connection.Gap(clientToServer ? Http2Role.ClientToServer : Http2Role.ServerToClient, length);
+
+    public override void End()
+    {
+        _connection.End();
+        foreach (var (_, half) in _open.OrderBy(kv => kv.Value.Sequence))
+        {
+            Emit(half.Sequence, half.Request, half.Response);
+        }
+
+        _open.Clear();
+    }
+
+    private void OnMessage(Http2Message parsed, HttpMessage view)
+    {
+        if (!_open.TryGetValue(parsed.StreamId, out var half))
+        {
+            if (_open.Count >= Http2Connection.MaxTrackedStreams)
+            {
+                // A half whose other side never came (its frames were lost): report it rather than grow.
+                var (oldest, stale) = _open.MinBy(kv => kv.Value.Sequence);
+                _open.Remove(oldest);
+                Emit(stale.Sequence, stale.Request, stale.Response);
+            }
+
+            half = new Half(NextSequence++);
+            _open[parsed.StreamId] = half;
+        }
+
+        if (view.IsRequest)
+        {
+            half.Request = view;
+            Sink.OnRequest(Flow, half.Sequence, view);
+        }
+        else
+        {
+            half.Response = view;
+            Sink.OnResponse(Flow, half.Sequence, view);
+        }
+
+        if (half.Request is not null && half.Response is not null)
+        {
+            _open.Remove(parsed.StreamId);
+            Emit(half.Sequence, half.Request, half.Response);
+        }
+    }
+
+    private sealed class Half(long sequence)
+    {
+        public long Sequence { get; } = sequence;
+
+        public HttpMessage? Request { get; set; }
+
+        public HttpMessage? Response { get; set; }
+    }
+}

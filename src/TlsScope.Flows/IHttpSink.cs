@@ -1,0 +1,15 @@
+namespace TlsScope.Flows;
+
+/// <summary>
+/// A consumer of HTTP events. Calls come from the capture's one thread. For each exchange,
+/// <see cref="OnRequest"/> and <see cref="OnResponse"/> come as each side completes (either may be
+/// missing), then <see cref="OnExchange"/> once both are known or the connection ended.
+/// </summary>
+public interface IHttpSink
+{
+    void OnRequest(HttpFlow flow, long sequence, HttpMessage request);
+
+    void OnResponse(HttpFlow flow, long sequence, HttpMessage response);
+
+    void OnExchange(HttpExchange exchange);
+}

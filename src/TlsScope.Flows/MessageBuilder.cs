@@ -1,0 +1,147 @@
+using TlsScope.Capture.Model;
+using TlsScope.Protocols.Http1;
+using TlsScope.Protocols.Http2;
+
+namespace TlsScope.Flows;
+
+/// <summary>Turns a parser's message into the sinks' <see cref="HttpMessage"/>: URL, decoded body, redaction.</summary>
+internal static class MessageBuilder
+{
+    public static HttpMessage FromHttp1(Http1Message m, HttpFlow flow, FlowOptions options)
+    {
+        var (body, decodedFrom, note) = Decode(m.Body, m.GetHeader("Content-Encoding"), m.BodyTruncated, options);
+        if (!m.Complete)
+        {
+            note = Join(note, "incomplete: bytes lost or the connection ended first");
+        }
+
+        return new HttpMessage
+        {
+            IsRequest = m.IsRequest,
+            Version = m.Version,
+            Process = flow.Process,
+            Method = m.Method,
+            Url = m.IsRequest ? Http1Url(m, flow) : null,
+            Status = m.StatusCode,
+            Reason = m.Reason,
+            Headers = Redact(m.Headers, options),
+            Trailers = Redact(m.Trailers, options),
+            Body = body,
+            BodyDecoded = decodedFrom,
+            BodyWireBytes = m.BodyLength,
+            BodyTruncated = m.BodyTruncated,
+            HeaderBytes = m.HeaderBytes,
+            WireBytes = m.WireBytes,
+            Complete = m.Complete,
+            Note = note,
+            UpgradedTo = m.UpgradedTo,
+            FirstByteNs = m.FirstByteClock,
+            LastByteNs = m.LastByteClock,
+        };
+    }
+
+    public static HttpMessage FromHttp2(Http2Message m, HttpFlow flow, FlowOptions options)
+    {
+        var raw = m.Body.ToArray();
+        var (body, decodedFrom, note) = Decode(raw, m.GetHeader("content-encoding"), m.BodyTruncated, options);
+        if (m.HeadersUndecodable)
+        {
+            note = Join(note, "headers not decodable: HPACK state lost to a capture gap");
+        }
+
+        if (m.Reset)
+        {
+            note = Join(note, $"stream reset (error {m.ResetErrorCode})");
+        }
+        else if (m.DataLost)
+        {
+            note = Join(note, "body bytes lost to a capture gap");
+        }
+        else if (!m.Complete)
+        {
+            note = Join(note, "incomplete: the connection ended first");
+        }
+
+        IReadOnlyList<(bool, int)>? grpc = m.TryGetGrpcMessages(out var frames) ? frames : null;
+        _ = int.TryParse(m.Status, out int status);
+        return new HttpMessage
+        {
+            IsRequest = m.IsRequest,
+            Version = "HTTP/2",
+            Stream = m.StreamId,
+            Process = flow.Process,
+            Method = m.Method,
+            Url = m.IsRequest ? Http2Url(m, flow) : null,
+            Status = status,
+            Headers = Redact(m.Headers, options),
+            Trailers = m.Trailers is null ? [] : Redact(m.Trailers, options),
+            Body = body,
+            BodyDecoded = decodedFrom,
+            BodyWireBytes = m.BodyLength,
+            BodyTruncated = m.BodyTruncated,
+            WireBytes = m.WireBytes,
+            Complete = m.Complete && !m.Reset && !m.DataLost && !m.HeadersUndecodable,
+            Note = note,
+            Grpc = grpc,
+            FirstByteNs = m.FirstFrameClock,
+            LastByteNs = m.LastFrameClock,
+        };
+    }
+
+    /// <summary>The host a request names when it has no Host header: the server's end of the connection.</summary>
+    private static string ServerAuthority(HttpFlow flow)
+    {
+        var server = flow.Side == FlowSide.Client ? flow.Address.Remote : flow.Address.Local;
+        return server?.ToString() ?? "unknown";
+    }
+
+    private static string Http1Url(Http1Message m, HttpFlow flow)
+    {
+        string target = m.Target ?? "";
+        if (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ||
+            target.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            return target; // absolute-form (a proxy request)
+        }
+
+        if (string.Equals(m.Method, "CONNECT", StringComparison.Ordinal))
+        {
+            return "https://" + target; // authority-form
+        }
+
+        string host = m.GetHeader("Host") ?? ServerAuthority(flow);
+        return "https://" + host + (target.StartsWith('/') ? target : "/" + target);
+    }
+
+    private static string Http2Url(Http2Message m, HttpFlow flow)
+    {
+        string scheme = m.Scheme ?? "https";
+        string authority = m.Authority ?? m.GetHeader("host") ?? ServerAuthority(flow);
+        return scheme + "://" + authority + (m.Path ?? "");
+    }
+
+    private static (ReadOnlyMemory<byte> Body, string? DecodedFrom, string? Note) Decode(
+        byte[] body, string? contentEncoding, bool truncated, FlowOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(contentEncoding) || body.Length == 0 ||
+            contentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
+        {
+            return (body, null, null);
+        }
+
+        if (truncated)
+        {
+            return (body, null, $"body kept encoded ({contentEncoding}): larger than the body cap");
+        }
+
+        return ContentDecoding.TryDecode(body, contentEncoding, options.MaxBodyBytes, out var decoded)
+            ? (decoded, contentEncoding, null)
+            : (body, null, $"body kept encoded: {contentEncoding} could not be decoded within the body cap");
+    }
+
+    private static IReadOnlyList<(string Name, string Value)> Redact(
+        IReadOnlyList<(string Name, string Value)> fields, FlowOptions options) =>
+        options.Redactor is null ? [.. fields] : options.Redactor.Apply([.. fields]);
+
+    private static string Join(string? a, string b) => a is null ? b : a + "; " + b;
+}
