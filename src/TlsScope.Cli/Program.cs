@@ -5,6 +5,7 @@ using TlsScope.Capture;
 using TlsScope.Capture.Model;
 using TlsScope.Flows;
 using TlsScope.Output;
+using TlsScope.Output.Har;
 
 namespace TlsScope.Cli;
 
@@ -140,5 +141,7 @@ public static class Program
                 BodyLimit: p.GetValue(cli.BodyLimit)));
         if (p.GetValue(cli.Json) is { } json)
             yield return new JsonSink(SecureFile.CreateForWriting(json));
+        if (p.GetValue(cli.Har) is { } har)
+            yield return new HarSink(har);
     }
 }

@@ -155,21 +155,24 @@ public sealed class HttpFlowTracker : ICaptureSink
 
     private void StartHttp(Tracked tracked, DataChunk chunk, SniffResult sniff)
     {
-        // The sniffed direction is client-to-server for a request line or the preface, the other one for a status line.
-        tracked.ClientToServer = sniff == SniffResult.Http1Response
+        // The sniffed direction is client-to-server for a request line or the client preface, the other
+        // one for a status line or the server's SETTINGS.
+        bool serverToClient = sniff is SniffResult.Http1Response or SniffResult.Http2ServerPreface;
+        tracked.ClientToServer = serverToClient
             ? (chunk.Direction == Direction.Read ? Direction.Write : Direction.Read)
             : chunk.Direction;
+        bool http2 = sniff is SniffResult.Http2Preface or SniffResult.Http2ServerPreface;
         var flow = new HttpFlow
         {
             Connection = chunk.Connection,
             Side = tracked.ClientToServer == Direction.Write ? FlowSide.Client : FlowSide.Server,
-            Protocol = sniff == SniffResult.Http2Preface ? "HTTP/2" : "HTTP/1",
+            Protocol = http2 ? "HTTP/2" : "HTTP/1",
             Library = chunk.Library,
             Fd = chunk.Fd,
             Address = chunk.Address,
             Process = chunk.Process,
         };
-        tracked.Conversation = sniff == SniffResult.Http2Preface
+        tracked.Conversation = http2
             ? new Http2Conversation(flow, _http, _options)
             : new Http1Conversation(flow, _http, _options);
         tracked.Mode = Mode.Http;

@@ -17,6 +17,12 @@ public enum SniffResult
 
     /// <summary>The HTTP/2 client connection preface: this direction is client to server.</summary>
     Http2Preface,
+
+    /// <summary>
+    /// A SETTINGS frame on stream 0, the HTTP/2 server's preface: this direction is server to client
+    /// (servers often send it before they read the client's preface).
+    /// </summary>
+    Http2ServerPreface,
 }
 
 /// <summary>Recognises HTTP from the first bytes of a direction, without buffering beyond <see cref="MaxBytes"/>.</summary>
@@ -31,6 +37,34 @@ public static class ProtocolSniffer
 
     private static ReadOnlySpan<byte> StatusPrefix => "HTTP/1."u8;
 
+    /// <summary>
+    /// A SETTINGS frame header: length a multiple of 6 below 64 KiB, type 4, no flags (not an ACK),
+    /// stream 0. NeedMore while the bytes so far fit; null once they do not.
+    /// </summary>
+    private static SniffResult? LooksLikeSettings(ReadOnlySpan<byte> start)
+    {
+        const int HeaderLength = 9;
+        if (start[0] != 0)
+        {
+            return null;
+        }
+
+        for (int i = 3; i < Math.Min(start.Length, HeaderLength); i++)
+        {
+            if (start[i] != (i == 3 ? 4 : 0))
+            {
+                return null;
+            }
+        }
+
+        if (start.Length < HeaderLength)
+        {
+            return SniffResult.NeedMore;
+        }
+
+        return ((start[1] << 8) | start[2]) % 6 == 0 ? SniffResult.Http2ServerPreface : null;
+    }
+
     public static SniffResult Sniff(ReadOnlySpan<byte> start)
     {
         if (start.IsEmpty)
@@ -43,6 +77,11 @@ public static class ProtocolSniffer
         {
             // "PRI" is also a method token: only the whole preface decides.
             return n == Preface.Length ? SniffResult.Http2Preface : SniffResult.NeedMore;
+        }
+
+        if (LooksLikeSettings(start) is { } settings)
+        {
+            return settings;
         }
 
         n = Math.Min(start.Length, StatusPrefix.Length);

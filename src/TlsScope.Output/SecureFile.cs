@@ -34,6 +34,18 @@ public static class SecureFile
         return path == StandardOutputPath ? OpenStandardOutput() : OpenFile(path);
     }
 
+    /// <summary>
+    /// Creates or truncates the regular file <paramref name="path"/> (taken literally: "-" is a
+    /// file name here) with mode 0600, like <see cref="CreateForWriting"/>, and returns its
+    /// buffered, seekable stream, for outputs that rewrite their tail in place (HAR).
+    /// </summary>
+    /// <exception cref="OutputException">The file cannot be opened; the message is one line.</exception>
+    public static FileStream CreateFile(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return OpenFile(path);
+    }
+
     private static FileStream OpenFile(string path)
     {
         if (path.Length == 0)

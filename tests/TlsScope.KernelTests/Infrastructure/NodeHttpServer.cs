@@ -7,6 +7,7 @@ namespace TlsScope.KernelTests.Infrastructure;
 /// <item>/gzip: a chunked (HTTP/1.1), gzip-encoded body of <see cref="GzipBody"/>.</item>
 /// <item>/echo: answers "&lt;length&gt; &lt;sha256 hex&gt;" of the request body.</item>
 /// <item>/grpc: a gRPC-style reply: application/grpc, two length-prefixed messages, grpc-status trailer.</item>
+/// <item>/cookie: Set-Cookie "session=" + the request's x-secret header.</item>
 /// <item>anything else: "hello &lt;path&gt;\n".</item>
 /// </list>
 /// </summary>
@@ -38,6 +39,9 @@ public sealed class NodeHttpServer : IDisposable
               const msg = (n) => { const b = Buffer.alloc(5 + n, 0x61); b[0] = 0; b.writeUInt32BE(n, 1); return b; };
               res.addTrailers({'grpc-status': '0', 'grpc-message': 'ok'});
               res.end(Buffer.concat([msg(3), msg(10)]));
+            } else if (path === '/cookie') {
+              res.setHeader('set-cookie', 'session=' + req.headers['x-secret']);
+              res.end('cookie set\n');
             } else {
               res.setHeader('content-type', 'text/plain');
               res.end(`hello ${path}\n`);

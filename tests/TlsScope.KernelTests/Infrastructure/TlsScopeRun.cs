@@ -94,14 +94,7 @@ public sealed class TlsScopeRun : IDisposable
         }
     }
 
-    public Captured Records()
-    {
-        var list = new List<JsonElement>();
-        foreach (var line in File.ReadLines(OutputPath))
-            if (line.Length > 0)
-                list.Add(JsonDocument.Parse(line).RootElement.Clone());
-        return new Captured(list);
-    }
+    public Captured Records() => Captured.Load(OutputPath);
 
     public void Dispose()
     {
@@ -119,6 +112,16 @@ public sealed class TlsScopeRun : IDisposable
 /// <summary>Parsed NDJSON records with the queries tests need.</summary>
 public sealed class Captured(IReadOnlyList<JsonElement> all)
 {
+    /// <summary>Reads an NDJSON file written by the tool.</summary>
+    public static Captured Load(string path)
+    {
+        var list = new List<JsonElement>();
+        foreach (var line in File.ReadLines(path))
+            if (line.Length > 0)
+                list.Add(JsonDocument.Parse(line).RootElement.Clone());
+        return new Captured(list);
+    }
+
     public IReadOnlyList<JsonElement> All => all;
 
     public IEnumerable<JsonElement> Data => all.Where(r => r.GetProperty("type").GetString() == "data");
