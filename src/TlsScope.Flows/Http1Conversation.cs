@@ -1,12 +1,15 @@
 using TlsScope.Capture.Model;
 using TlsScope.Protocols.Http1;
+using TlsScope.Protocols.WebSocket;
 
 namespace TlsScope.Flows;
 
 /// <summary>
 /// HTTP/1.x: responses answer requests in order (pipelining included). A request is queued as soon
 /// as its headers are parsed, so the response parser knows the method (HEAD, CONNECT) and an early
-/// response (before the request body ended) still finds its request.
+/// response (before the request body ended) still finds its request. After a 101 to "websocket"
+/// the bytes go to two WebSocket frame parsers; after any other switch (a CONNECT tunnel, h2c, ...)
+/// the connection is <see cref="Conversation.Upgraded"/> and shown raw.
 /// </summary>
 internal sealed class Http1Conversation : Conversation
 {
@@ -16,6 +19,9 @@ internal sealed class Http1Conversation : Conversation
     private Pending? _requestInProgress;
     private DataChunk? _current;
     private Action<DataChunk>? _raw;
+    private WebSocketFrameParser? _wsFromClient;
+    private WebSocketFrameParser? _wsFromServer;
+    private long _upgradeSequence;
 
     public Http1Conversation(HttpFlow flow, IHttpSink sink, FlowOptions options)
         : base(flow, sink, options)
@@ -25,27 +31,44 @@ internal sealed class Http1Conversation : Conversation
         _requests.HeadersParsed += OnRequestHeaders;
         _requests.MessageParsed += OnRequest;
         _responses.MessageParsed += OnResponse;
-        _requests.OpaqueData += ForwardOpaque;
-        _responses.OpaqueData += ForwardOpaque;
+        _requests.OpaqueData += bytes => ForwardOpaque(bytes, fromClient: true);
+        _responses.OpaqueData += bytes => ForwardOpaque(bytes, fromClient: false);
     }
 
     public override void Feed(DataChunk chunk, bool clientToServer, Action<DataChunk> raw)
     {
         _current = chunk;
         _raw = raw;
+        if (_wsFromClient is not null)
+        {
+            FeedWebSocket(chunk.Data.Span, clientToServer);
+            _current = null;
+            return;
+        }
+
         var parser = clientToServer ? _requests : _responses;
         parser.Clock = ClockOf(chunk);
         parser.Feed(chunk.Data.Span);
         _current = null;
     }
 
-    public override void Gap(bool clientToServer, long length) =>
+    public override void Gap(bool clientToServer, long length)
+    {
+        if (_wsFromClient is not null)
+        {
+            (clientToServer ? _wsFromClient : _wsFromServer)!.Gap(length);
+            return;
+        }
+
         (clientToServer ? _requests : _responses).Gap(length);
+    }
 
     public override void End()
     {
         _requests.End();
         _responses.End();
+        _wsFromClient?.End();
+        _wsFromServer?.End();
         foreach (var pending in _awaitingResponse)
         {
             if (pending.Request is not null)
@@ -116,13 +139,42 @@ internal sealed class Http1Conversation : Conversation
 
         if (m.UpgradedTo is not null)
         {
-            Upgraded = true;
             _requests.SwitchToOpaque(m.UpgradedTo);
+            if (m.StatusCode == 101 && m.UpgradedTo.Equals("websocket", StringComparison.OrdinalIgnoreCase))
+            {
+                _upgradeSequence = pending?.Sequence ?? NextSequence - 1;
+                _wsFromClient = NewWebSocketParser(fromClient: true);
+                _wsFromServer = NewWebSocketParser(fromClient: false);
+            }
+            else
+            {
+                Upgraded = true;
+            }
         }
     }
 
-    private void ForwardOpaque(byte[] bytes)
+    private WebSocketFrameParser NewWebSocketParser(bool fromClient)
     {
+        var parser = new WebSocketFrameParser(Options.MaxBodyBytes);
+        parser.FrameParsed += frame => Sink.OnWebSocket(new WebSocketEvent(Flow, _upgradeSequence, fromClient, Flow.Process, frame));
+        return parser;
+    }
+
+    private void FeedWebSocket(ReadOnlySpan<byte> bytes, bool fromClient)
+    {
+        var parser = (fromClient ? _wsFromClient : _wsFromServer)!;
+        parser.Clock = _current is { } chunk ? ClockOf(chunk) : parser.Clock;
+        parser.Feed(bytes);
+    }
+
+    private void ForwardOpaque(byte[] bytes, bool fromClient)
+    {
+        if (_wsFromClient is not null)
+        {
+            FeedWebSocket(bytes, fromClient); // frames in the same chunk as the 101 (or the upgrade request)
+            return;
+        }
+
         if (_current is { } chunk && _raw is not null)
         {
             _raw(chunk with

@@ -12,12 +12,18 @@ internal sealed class Http2Conversation : Conversation
     private readonly Http2Connection _connection;
     private readonly Dictionary<int, Half> _open = new();
 
+    // Sequence numbers taken when a request's first HEADERS frame arrives, so that numbers follow
+    // the order requests started rather than the order their first half completed.
+    private readonly Dictionary<int, long> _started = new();
+    private int _highestClientStream;
+
     public Http2Conversation(HttpFlow flow, IHttpSink sink, FlowOptions options)
         : base(flow, sink, options)
     {
         _connection = new Http2Connection(options.MaxBodyBytes);
         _connection.RequestCompleted += m => OnMessage(m, MessageBuilder.FromHttp2(m, Flow, Options));
         _connection.ResponseCompleted += m => OnMessage(m, MessageBuilder.FromHttp2(m, Flow, Options));
+        _connection.ClientToServer.FrameReceived += OnClientFrame;
     }
 
     public override void Feed(DataChunk chunk, bool clientToServer, Action<DataChunk> raw)
@@ -52,7 +58,7 @@ internal sealed class Http2Conversation : Conversation
                 Emit(stale.Sequence, stale.Request, stale.Response);
             }
 
-            half = new Half(NextSequence++);
+            half = new Half(_started.Remove(parsed.StreamId, out long sequence) ? sequence : NextSequence++);
             _open[parsed.StreamId] = half;
         }
 
@@ -72,6 +78,32 @@ internal sealed class Http2Conversation : Conversation
             _open.Remove(parsed.StreamId);
             Emit(half.Sequence, half.Request, half.Response);
         }
+    }
+
+    /// <summary>
+    /// Raised before the frame is dispatched. A client opens streams in increasing id order
+    /// (RFC 9113 Section 5.1.1): a HEADERS frame on a new highest odd id starts a request.
+    /// </summary>
+    private void OnClientFrame(int stream, byte type, int length)
+    {
+        if (type != Http2FrameType.Headers || (stream & 1) == 0 || stream <= _highestClientStream)
+        {
+            return;
+        }
+
+        _highestClientStream = stream;
+        if (_open.ContainsKey(stream))
+        {
+            return;
+        }
+
+        if (_started.Count >= Http2Connection.MaxTrackedStreams)
+        {
+            // Streams the connection ignored (too many open at once): forget the oldest.
+            _started.Remove(_started.Keys.Min());
+        }
+
+        _started[stream] = NextSequence++;
     }
 
     private sealed class Half(long sequence)

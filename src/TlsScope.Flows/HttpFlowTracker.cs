@@ -190,10 +190,16 @@ public sealed class HttpFlowTracker : ICaptureSink
             flow.Address = chunk.Address;
         }
 
-        conversation.Feed(chunk, chunk.Direction == tracked.ClientToServer, _forwardRaw);
+        bool clientToServer = chunk.Direction == tracked.ClientToServer;
+        conversation.Feed(chunk, clientToServer, _forwardRaw);
         if (conversation.Upgraded)
         {
-            tracked.Mode = Mode.Raw; // WebSocket or a tunnel: later bytes are shown as chunks
+            tracked.Mode = Mode.Raw; // a tunnel or an unknown protocol: later bytes are shown as chunks
+        }
+        else if (chunk.Truncated && chunk.DroppedBytes > 0)
+        {
+            // --max-payload cut the call: its dropped bytes follow in the stream but no gap says so.
+            conversation.Gap(clientToServer, chunk.DroppedBytes);
         }
     }
 
@@ -246,6 +252,8 @@ public sealed class HttpFlowTracker : ICaptureSink
             owner.Exchanges++;
             inner.OnExchange(exchange);
         }
+
+        public void OnWebSocket(WebSocketEvent frame) => inner.OnWebSocket(frame);
     }
 
     private enum Mode

@@ -12,4 +12,7 @@ public interface IHttpSink
     void OnResponse(HttpFlow flow, long sequence, HttpMessage response);
 
     void OnExchange(HttpExchange exchange);
+
+    /// <summary>A frame of a connection that switched to WebSocket (after its 101 exchange).</summary>
+    void OnWebSocket(WebSocketEvent frame);
 }

@@ -16,6 +16,10 @@ namespace TlsScope.Output;
 /// stream, method, url, status, start, ttfb_ms, total_ms, send_ms, receive_ms, request_size,
 /// response_size (wire bytes), request_body_size, response_body_size (decoded), complete. It
 /// carries no headers or bodies: join it with its request and response on (conn, seq).</item>
+/// <item>websocket: type, time (last byte), conn, seq (of the upgrade exchange), pid, tid, comm,
+/// local, remote, side, from ("client"/"server"), opcode ("text", "binary", "close", "ping",
+/// "pong", "continuation"), fin, compressed, len (announced payload length), data (base64,
+/// unmasked), truncated, lost, close_code and close_reason (close frames).</item>
 /// </list>
 /// </summary>
 public sealed partial class JsonSink : IHttpSink
@@ -70,6 +74,42 @@ public sealed partial class JsonSink : IHttpSink
         WriteOptionalNumber("request_body_size", request?.Body.Length);
         WriteOptionalNumber("response_body_size", response?.Body.Length);
         _json.WriteBoolean("complete", request is { Complete: true } && response is { Complete: true });
+        _json.WriteEndObject();
+        EndLine();
+    }
+
+    public void OnWebSocket(WebSocketEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Span<byte> scratch = stackalloc byte[Utf8Line.MaxEndpointBytes];
+        var frame = e.Frame;
+
+        _json.WriteStartObject();
+        _json.WriteString(TypeName, "websocket");
+        WriteTime(TimeName, frame.LastByteClock, scratch);
+        _json.WriteNumber(ConnName, e.Flow.Connection);
+        _json.WriteNumber("seq", e.Sequence);
+        _json.WriteNumber(PidName, e.Process.Pid);
+        _json.WriteNumber(TidName, e.Process.Tid);
+        _json.WriteString(CommName, e.Process.Comm);
+        WriteEndpoint(LocalName, e.Flow.Address.Local, scratch);
+        WriteEndpoint(RemoteName, e.Flow.Address.Remote, scratch);
+        _json.WriteString("side", e.Flow.Side == FlowSide.Client ? "client" : "server");
+        _json.WriteString("from", e.FromClient ? "client" : "server");
+        _json.WriteString("opcode", frame.OpcodeName);
+        _json.WriteBoolean("fin", frame.Fin);
+        _json.WriteBoolean("compressed", frame.Compressed);
+        _json.WriteNumber(LenName, frame.PayloadLength);
+        _json.WriteBase64String(DataName, frame.Payload);
+        _json.WriteBoolean(TruncatedName, frame.PayloadTruncated);
+        _json.WriteBoolean("lost", frame.PayloadLost);
+        if (frame.CloseCode is { } code)
+        {
+            _json.WriteNumber("close_code", code);
+            _json.WriteString("close_reason", frame.CloseReason);
+        }
+
         _json.WriteEndObject();
         EndLine();
     }

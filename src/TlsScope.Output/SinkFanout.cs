@@ -71,6 +71,9 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink
     public void OnExchange(HttpExchange exchange) =>
         Forward(exchange, static (sink, e) => (sink as IHttpSink)?.OnExchange(e));
 
+    public void OnWebSocket(WebSocketEvent frame) =>
+        Forward(frame, static (sink, e) => (sink as IHttpSink)?.OnWebSocket(e));
+
     /// <summary>One call to every healthy sink; a sink's I/O error drops that sink only.</summary>
     private void Forward<T>(T item, Action<ICaptureSink, T> call)
     {

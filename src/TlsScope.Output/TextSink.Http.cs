@@ -93,6 +93,78 @@ public sealed partial class TextSink : IHttpSink
         WriteMessageRest(response, "< "u8);
     }
 
+    /// <summary>
+    /// "... conn=3 #1 websocket client->server text 5 bytes" then the payload, shown like a chunk's;
+    /// close frames with their code and reason.
+    /// </summary>
+    public void OnWebSocket(WebSocketEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var frame = e.Frame;
+        var flow = e.Flow;
+        RememberComm(flow.Connection, e.Process.Comm);
+        var line = new Utf8Line(LineBuffer(320 + Utf8Line.MaxBytes(e.Process.Comm) + 2 * Utf8Line.MaxEndpointBytes + Utf8Line.MaxBytes(frame.CloseReason)));
+        if (_color)
+        {
+            line.Ascii(e.FromClient == (flow.Side == FlowSide.Client) ? ColorWrite : ColorRead);
+        }
+
+        WriteTime(ref line, frame.LastByteClock);
+        line.Byte((byte)' ');
+        line.Text(e.Process.Comm);
+        line.Byte((byte)'[');
+        line.Number(e.Process.Pid);
+        line.Byte((byte)'/');
+        line.Number(e.Process.Tid);
+        line.Ascii("] "u8);
+        line.Endpoint(flow.Address.Local);
+        line.Ascii(" -> "u8);
+        line.Endpoint(flow.Address.Remote);
+        line.Ascii(" conn="u8);
+        line.Number(flow.Connection);
+        line.Ascii(" #"u8);
+        line.Number(e.Sequence);
+        line.Ascii(e.FromClient ? " websocket client->server "u8 : " websocket server->client "u8);
+        line.Text(frame.OpcodeName);
+        line.Byte((byte)' ');
+        line.Number(frame.PayloadLength);
+        line.Ascii(" bytes"u8);
+        if (!frame.Fin)
+        {
+            line.Ascii(" (more fragments follow)"u8);
+        }
+
+        if (frame.Compressed)
+        {
+            line.Ascii(" (compressed)"u8);
+        }
+
+        if (frame.PayloadLost)
+        {
+            line.Ascii(" (bytes lost)"u8);
+        }
+
+        if (frame.CloseCode is { } code)
+        {
+            line.Ascii(" code="u8);
+            line.Number(code);
+            if (!string.IsNullOrEmpty(frame.CloseReason))
+            {
+                line.Ascii(" reason="u8);
+                line.Text(frame.CloseReason);
+            }
+        }
+
+        EndLine(ref line);
+        if (frame.Opcode != Protocols.WebSocket.WebSocketOpcode.Close && frame.Payload.Length > 0)
+        {
+            WritePayload(frame.Payload, _bodyLimit);
+        }
+
+        Append("\n"u8);
+    }
+
     private Utf8Line BlockHeader(HttpFlow flow, long sequence, HttpMessage m, ReadOnlySpan<byte> what)
     {
         ArgumentNullException.ThrowIfNull(flow);

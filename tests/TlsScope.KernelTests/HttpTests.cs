@@ -205,6 +205,51 @@ public sealed class HttpTests
     }
 
     [KernelFact]
+    public void WebSocketFramesAfterTheUpgradeAreDecodedAndUnmasked()
+    {
+        using var server = NodeHttpServer.Start();
+        using var scope = TlsScopeRun.StartHttp("--comm", "python3");
+        // A hand-rolled client: the upgrade, one masked text frame, then a close (1000, "bye").
+        var script = $$"""
+            import socket, ssl, os, struct, sys
+            ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+            t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", {{server.Port}})), server_hostname="localhost")
+            t.sendall(b"GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += t.recv(4096)
+            def send(op, payload):
+                mask = os.urandom(4)
+                t.sendall(bytes([0x80 | op, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+            def recv():
+                head = t.recv(2)
+                return t.recv(head[1] & 0x7f)
+            send(1, b"hello ws")
+            sys.stdout.write(recv().decode() + "\n")
+            send(8, struct.pack(">H", 1000) + b"bye")
+            recv()
+            t.close()
+            """;
+        using var py = Proc.Start("python3", ["-c", script]);
+        Assert.True(py.WaitForExit(TimeSpan.FromSeconds(30)), "python did not finish: " + py.Stderr);
+        Assert.Equal("echo: hello ws\n", py.Stdout);
+        Assert.Equal(0, scope.Stop());
+
+        var records = scope.Records();
+        var exchange = Assert.Single(records.OfType("http_exchange"));
+        Assert.Equal(101, exchange.GetProperty("status").GetInt32());
+        Assert.Equal("websocket", records.OfType("http_response").Single().GetProperty("upgraded_to").GetString());
+        var frames = records.OfType("websocket").ToList();
+        Assert.Equal([("client", "text", "hello ws"), ("server", "text", "echo: hello ws"), ("client", "close", "\u0003\u00e8bye"), ("server", "close", "\u0003\u00e8bye")],
+            frames.Select(f => (f.GetProperty("from").GetString()!, f.GetProperty("opcode").GetString()!, Encoding.Latin1.GetString(f.GetProperty("data").GetBytesFromBase64()))));
+        Assert.All(frames, f => Assert.Equal(exchange.GetProperty("seq").GetInt64(), f.GetProperty("seq").GetInt64()));
+        Assert.Equal(1000, frames[2].GetProperty("close_code").GetInt32());
+        Assert.Equal("bye", frames[2].GetProperty("close_reason").GetString());
+        Assert.Empty(records.Data); // nothing fell back to raw chunks
+    }
+
+    [KernelFact]
     public void RawTurnsParsingOff()
     {
         using var server = NodeHttpServer.Start();

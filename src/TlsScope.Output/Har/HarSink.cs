@@ -84,6 +84,11 @@ public sealed class HarSink : ICaptureSink, IHttpSink
     /// <summary>Entries written so far.</summary>
     public long EntryCount => _entries;
 
+    /// <summary>HAR 1.2 has no place for WebSocket frames: they go to the text and NDJSON outputs.</summary>
+    public void OnWebSocket(WebSocketEvent frame)
+    {
+    }
+
     public void OnExchange(HttpExchange exchange)
     {
         ArgumentNullException.ThrowIfNull(exchange);

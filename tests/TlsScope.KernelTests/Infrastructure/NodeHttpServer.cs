@@ -8,6 +8,7 @@ namespace TlsScope.KernelTests.Infrastructure;
 /// <item>/echo: answers "&lt;length&gt; &lt;sha256 hex&gt;" of the request body.</item>
 /// <item>/grpc: a gRPC-style reply: application/grpc, two length-prefixed messages, grpc-status trailer.</item>
 /// <item>/cookie: Set-Cookie "session=" + the request's x-secret header.</item>
+/// <item>an Upgrade: websocket request: a WebSocket echo ("echo: " + each text frame; close answered).</item>
 /// <item>anything else: "hello &lt;path&gt;\n".</item>
 /// </list>
 /// </summary>
@@ -45,6 +46,24 @@ public sealed class NodeHttpServer : IDisposable
             } else {
               res.setHeader('content-type', 'text/plain');
               res.end(`hello ${path}\n`);
+            }
+          });
+        });
+        // WebSocket (RFC 6455) by hand: answer each client frame with "echo: " + its text, and a close with a close.
+        server.on('upgrade', (req, socket) => {
+          const accept = crypto.createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+          socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+          let buf = Buffer.alloc(0);
+          socket.on('data', d => {
+            buf = Buffer.concat([buf, d]);
+            while (buf.length >= 6) {
+              const op = buf[0] & 0x0f, len = buf[1] & 0x7f;   // small masked frames only
+              if (buf.length < 6 + len) return;
+              const mask = buf.subarray(2, 6), p = Buffer.from(buf.subarray(6, 6 + len).map((b, i) => b ^ mask[i % 4]));
+              buf = buf.subarray(6 + len);
+              if (op === 8) { socket.end(Buffer.concat([Buffer.from([0x88, p.length]), p])); return; }
+              const reply = Buffer.from('echo: ' + p.toString());
+              socket.write(Buffer.concat([Buffer.from([0x81, reply.length]), reply]));
             }
           });
         });
