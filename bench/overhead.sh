@@ -4,7 +4,9 @@
 #   untraced            nothing attached
 #   noop probes         do-nothing uprobe+uretprobe on SSL_read/_write/_read_ex/_write_ex of the
 #                       libssl nginx uses (bench/TlsScope.Bench noop-probes): the pure trap cost
-#   tlsscope            the real tool writing NDJSON to a file (its loss count is recorded)
+#   tlsscope            the real tool writing NDJSON to a file (its loss count is recorded);
+#                       HTTP parsing on (the default): the wrk traffic becomes http_* records
+#   tlsscope --raw      the same with HTTP parsing off: the difference is what parsing costs
 #   filtered (sleep)    tlsscope --pid <an unrelated `sleep`>: no uprobe anywhere
 #   filtered (python)   tlsscope --pid <an idle python3 that has libssl mapped>: uprobes on the
 #                       same libssl file as nginx's, but installed in that process only
@@ -258,6 +260,8 @@ for round in $(seq "$ROUNDS"); do
   ndjson_lines=$(wc -l <"$tmp/capture.ndjson" 2>/dev/null || echo 0)
   ndjson_mb=$(du -m "$tmp/capture.ndjson" 2>/dev/null | cut -f1 || echo 0)
   rm -f "$tmp/capture.ndjson"
+  state "tlsscope --raw" "${tlsscope[@]}" -o "$tmp/capture-raw.ndjson" --raw
+  rm -f "$tmp/capture-raw.ndjson"
   state "filtered (sleep)" "${tlsscope[@]}" -o "$tmp/filtered-sleep.ndjson" --pid "$sleep_pid"
   state "filtered (python)" "${tlsscope[@]}" -o "$tmp/filtered-python.ndjson" --pid "$py_pid"
   state "untraced (again)"

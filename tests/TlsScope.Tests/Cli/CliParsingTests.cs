@@ -143,6 +143,46 @@ public sealed class CliParsingTests
 
         Assert.NotEmpty(r.Errors);
     }
+
+    [Theory]
+    [InlineData("--body-limit -1: must not be negative", "--body-limit", "-1")]
+    [InlineData("--har needs HTTP parsing: it cannot be combined with --raw", "--raw", "--har", "x.har")]
+    [InlineData("--redact needs HTTP parsing to find headers: it cannot be combined with --raw", "--raw", "--redact")]
+    [InlineData("--redact needs HTTP parsing to find headers: it cannot be combined with --raw", "--raw", "--redact-header", "x-key")]
+    [InlineData("--redact-header 'bad name': not a header name", "--redact-header", "bad name")]
+    [InlineData("--redact-header '': not a header name", "--redact-header", "")]
+    [InlineData("--har -: a HAR file is rewritten in place, so it cannot go to stdout; name a file", "--har", "-")]
+    public void BadHttpOptions_GiveTheExactOneLineMessage(string message, params string[] args)
+    {
+        var (cli, r) = ParseOk(args);
+
+        Assert.Equal(message, cli.Validate(r));
+    }
+
+    [Fact]
+    public void HttpParsingIsOnByDefault_AndRawTurnsItOff()
+    {
+        var (cli, r) = ParseOk();
+        var flows = cli.ToFlows(r);
+        Assert.NotNull(flows);
+        Assert.Null(flows.Redactor);
+        Assert.Equal(4096, r.GetValue(cli.BodyLimit));
+
+        (cli, r) = ParseOk("--raw");
+        Assert.Null(cli.Validate(r));
+        Assert.Null(cli.ToFlows(r));
+    }
+
+    [Fact]
+    public void RedactHeader_ImpliesRedact_AndAddsToTheDefaultNames()
+    {
+        var (cli, r) = ParseOk("--redact-header", "X-Api-Key", "--redact-header", "x-other");
+        Assert.Null(cli.Validate(r));
+        var redactor = cli.ToFlows(r)!.Redactor!;
+        foreach (var name in new[] { "authorization", "Proxy-Authorization", "COOKIE", "set-cookie", "x-api-key", "X-Other" })
+            Assert.True(redactor.ShouldRedact(name), name);
+        Assert.False(redactor.ShouldRedact("content-type"));
+    }
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]
@@ -206,4 +246,5 @@ public sealed class CliMainTests
         Assert.StartsWith("tlsscope: ", line);
         Assert.Contains("--no-such-option", line);
     }
+
 }
