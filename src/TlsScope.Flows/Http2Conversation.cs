@@ -24,6 +24,8 @@ internal sealed class Http2Conversation : Conversation
         _connection.RequestCompleted += m => OnMessage(m, MessageBuilder.FromHttp2(m, Flow, Options));
         _connection.ResponseCompleted += m => OnMessage(m, MessageBuilder.FromHttp2(m, Flow, Options));
         _connection.ClientToServer.FrameReceived += OnClientFrame;
+        _connection.ClientToServer.StreamReset += (stream, _) => OnReset(stream);
+        _connection.ServerToClient.StreamReset += (stream, _) => OnReset(stream);
     }
 
     public override void Feed(DataChunk chunk, bool clientToServer, Action<DataChunk> raw)
@@ -104,6 +106,19 @@ internal sealed class Http2Conversation : Conversation
         }
 
         _started[stream] = NextSequence++;
+    }
+
+    /// <summary>
+    /// Runs after the connection delivered the reset stream's halves: no other half will come, so
+    /// the exchange is reported now rather than when the connection ends.
+    /// </summary>
+    private void OnReset(int stream)
+    {
+        _started.Remove(stream);
+        if (_open.Remove(stream, out var half))
+        {
+            Emit(half.Sequence, half.Request, half.Response);
+        }
     }
 
     private sealed class Half(long sequence)
