@@ -29,6 +29,11 @@ public static class Program
           decode-profile [--payload BYTES] [--seconds N]
               The decoder thread's cost per record split by layer (EventDecoder lookups,
               CallAssembler bookkeeping, DataChunk + counters), on an in-memory batch.
+
+          parse [--seconds N] [--repeats N] [--case h1|h2|small] [--cpu N|-1]
+              HTTP parsing throughput (MB/s, exchanges/s, allocations per exchange) of the
+              HTTP/1.1 and HTTP/2 parsers alone, with content decoding, and of HttpFlowTracker,
+              on pre-generated captures replayed on one thread. Needs no root.
         """;
 
     public static int Main(string[] args)
@@ -40,6 +45,8 @@ public static class Program
         }
         try
         {
+            if (args[0] == "parse")
+                return ParseBench.Run(Options.Parse(args.AsSpan(1))); // no BPF: no root needed
             if (!KernelSupport.HasPrivileges())
             {
                 Console.Error.WriteLine("bench: needs root (BPF programs are loaded): run it with sudo");

@@ -32,6 +32,12 @@ internal sealed class Http2Conversation : Conversation
     {
         _connection.Clock = ClockOf(chunk);
         _connection.Feed(clientToServer ? Http2Role.ClientToServer : Http2Role.ServerToClient, chunk.Data.Span);
+        if (_connection.ClientToServer.Failed || _connection.ServerToClient.Failed)
+        {
+            // Not HTTP/2 after all (no client preface, or framing broke): show this chunk and the rest raw.
+            Upgraded = true;
+            raw(chunk);
+        }
     }
 
     public override void Gap(bool clientToServer, long length) =>

@@ -13,6 +13,9 @@ public sealed class HttpFlowTracker : ICaptureSink
 {
     public const int MaxConnections = 16384;
 
+    /// <summary>Events held per connection while its protocol is unknown (data is held for at most 24 bytes per direction).</summary>
+    public const int MaxHeldWhileSniffing = 64;
+
     private readonly ICaptureSink _chunks;
     private readonly IHttpSink _http;
     private readonly FlowOptions _options;
@@ -85,8 +88,14 @@ public sealed class HttpFlowTracker : ICaptureSink
         tracked.LastTick = ++_tick;
         switch (tracked.Mode)
         {
-            case Mode.Sniffing:
+            case Mode.Sniffing when tracked.Pending.Count < MaxHeldWhileSniffing:
                 tracked.Pending.Add(gap);
+                return;
+            case Mode.Sniffing:
+                // Only gaps, no bytes to recognise: give up on HTTP for this connection.
+                tracked.Mode = Mode.Raw;
+                Replay(tracked, http: false);
+                _chunks.OnGap(gap);
                 return;
             case Mode.Http:
                 _chunks.OnGap(gap);

@@ -42,8 +42,7 @@ internal static class MessageBuilder
 
     public static HttpMessage FromHttp2(Http2Message m, HttpFlow flow, FlowOptions options)
     {
-        var raw = m.Body.ToArray();
-        var (body, decodedFrom, note) = Decode(raw, m.GetHeader("content-encoding"), m.BodyTruncated, options);
+        var (body, decodedFrom, note) = Decode(m.Body, m.GetHeader("content-encoding"), m.BodyTruncated, options);
         if (m.HeadersUndecodable)
         {
             note = Join(note, "headers not decodable: HPACK state lost to a capture gap");
@@ -120,8 +119,9 @@ internal static class MessageBuilder
         return scheme + "://" + authority + (m.Path ?? "");
     }
 
+    /// <summary>The body as sinks see it; the parser's buffer is passed on, not copied, unless decoded.</summary>
     private static (ReadOnlyMemory<byte> Body, string? DecodedFrom, string? Note) Decode(
-        byte[] body, string? contentEncoding, bool truncated, FlowOptions options)
+        ReadOnlyMemory<byte> body, string? contentEncoding, bool truncated, FlowOptions options)
     {
         if (string.IsNullOrWhiteSpace(contentEncoding) || body.Length == 0 ||
             contentEncoding.Trim().Equals("identity", StringComparison.OrdinalIgnoreCase))
@@ -134,14 +134,15 @@ internal static class MessageBuilder
             return (body, null, $"body kept encoded ({contentEncoding}): larger than the body cap");
         }
 
-        return ContentDecoding.TryDecode(body, contentEncoding, options.MaxBodyBytes, out var decoded)
+        return ContentDecoding.TryDecode(body.ToArray(), contentEncoding, options.MaxBodyBytes, out var decoded)
             ? (decoded, contentEncoding, null)
             : (body, null, $"body kept encoded: {contentEncoding} could not be decoded within the body cap");
     }
 
+    /// <summary>The parser's lists are handed over (a message is never touched after delivery); copied only to mask.</summary>
     private static IReadOnlyList<(string Name, string Value)> Redact(
         IReadOnlyList<(string Name, string Value)> fields, FlowOptions options) =>
-        options.Redactor is null ? [.. fields] : options.Redactor.Apply([.. fields]);
+        options.Redactor is null ? fields : options.Redactor.Apply(fields);
 
     private static string Join(string? a, string b) => a is null ? b : a + "; " + b;
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 
 namespace TlsScope.Protocols.Http1;
@@ -65,8 +66,9 @@ public static class ContentDecoding
         {
             using var source = new MemoryStream(input, writable: false);
             using var decoder = open(source);
-            using var output = new MemoryStream();
-            var buffer = new byte[81920];
+            // Compressed text typically expands 4-10x: start there rather than regrow from 256 bytes.
+            using var output = new MemoryStream((int)Math.Min(Math.Min((long)input.Length * 4 + 256, max), 64L * 1024 * 1024));
+            var buffer = ArrayPool<byte>.Shared.Rent(81920);
             long total = 0;
             int n;
             while ((n = decoder.Read(buffer, 0, buffer.Length)) > 0)
@@ -80,7 +82,8 @@ public static class ContentDecoding
                 output.Write(buffer, 0, n);
             }
 
-            return output.ToArray();
+            ArrayPool<byte>.Shared.Return(buffer);
+            return output.Length == output.Capacity ? output.GetBuffer() : output.ToArray();
         }
         catch (Exception e) when (e is InvalidDataException or IOException or InvalidOperationException or NotSupportedException)
         {

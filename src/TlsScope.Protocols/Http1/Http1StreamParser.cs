@@ -21,6 +21,9 @@ public sealed class Http1StreamParser
 
     private const int ResyncTailBytes = 8 * 1024;
 
+    /// <summary>Largest buffer allocated up front from a Content-Length (a lying header costs no more).</summary>
+    private const int MaxPresizedBody = 1024 * 1024;
+
     private static readonly string[] KnownMethods =
         ["GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "];
 
@@ -676,6 +679,8 @@ public sealed class Http1StreamParser
             }
 
             _remaining = length;
+            // Sized from Content-Length: no regrowth, and Finish can hand the buffer over without a copy.
+            _body = new MemoryStream((int)Math.Min(Math.Min(length, _maxBodyBytes), MaxPresizedBody));
             _state = State.BodyLength;
             return;
         }
@@ -820,7 +825,8 @@ public sealed class Http1StreamParser
         var msg = _msg!;
         msg.Complete = complete && !_lost;
         msg.LastByteClock = Clock;
-        msg.Body = _body is null ? Array.Empty<byte>() : _body.ToArray();
+        msg.Body = _body is null ? Array.Empty<byte>()
+            : _body.Length == _body.Capacity ? _body.GetBuffer() : _body.ToArray();
         _msg = null;
         _body = null;
         _lost = false;

@@ -373,6 +373,39 @@ public sealed class HttpFlowTrackerTests
     }
 
     [Fact]
+    public void SettingsLookalikeWithoutAClientPrefaceFallsBackToRawChunks()
+    {
+        var h = new Harness();
+        // 9 bytes that look like a server's SETTINGS frame, then a peer that never sends the HTTP/2 preface.
+        byte[] settingsLike = [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100];
+        h.Conn.Read(settingsLike);
+        Assert.Equal(1, h.Tracker.HttpConnections);
+        h.Conn.Write("HELLO, not a preface at all");
+        h.Conn.Write("more bytes");
+        h.Conn.Close();
+
+        Assert.Empty(h.Http.Exchanges);
+        // Nothing after the failure is swallowed: the failing chunk and the later ones pass through whole.
+        Assert.Equal("HELLO, not a preface at allmore bytes", Text(h.Raw.BytesOf(h.Conn.Connection, Direction.Write)));
+    }
+
+    [Fact]
+    public void OnlyGapsWhileSniffingGiveUpOnHttpInsteadOfGrowing()
+    {
+        var h = new Harness();
+        h.Conn.Read("HT"); // not enough to decide
+        for (int i = 0; i < HttpFlowTracker.MaxHeldWhileSniffing + 5; i++)
+        {
+            h.Conn.Gap(Direction.Read, 10);
+        }
+
+        // The held chunk and every gap came out, in order, once the cap was reached.
+        Assert.Equal(HttpFlowTracker.MaxHeldWhileSniffing + 6, h.Raw.Events.Count);
+        Assert.Equal("HT", Text(Assert.IsType<DataChunk>(h.Raw.Events[0]).Data));
+        Assert.All(h.Raw.Events.Skip(1), e => Assert.IsType<StreamGap>(e));
+    }
+
+    [Fact]
     public void NonHttpConnectionPassesThroughUnchangedIncludingHeldChunks()
     {
         var h = new Harness();
