@@ -110,21 +110,7 @@ public sealed partial class TextSink : IHttpSink
             line.Ascii(e.FromClient == (flow.Side == FlowSide.Client) ? ColorWrite : ColorRead);
         }
 
-        WriteTime(ref line, frame.LastByteClock);
-        line.Byte((byte)' ');
-        line.Text(e.Process.Comm);
-        line.Byte((byte)'[');
-        line.Number(e.Process.Pid);
-        line.Byte((byte)'/');
-        line.Number(e.Process.Tid);
-        line.Ascii("] "u8);
-        line.Endpoint(flow.Address.Local);
-        line.Ascii(" -> "u8);
-        line.Endpoint(flow.Address.Remote);
-        line.Ascii(" conn="u8);
-        line.Number(flow.Connection);
-        line.Ascii(" #"u8);
-        line.Number(e.Sequence);
+        WriteFlowPrefix(ref line, flow, e.Process, frame.LastByteClock, e.Sequence);
         line.Ascii(e.FromClient ? " websocket client->server "u8 : " websocket server->client "u8);
         line.Text(frame.OpcodeName);
         line.Byte((byte)' ');
@@ -175,21 +161,7 @@ public sealed partial class TextSink : IHttpSink
             line.Ascii(m.IsRequest == (flow.Side == FlowSide.Client) ? ColorWrite : ColorRead);
         }
 
-        WriteTime(ref line, m.IsRequest ? m.LastByteNs : m.FirstByteNs);
-        line.Byte((byte)' ');
-        line.Text(m.Process.Comm);
-        line.Byte((byte)'[');
-        line.Number(m.Process.Pid);
-        line.Byte((byte)'/');
-        line.Number(m.Process.Tid);
-        line.Ascii("] "u8);
-        line.Endpoint(flow.Address.Local);
-        line.Ascii(" -> "u8);
-        line.Endpoint(flow.Address.Remote);
-        line.Ascii(" conn="u8);
-        line.Number(flow.Connection);
-        line.Ascii(" #"u8);
-        line.Number(sequence);
+        WriteFlowPrefix(ref line, flow, m.Process, m.IsRequest ? m.LastByteNs : m.FirstByteNs, sequence);
         line.Byte((byte)' ');
         line.Text(m.Version);
         if (m.Stream is { } stream)
@@ -201,6 +173,26 @@ public sealed partial class TextSink : IHttpSink
         line.Byte((byte)' ');
         line.Ascii(what);
         return line;
+    }
+
+    /// <summary>"time comm[pid/tid] local -> remote conn=N #seq": what every HTTP and WebSocket line starts with.</summary>
+    private void WriteFlowPrefix(ref Utf8Line line, HttpFlow flow, Capture.Model.ProcessInfo process, long timeNs, long sequence)
+    {
+        WriteTime(ref line, timeNs);
+        line.Byte((byte)' ');
+        line.Text(process.Comm);
+        line.Byte((byte)'[');
+        line.Number(process.Pid);
+        line.Byte((byte)'/');
+        line.Number(process.Tid);
+        line.Ascii("] "u8);
+        line.Endpoint(flow.Address.Local);
+        line.Ascii(" -> "u8);
+        line.Endpoint(flow.Address.Remote);
+        line.Ascii(" conn="u8);
+        line.Number(flow.Connection);
+        line.Ascii(" #"u8);
+        line.Number(sequence);
     }
 
     private void WriteMessageRest(HttpMessage m, ReadOnlySpan<byte> prefix)
