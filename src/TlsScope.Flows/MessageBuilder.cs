@@ -134,7 +134,7 @@ internal static class MessageBuilder
             return (body, null, $"body kept encoded ({contentEncoding}): larger than the body cap");
         }
 
-        return ContentDecoding.TryDecode(body.ToArray(), contentEncoding, options.MaxBodyBytes, out var decoded)
+        return ContentDecoding.TryDecode(body, contentEncoding, options.MaxBodyBytes, out var decoded)
             ? (decoded, contentEncoding, null)
             : (body, null, $"body kept encoded: {contentEncoding} could not be decoded within the body cap");
     }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 
 namespace TlsScope.Protocols.Http1;
 
@@ -10,29 +11,26 @@ public static class ContentDecoding
     public const long DefaultMaxDecodedBytes = 64L * 1024 * 1024;
 
     /// <summary>Decodes <paramref name="body"/> per <paramref name="contentEncoding"/> with the default cap.</summary>
-    public static bool TryDecode(byte[] body, string? contentEncoding, out byte[] decoded) =>
+    public static bool TryDecode(ReadOnlyMemory<byte> body, string? contentEncoding, out byte[] decoded) =>
         TryDecode(body, contentEncoding, DefaultMaxDecodedBytes, out decoded);
 
     /// <summary>
     /// Decodes <paramref name="body"/>. Codings are listed in the order they were applied ("gzip, br" means
     /// gzip then br), so they are undone last to first. Returns false for an unknown coding, corrupt data,
     /// or output beyond <paramref name="maxDecodedBytes"/>; <paramref name="decoded"/> is then empty.
+    /// A body cut short may decode to its readable start (gzip and deflate streams do not always say they
+    /// were cut): whether the body was whole is the parser's to say, not this method's.
     /// </summary>
-    public static bool TryDecode(byte[] body, string? contentEncoding, long maxDecodedBytes, out byte[] decoded)
+    public static bool TryDecode(ReadOnlyMemory<byte> body, string? contentEncoding, long maxDecodedBytes, out byte[] decoded)
     {
         decoded = Array.Empty<byte>();
-        if (body is null)
-        {
-            return false;
-        }
-
         var current = body;
         if (!string.IsNullOrWhiteSpace(contentEncoding))
         {
             var codings = contentEncoding.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             for (int i = codings.Length - 1; i >= 0; i--)
             {
-                byte[]? next = codings[i].ToLowerInvariant() switch
+                ReadOnlyMemory<byte>? next = codings[i].ToLowerInvariant() switch
                 {
                     "identity" => current,
                     "gzip" or "x-gzip" => Inflate(current, maxDecodedBytes, s => new GZipStream(s, CompressionMode.Decompress)),
@@ -46,29 +44,34 @@ public static class ContentDecoding
                     return false;
                 }
 
-                current = next;
+                current = next.Value;
             }
         }
 
-        if (current.LongLength > maxDecodedBytes)
+        if (current.Length > maxDecodedBytes)
         {
             return false;
         }
 
-        decoded = current;
+        decoded = MemoryMarshal.TryGetArray(current, out var whole) && whole.Offset == 0 && whole.Count == whole.Array!.Length
+            ? whole.Array
+            : current.ToArray();
         return true;
     }
 
-    /// <summary>Runs one decompressor; null on corrupt input, truncation, or output beyond the cap.</summary>
-    private static byte[]? Inflate(byte[] input, long max, Func<Stream, Stream> open)
+    /// <summary>Runs one decompressor; null on corrupt input or output beyond the cap.</summary>
+    private static ReadOnlyMemory<byte>? Inflate(ReadOnlyMemory<byte> input, long max, Func<Stream, Stream> open)
     {
+        var buffer = ArrayPool<byte>.Shared.Rent(81920);
         try
         {
-            using var source = new MemoryStream(input, writable: false);
+            // Read the caller's array in place: no copy of the encoded body.
+            using var source = MemoryMarshal.TryGetArray(input, out var segment)
+                ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+                : new MemoryStream(input.ToArray(), writable: false);
             using var decoder = open(source);
             // Compressed text typically expands 4-10x: start there rather than regrow from 256 bytes.
             using var output = new MemoryStream((int)Math.Min(Math.Min((long)input.Length * 4 + 256, max), 64L * 1024 * 1024));
-            var buffer = ArrayPool<byte>.Shared.Rent(81920);
             long total = 0;
             int n;
             while ((n = decoder.Read(buffer, 0, buffer.Length)) > 0)
@@ -82,13 +85,16 @@ public static class ContentDecoding
                 output.Write(buffer, 0, n);
             }
 
-            ArrayPool<byte>.Shared.Return(buffer);
             return output.Length == output.Capacity ? output.GetBuffer() : output.ToArray();
         }
         catch (Exception e) when (e is InvalidDataException or IOException or InvalidOperationException or NotSupportedException)
         {
-            // Corrupt or truncated input (BrotliStream reports bad data as InvalidOperationException).
+            // Corrupt input (BrotliStream reports bad data as InvalidOperationException).
             return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

@@ -301,6 +301,11 @@ public sealed class Http1StreamParser
             // While resynchronising keep only the tail of an overlong line: a start line may end it.
             if (part.Length >= ResyncTailBytes)
             {
+                if (_line.Length < ResyncTailBytes)
+                {
+                    Array.Resize(ref _line, ResyncTailBytes);
+                }
+
                 part[^ResyncTailBytes..].CopyTo(_line);
                 _lineLen = ResyncTailBytes;
                 return true;

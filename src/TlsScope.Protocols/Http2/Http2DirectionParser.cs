@@ -214,10 +214,16 @@ public sealed class Http2DirectionParser
         StreamOffset += length;
         Desynchronised = true;
         _blockDamaged = _inBlock;
-        if (_state == State.Payload && length < _frameLen - _payloadLen)
+        if (_state == State.Payload && length <= _frameLen - _payloadLen)
         {
+            // The gap lies inside this frame's payload (ending at most at its end): framing survives.
             _frameDamaged = true;
             _payloadLen += (int)length;
+            if (_payloadLen == _frameLen)
+            {
+                FinishFrame();
+            }
+
             return;
         }
 
@@ -358,7 +364,8 @@ public sealed class Http2DirectionParser
     {
         _state = State.FrameHeader;
         FrameCount++;
-        ReadOnlySpan<byte> p = _payload.AsSpan(0, _frameLen);
+        // A damaged frame's buffer stopped growing at the gap: it has no payload to slice.
+        ReadOnlySpan<byte> p = _frameDamaged ? default : _payload.AsSpan(0, _frameLen);
         int stream = _frameStream;
         byte flags = _frameFlags;
         FrameReceived?.Invoke(stream, _frameType, FrameHeaderLength + _frameLen);

@@ -318,6 +318,17 @@ public class Http1StreamParserTests
     }
 
     [Fact]
+    public void StartLineOver64KiBInOneFeed_ErrorThenResync()
+    {
+        // One feed longer than the line cap, with no newline: the resync tail must fit the line buffer.
+        var bytes = Bytes(new string('x', 70_000) + "GET /after HTTP/1.1\r\nHost: c\r\n\r\n");
+        var run = new Http1Run(Http1Role.Request).Feed(bytes);
+
+        Assert.Equal("start line exceeds 64 KiB", Assert.Single(run.Errors).Message);
+        Assert.Equal("/after", Assert.Single(run.Messages).Target);
+    }
+
+    [Fact]
     public void HeaderSectionOver64KiB_ErrorThenResync()
     {
         var big = new string('a', 1000);

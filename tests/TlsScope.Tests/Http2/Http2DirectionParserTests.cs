@@ -189,6 +189,31 @@ public sealed class Http2DirectionParserTests
     }
 
     [Fact]
+    public void Gap_Inside_A_Large_Data_Frame_Does_Not_Throw_And_Keeps_Framing()
+    {
+        // Over the 256-byte initial buffer: the damaged frame's buffer stops growing at the gap.
+        byte[] b = new FrameBuilder().Data(1, new byte[1000], false).Data(1, "ok", true).ToArray();
+        var (p, log) = NewParser(Http2Role.ServerToClient);
+        p.Feed(b[..100]);
+        p.Gap(100);
+        p.Feed(b[200..]);
+        Assert.Equal(["DL 1 False", "D 1 True 6F6B"], log.Lines);
+        Assert.Empty(log.Errors);
+    }
+
+    [Fact]
+    public void Gap_Ending_Exactly_At_A_Frame_End_Keeps_Framing()
+    {
+        byte[] b = new FrameBuilder().Data(1, new byte[40], false).Data(1, "ok", true).ToArray();
+        var (p, log) = NewParser(Http2Role.ServerToClient);
+        p.Feed(b[..20]);
+        p.Gap(29); // the rest of the 9 + 40 byte frame
+        p.Feed(b[49..]);
+        Assert.False(p.Resynchronising);
+        Assert.Equal(["DL 1 False", "D 1 True 6F6B"], log.Lines);
+    }
+
+    [Fact]
     public void Data_Partly_Lost_Is_Reported_As_Lost()
     {
         byte[] b = new FrameBuilder().Data(1, new byte[100], true).Data(3, "ok", true).ToArray();
