@@ -1,6 +1,7 @@
 using System.CommandLine;
 using TlsScope.Capture;
 using TlsScope.Flows;
+using TlsScope.Output;
 
 namespace TlsScope.Cli;
 
@@ -19,9 +20,9 @@ public sealed class CliOptions
     public readonly Option<double?> Duration = new("--duration") { HelpName = "SECONDS", Description = "Stop after SECONDS" };
     public readonly Option<int> BufferSize = new("--buffer-size") { HelpName = "MIB", Description = "Ring buffer size in MiB (rounded up to a power of two)", DefaultValueFactory = _ => 32 };
     public readonly Option<bool> Raw = new("--raw") { Description = "Show chunks as captured: no HTTP parsing" };
-    public readonly Option<int> BodyLimit = new("--body-limit") { HelpName = "BYTES", Description = "Show at most BYTES of each HTTP body in the text output (default 4096; JSON and HAR keep whole bodies)", DefaultValueFactory = _ => 4096 };
-    public readonly Option<string?> Har = new("--har") { HelpName = "FILE", Description = "Also write every HTTP exchange to FILE as HAR 1.2 (created 0600, valid at every moment)" };
-    public readonly Option<bool> Redact = new("--redact") { Description = "Mask the values of Authorization, Proxy-Authorization, Cookie and Set-Cookie in every output" };
+    public readonly Option<int> BodyLimit = new("--body-limit") { HelpName = "BYTES", Description = $"Show at most BYTES of each HTTP body in the text output (default {TextSinkOptions.DefaultBodyLimit}; JSON and HAR keep whole bodies)", DefaultValueFactory = _ => TextSinkOptions.DefaultBodyLimit };
+    public readonly Option<string?> Har = new("--har") { HelpName = "FILE", Description = "Also write every HTTP exchange to FILE as HAR 1.2 (created 0600, valid after every exchange)" };
+    public readonly Option<bool> Redact = new("--redact") { Description = $"Mask the values of {string.Join(", ", HeaderRedactor.DefaultNames)} in every output" };
     public readonly Option<string[]> RedactHeader = new("--redact-header") { HelpName = "NAME", Description = "Also mask this header's values (repeatable; implies --redact)", AllowMultipleArgumentsPerToken = false };
     public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Show libbpf's log (the verifier log included) and each attach" };
 
@@ -44,7 +45,6 @@ public sealed class CliOptions
         : r.GetValue(Raw) && r.GetValue(Har) is not null ? "--har needs HTTP parsing: it cannot be combined with --raw"
         : r.GetValue(Raw) && Redacting(r) ? "--redact needs HTTP parsing to find headers: it cannot be combined with --raw"
         : (r.GetValue(RedactHeader) ?? []).FirstOrDefault(n => !IsToken(n)) is { } bad ? $"--redact-header '{bad}': not a header name"
-        : r.GetValue(Har) == "-" ? "--har -: a HAR file is rewritten in place, so it cannot go to stdout; name a file"
         : null;
 
     public bool Redacting(ParseResult r) => r.GetValue(Redact) || (r.GetValue(RedactHeader) ?? []).Length > 0;

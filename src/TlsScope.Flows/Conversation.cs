@@ -24,8 +24,6 @@ internal abstract class Conversation
 
     protected FlowOptions Options { get; }
 
-    protected long NextSequence { get; set; } = 1;
-
     /// <summary>Feeds one chunk; <paramref name="clientToServer"/> says which way its bytes went.</summary>
     /// <param name="chunk">The chunk (its data valid only during the call).</param>
     /// <param name="clientToServer">True for the request direction.</param>

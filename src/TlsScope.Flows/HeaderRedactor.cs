@@ -22,8 +22,6 @@ public sealed class HeaderRedactor
         }
     }
 
-    public IReadOnlyCollection<string> Names => _names;
-
     public bool ShouldRedact(string headerName) => _names.Contains(headerName);
 
     /// <summary>The fields with masked values; the same list when nothing needed masking.</summary>
@@ -32,7 +30,7 @@ public sealed class HeaderRedactor
         List<(string Name, string Value)>? copy = null;
         for (int i = 0; i < fields.Count; i++)
         {
-            if (_names.Contains(fields[i].Name))
+            if (ShouldRedact(fields[i].Name))
             {
                 copy ??= [.. fields];
                 copy[i] = (fields[i].Name, Mask);

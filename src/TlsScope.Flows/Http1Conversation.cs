@@ -22,6 +22,7 @@ internal sealed class Http1Conversation : Conversation
     private WebSocketFrameParser? _wsFromClient;
     private WebSocketFrameParser? _wsFromServer;
     private long _upgradeSequence;
+    private long _nextSequence = 1;
 
     public Http1Conversation(HttpFlow flow, IHttpSink sink, FlowOptions options)
         : base(flow, sink, options)
@@ -82,7 +83,7 @@ internal sealed class Http1Conversation : Conversation
 
     private void OnRequestHeaders(Http1Message m)
     {
-        _requestInProgress = new Pending(m, NextSequence++);
+        _requestInProgress = new Pending(m, _nextSequence++);
         _awaitingResponse.Enqueue(_requestInProgress);
         _responses.ExpectResponseTo(m.Method ?? "");
     }
@@ -95,7 +96,7 @@ internal sealed class Http1Conversation : Conversation
         if (pending is null || !ReferenceEquals(pending.Parsed, m))
         {
             // Cut short inside its header section: no response can be matched to it.
-            long sequence = NextSequence++;
+            long sequence = _nextSequence++;
             Sink.OnRequest(Flow, sequence, view);
             Emit(sequence, view, null);
             return;
@@ -120,7 +121,7 @@ internal sealed class Http1Conversation : Conversation
         if (!_awaitingResponse.TryDequeue(out var pending))
         {
             // Its request was sent before the capture started.
-            long sequence = NextSequence++;
+            long sequence = _nextSequence++;
             Sink.OnResponse(Flow, sequence, view);
             Emit(sequence, null, view);
         }
@@ -142,7 +143,7 @@ internal sealed class Http1Conversation : Conversation
             _requests.SwitchToOpaque(m.UpgradedTo);
             if (m.StatusCode == 101 && m.UpgradedTo.Equals("websocket", StringComparison.OrdinalIgnoreCase))
             {
-                _upgradeSequence = pending?.Sequence ?? NextSequence - 1;
+                _upgradeSequence = pending?.Sequence ?? _nextSequence - 1;
                 _wsFromClient = NewWebSocketParser(fromClient: true);
                 _wsFromServer = NewWebSocketParser(fromClient: false);
             }

@@ -1,3 +1,4 @@
+using System.Net;
 using TlsScope.Capture.Model;
 
 namespace TlsScope.Flows;
@@ -22,10 +23,7 @@ public sealed class HttpFlow
 
     public required FlowSide Side { get; init; }
 
-    /// <summary>"HTTP/1" or "HTTP/2": what the connection was recognised as.</summary>
-    public required string Protocol { get; init; }
-
-    public required string Library { get; set; }
+    public required string Library { get; init; }
 
     public required int Fd { get; set; }
 
@@ -33,4 +31,10 @@ public sealed class HttpFlow
 
     /// <summary>The process of the latest chunk.</summary>
     public required ProcessInfo Process { get; set; }
+
+    /// <summary>The server's end: the remote address for a client, the local one for a server; null when unknown.</summary>
+    public IPEndPoint? Server => Side == FlowSide.Client ? Address.Remote : Address.Local;
+
+    /// <summary>"client" or "server", as the outputs write <see cref="Side"/>.</summary>
+    public string SideName => Side == FlowSide.Client ? "client" : "server";
 }

@@ -60,13 +60,13 @@ public sealed class HttpFlowTracker : ICaptureSink
         if (sniff == SniffResult.Other)
         {
             tracked.Mode = Mode.Raw;
-            Replay(tracked, http: false);
+            Replay(tracked);
             _chunks.OnData(chunk);
             return;
         }
 
         StartHttp(tracked, chunk, sniff);
-        Replay(tracked, http: true);
+        Replay(tracked);
         if (tracked.Mode == Mode.Http)
         {
             FeedHttp(tracked, chunk);
@@ -94,7 +94,7 @@ public sealed class HttpFlowTracker : ICaptureSink
             case Mode.Sniffing:
                 // Only gaps, no bytes to recognise: give up on HTTP for this connection.
                 tracked.Mode = Mode.Raw;
-                Replay(tracked, http: false);
+                Replay(tracked);
                 _chunks.OnGap(gap);
                 return;
             case Mode.Http:
@@ -175,7 +175,6 @@ public sealed class HttpFlowTracker : ICaptureSink
         {
             Connection = chunk.Connection,
             Side = tracked.ClientToServer == Direction.Write ? FlowSide.Client : FlowSide.Server,
-            Protocol = http2 ? "HTTP/2" : "HTTP/1",
             Library = chunk.Library,
             Fd = chunk.Fd,
             Address = chunk.Address,
@@ -212,14 +211,14 @@ public sealed class HttpFlowTracker : ICaptureSink
         }
     }
 
-    /// <summary>Delivers the events held while sniffing, in their order.</summary>
-    private void Replay(Tracked tracked, bool http)
+    /// <summary>Delivers the events held while sniffing, in their order, as the connection's mode now says (an upgrade inside them switches it to raw).</summary>
+    private void Replay(Tracked tracked)
     {
         foreach (object held in tracked.Pending)
         {
             switch (held)
             {
-                case DataChunk chunk when http && tracked.Mode == Mode.Http:
+                case DataChunk chunk when tracked.Mode == Mode.Http:
                     FeedHttp(tracked, chunk);
                     break;
                 case DataChunk chunk:
@@ -227,7 +226,7 @@ public sealed class HttpFlowTracker : ICaptureSink
                     break;
                 case StreamGap gap:
                     _chunks.OnGap(gap);
-                    if (http && tracked.Mode == Mode.Http)
+                    if (tracked.Mode == Mode.Http)
                     {
                         tracked.Conversation!.Gap(gap.Direction == tracked.ClientToServer, gap.Length);
                     }
@@ -243,7 +242,7 @@ public sealed class HttpFlowTracker : ICaptureSink
     {
         if (tracked.Mode == Mode.Sniffing)
         {
-            Replay(tracked, http: false);
+            Replay(tracked);
         }
 
         tracked.Conversation?.End();

@@ -1,3 +1,4 @@
+using TlsScope.Protocols;
 using TlsScope.Capture.Model;
 
 namespace TlsScope.Flows;
@@ -76,16 +77,5 @@ public sealed class HttpMessage
     public long LastByteNs { get; init; }
 
     /// <summary>The first header field with this name (case-insensitive), or null.</summary>
-    public string? GetHeader(string name)
-    {
-        foreach (var (n, v) in Headers)
-        {
-            if (string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
-            {
-                return v;
-            }
-        }
-
-        return null;
-    }
+    public string? GetHeader(string name) => Headers.Get(name);
 }

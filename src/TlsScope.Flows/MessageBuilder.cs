@@ -90,8 +90,7 @@ internal static class MessageBuilder
     /// <summary>The host a request names when it has no Host header: the server's end of the connection.</summary>
     private static string ServerAuthority(HttpFlow flow)
     {
-        var server = flow.Side == FlowSide.Client ? flow.Address.Remote : flow.Address.Local;
-        return server?.ToString() ?? "unknown";
+        return flow.Server?.ToString() ?? "unknown";
     }
 
     private static string Http1Url(Http1Message m, HttpFlow flow)

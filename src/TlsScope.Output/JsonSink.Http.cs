@@ -1,4 +1,5 @@
 using System.Text.Json;
+using TlsScope.Capture.Model;
 using TlsScope.Flows;
 
 namespace TlsScope.Output;
@@ -12,12 +13,12 @@ namespace TlsScope.Output;
 /// (base64, decoded), body_size, body_wire_size, body_encoding (the Content-Encoding removed),
 /// body_truncated, header_size, wire_size, complete, note, grpc ([{compressed, len}]),
 /// upgraded_to, start (first byte).</item>
-/// <item>http_exchange: type, time (end), conn, seq, pid, comm, local, remote, side, version,
+/// <item>http_exchange: type, time (end), conn, seq, pid, tid, uid, comm, library, fd, local, remote, side, version,
 /// stream, method, url, status, start, ttfb_ms, total_ms, send_ms, receive_ms, request_size,
 /// response_size (wire bytes), request_body_size, response_body_size (decoded), complete. It
 /// carries no headers or bodies: join it with its request and response on (conn, seq).</item>
-/// <item>websocket: type, time (last byte), conn, seq (of the upgrade exchange), pid, tid, comm,
-/// local, remote, side, from ("client"/"server"), opcode ("text", "binary", "close", "ping",
+/// <item>websocket: type, time (last byte), conn, seq (of the upgrade exchange), pid, tid, uid, comm,
+/// library, fd, local, remote, side, from ("client"/"server"), opcode ("text", "binary", "close", "ping",
 /// "pong", "continuation"), fin, compressed, len (announced payload length), data (base64,
 /// unmasked), truncated, lost, close_code and close_reason (close frames).</item>
 /// </list>
@@ -36,17 +37,7 @@ public sealed partial class JsonSink : IHttpSink
         var flow = exchange.Flow;
         var (request, response) = (exchange.Request, exchange.Response);
 
-        _json.WriteStartObject();
-        _json.WriteString(TypeName, "http_exchange");
-        WriteTime(TimeName, exchange.EndNs, scratch);
-        _json.WriteNumber(ConnName, flow.Connection);
-        _json.WriteNumber("seq", exchange.Sequence);
-        var process = (request ?? response)!.Process;
-        _json.WriteNumber(PidName, process.Pid);
-        _json.WriteString(CommName, process.Comm);
-        WriteEndpoint(LocalName, flow.Address.Local, scratch);
-        WriteEndpoint(RemoteName, flow.Address.Remote, scratch);
-        _json.WriteString("side", flow.Side == FlowSide.Client ? "client" : "server");
+        WriteFlowHeader("http_exchange", exchange.EndNs, flow, exchange.Sequence, exchange.Process, scratch);
         _json.WriteString("version", exchange.Version);
         if (exchange.Stream is { } stream)
         {
@@ -73,7 +64,7 @@ public sealed partial class JsonSink : IHttpSink
         WriteOptionalNumber("response_size", response?.WireBytes);
         WriteOptionalNumber("request_body_size", request?.Body.Length);
         WriteOptionalNumber("response_body_size", response?.Body.Length);
-        _json.WriteBoolean("complete", request is { Complete: true } && response is { Complete: true });
+        _json.WriteBoolean("complete", exchange.Complete);
         _json.WriteEndObject();
         EndLine();
     }
@@ -85,17 +76,7 @@ public sealed partial class JsonSink : IHttpSink
         Span<byte> scratch = stackalloc byte[Utf8Line.MaxEndpointBytes];
         var frame = e.Frame;
 
-        _json.WriteStartObject();
-        _json.WriteString(TypeName, "websocket");
-        WriteTime(TimeName, frame.LastByteClock, scratch);
-        _json.WriteNumber(ConnName, e.Flow.Connection);
-        _json.WriteNumber("seq", e.Sequence);
-        _json.WriteNumber(PidName, e.Process.Pid);
-        _json.WriteNumber(TidName, e.Process.Tid);
-        _json.WriteString(CommName, e.Process.Comm);
-        WriteEndpoint(LocalName, e.Flow.Address.Local, scratch);
-        WriteEndpoint(RemoteName, e.Flow.Address.Remote, scratch);
-        _json.WriteString("side", e.Flow.Side == FlowSide.Client ? "client" : "server");
+        WriteFlowHeader("websocket", frame.LastByteClock, e.Flow, e.Sequence, e.Process, scratch);
         _json.WriteString("from", e.FromClient ? "client" : "server");
         _json.WriteString("opcode", frame.OpcodeName);
         _json.WriteBoolean("fin", frame.Fin);
@@ -121,20 +102,7 @@ public sealed partial class JsonSink : IHttpSink
         ObjectDisposedException.ThrowIf(_disposed, this);
         Span<byte> scratch = stackalloc byte[Utf8Line.MaxEndpointBytes];
 
-        _json.WriteStartObject();
-        _json.WriteString(TypeName, m.IsRequest ? "http_request" : "http_response");
-        WriteTime(TimeName, m.LastByteNs, scratch);
-        _json.WriteNumber(ConnName, flow.Connection);
-        _json.WriteNumber("seq", sequence);
-        _json.WriteNumber(PidName, m.Process.Pid);
-        _json.WriteNumber(TidName, m.Process.Tid);
-        _json.WriteNumber(UidName, m.Process.Uid);
-        _json.WriteString(CommName, m.Process.Comm);
-        _json.WriteString(LibraryName, flow.Library);
-        _json.WriteNumber(FdName, flow.Fd < 0 ? -1 : flow.Fd);
-        WriteEndpoint(LocalName, flow.Address.Local, scratch);
-        WriteEndpoint(RemoteName, flow.Address.Remote, scratch);
-        _json.WriteString("side", flow.Side == FlowSide.Client ? "client" : "server");
+        WriteFlowHeader(m.IsRequest ? "http_request" : "http_response", m.LastByteNs, flow, sequence, m.Process, scratch);
         _json.WriteString("version", m.Version);
         if (m.Stream is { } stream)
         {
@@ -200,6 +168,26 @@ public sealed partial class JsonSink : IHttpSink
         WriteTime(StartName, m.FirstByteNs, scratch);
         _json.WriteEndObject();
         EndLine();
+    }
+
+    /// <summary>Opens every HTTP record alike: type, time, conn, seq, pid, tid, uid, comm, library, fd, local, remote, side.</summary>
+    private void WriteFlowHeader(string type, long timeNs, HttpFlow flow, long sequence, ProcessInfo process, Span<byte> scratch)
+    {
+        _json.WriteStartObject();
+        _json.WriteString(TypeName, type);
+        WriteTime(TimeName, timeNs, scratch);
+        _json.WriteNumber(ConnName, flow.Connection);
+        _json.WriteNumber("seq", sequence);
+        _json.WriteNumber(PidName, process.Pid);
+        _json.WriteNumber(TidName, process.Tid);
+        _json.WriteNumber(UidName, process.Uid);
+        _json.WriteString(CommName, process.Comm);
+        _json.WriteString(LibraryName, flow.Library);
+        _json.WriteNumber(FdName, flow.Fd < 0 ? -1 : flow.Fd);
+
+        WriteEndpoint(LocalName, flow.Address.Local, scratch);
+        WriteEndpoint(RemoteName, flow.Address.Remote, scratch);
+        _json.WriteString("side", flow.SideName);
     }
 
     private void WriteFields(string name, IReadOnlyList<(string Name, string Value)> fields)

@@ -45,8 +45,13 @@ public sealed class HttpTests
             Assert.Equal("GET", ex.GetProperty("method").GetString());
             Assert.Equal(200, ex.GetProperty("status").GetInt32());
             Assert.True(ex.GetProperty("complete").GetBoolean());
-            Assert.True(ex.GetProperty("ttfb_ms").GetDouble() >= 0);
-            Assert.True(ex.GetProperty("total_ms").GetDouble() >= ex.GetProperty("ttfb_ms").GetDouble());
+            // The timings are the records' own byte times: ttfb from the request's last byte to the
+            // response's first, total from the exchange's start to its end; both short on loopback.
+            long requestEnd = Ns(req, "time"), responseStart = Ns(resp, "start");
+            Assert.True(requestEnd <= responseStart, "the response started before the request ended");
+            Assert.Equal((responseStart - requestEnd) / 1e6, ex.GetProperty("ttfb_ms").GetDouble(), 0.002);
+            Assert.Equal((Ns(ex, "time") - Ns(ex, "start")) / 1e6, ex.GetProperty("total_ms").GetDouble(), 0.002);
+            Assert.InRange(ex.GetProperty("total_ms").GetDouble(), 0.001, 10_000);
 
             // Every request's headers decode whole, in wire order; the custom one included.
             var reqHeaders = Headers(req);
@@ -176,6 +181,10 @@ public sealed class HttpTests
         }
 
         var records = Captured.Load(json);
+        // Nothing slipped out in base64: no raw chunks, and no decoded body holds the secret.
+        Assert.Empty(records.Data);
+        Assert.All(records.OfType("http_request").Concat(records.OfType("http_response")),
+            m => Assert.DoesNotContain(Secret, Encoding.Latin1.GetString(m.GetProperty("body").GetBytesFromBase64())));
         var request = Headers(Assert.Single(records.OfType("http_request")));
         Assert.Equal("[REDACTED]", Header(request, "authorization"));
         Assert.Equal("[REDACTED]", Header(request, "cookie"));
@@ -260,6 +269,14 @@ public sealed class HttpTests
         var records = scope.Records();
         Assert.Empty(records.OfType("http_exchange"));
         Assert.StartsWith("GET /raw HTTP/1.1\r\n", Encoding.ASCII.GetString(records.Bytes(curl.Pid, "write")));
+    }
+
+    /// <summary>An RFC 3339 time of a record as Unix ns (all nine digits kept).</summary>
+    private static long Ns(JsonElement record, string key)
+    {
+        var text = record.GetProperty(key).GetString()!; // yyyy-MM-ddTHH:mm:ss.fffffffffZ
+        var seconds = DateTimeOffset.Parse(text[..19] + "Z", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeSeconds();
+        return seconds * 1_000_000_000 + long.Parse(text[20..29], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static List<(string Name, string Value)> Headers(JsonElement message) => Fields(message.GetProperty("headers"));

@@ -48,7 +48,6 @@ internal static class HarEntryWriter
     {
         HttpMessage? request = exchange.Request;
         HttpMessage? response = exchange.Response;
-        HttpMessage first = (request ?? response)!;
         HttpFlow flow = exchange.Flow;
 
         long send = exchange.SendNs ?? 0;
@@ -56,11 +55,11 @@ internal static class HarEntryWriter
         long receive = exchange.ReceiveNs ?? 0;
 
         json.WriteStartObject();
-        json.WriteString("startedDateTime", StartedDateTime(first.FirstByteNs));
+        json.WriteString("startedDateTime", StartedDateTime(exchange.StartNs));
         json.WriteNumber("time", (send + wait + receive) / NsPerMs);
 
-        WriteRequest(json, request, first.Version);
-        WriteResponse(json, response, first.Version);
+        WriteRequest(json, request, exchange.Version);
+        WriteResponse(json, response, exchange.Version);
 
         json.WriteStartObject("cache");
         json.WriteEndObject();
@@ -75,28 +74,23 @@ internal static class HarEntryWriter
         json.WriteNumber("receive", receive / NsPerMs);
         json.WriteEndObject();
 
-        IPEndPoint? server = flow.Side == FlowSide.Client ? flow.Address.Remote : flow.Address.Local;
-        if (server is not null)
+        if (flow.Server is { } server)
         {
             json.WriteString("serverIPAddress", IpAddress(server.Address));
         }
 
         json.WriteString("connection", flow.Connection.ToString(CultureInfo.InvariantCulture));
 
-        if (first.Process is { } process)
-        {
-            json.WriteNumber("_pid", process.Pid);
-            json.WriteNumber("_tid", process.Tid);
-            json.WriteString("_comm", Clean(process.Comm));
-        }
-
-        json.WriteString("_side", flow.Side == FlowSide.Client ? "client" : "server");
+        json.WriteNumber("_pid", exchange.Process.Pid);
+        json.WriteNumber("_tid", exchange.Process.Tid);
+        json.WriteString("_comm", Clean(exchange.Process.Comm));
+        json.WriteString("_side", flow.SideName);
         if (exchange.Stream is { } stream)
         {
             json.WriteNumber("_stream", stream);
         }
 
-        json.WriteBoolean("_complete", request is { Complete: true } && response is { Complete: true });
+        json.WriteBoolean("_complete", exchange.Complete);
         if (Note(request, response) is { } note)
         {
             json.WriteString("_note", note);
@@ -235,15 +229,15 @@ internal static class HarEntryWriter
         bool isText = true;
         if (!body.IsEmpty)
         {
-            string? text = AsText(body);
-            if (text is null)
+            // The text output's rule: printable UTF-8 is text, anything else goes as base64.
+            isText = TextSink.LooksLikeText(body);
+            if (isText)
             {
-                json.WriteBase64String("text", body);
-                isText = false;
+                json.WriteString("text", body);
             }
             else
             {
-                json.WriteString("text", text);
+                json.WriteBase64String("text", body);
             }
         }
 
@@ -255,24 +249,6 @@ internal static class HarEntryWriter
         return isText;
     }
 
-    /// <summary>The body as a string when it is UTF-8 text (white space aside, no control characters); else null.</summary>
-    private static string? AsText(ReadOnlySpan<byte> body)
-    {
-        if (!Utf8.IsValid(body))
-        {
-            return null;
-        }
-
-        foreach (byte b in body)
-        {
-            if ((b < 0x20 && b is not ((byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)'\f')) || b == 0x7F)
-            {
-                return null;
-            }
-        }
-
-        return Encoding.UTF8.GetString(body);
-    }
 
     private static void WriteCookies(Utf8JsonWriter json, List<HarCookie> cookies)
     {

@@ -24,7 +24,6 @@ public sealed class HarSink : ICaptureSink, IHttpSink
 
     private static readonly byte[] Suffix = "\n]}}\n"u8.ToArray();
 
-    private readonly string _path;
     private readonly FileStream _stream;
     private ArrayBufferWriter<byte> _buffer = new(16 * 1024);
     private readonly Utf8JsonWriter _json;
@@ -51,7 +50,6 @@ public sealed class HarSink : ICaptureSink, IHttpSink
             throw new OutputException("cannot write HAR to stdout: the file is completed in place after each exchange; give --har a file name");
         }
 
-        _path = path;
         _stream = SecureFile.CreateFile(path);
         try
         {
@@ -78,8 +76,6 @@ public sealed class HarSink : ICaptureSink, IHttpSink
         });
     }
 
-    /// <summary>The file this sink writes.</summary>
-    public string FilePath => _path;
 
     /// <summary>Entries written so far.</summary>
     public long EntryCount => _entries;

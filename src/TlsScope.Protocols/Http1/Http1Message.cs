@@ -1,3 +1,4 @@
+using TlsScope.Protocols;
 namespace TlsScope.Protocols.Http1;
 
 /// <summary>Which side of an HTTP/1.x exchange a byte stream carries.</summary>
@@ -87,18 +88,7 @@ public sealed class Http1Message
     public bool IsRequest => Role == Http1Role.Request;
 
     /// <summary>First value of a header, case-insensitively, or null.</summary>
-    public string? GetHeader(string name)
-    {
-        foreach (var (n, v) in Headers)
-        {
-            if (string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
-            {
-                return v;
-            }
-        }
-
-        return null;
-    }
+    public string? GetHeader(string name) => Headers.Get(name);
 
     /// <inheritdoc />
     public override string ToString() => Role == Http1Role.Request

@@ -103,11 +103,7 @@ public sealed class Http1StreamParser
     /// <summary>Stream offset reached, gap bytes included.</summary>
     public long StreamOffset => _offset;
 
-    /// <summary>Messages delivered so far.</summary>
-    public int MessageCount { get; private set; }
 
-    /// <summary>Protocol errors reported so far.</summary>
-    public int ErrorCount { get; private set; }
 
     /// <summary>
     /// Response parsers only: records the method of the next request on this connection, so that responses
@@ -838,7 +834,6 @@ public sealed class Http1StreamParser
         _remaining = 0;
         _sectionBytes = 0;
         _state = State.StartLine;
-        MessageCount++;
         MessageParsed?.Invoke(msg);
     }
 
@@ -862,7 +857,6 @@ public sealed class Http1StreamParser
 
     private void Error(string message)
     {
-        ErrorCount++;
         ProtocolError?.Invoke(new Http1ProtocolError(_offset, message));
     }
 }

@@ -21,6 +21,7 @@ public sealed class Http2Connection
     private readonly Queue<int> _closedOrder = new();
     private readonly long _maxBodyBytes;
     private bool _capReported;
+    private long _opened;
 
     /// <summary>Creates a connection with fresh parsers and decoders.</summary>
     public Http2Connection(long maxBodyBytes = DefaultMaxBodyBytes)
@@ -37,6 +38,12 @@ public sealed class Http2Connection
 
     /// <summary>Raised when a response ends: END_STREAM, reset, or the connection's end (then incomplete).</summary>
     public event Action<Http2Message>? ResponseCompleted;
+
+    /// <summary>
+    /// Raised once per stream after its request and response were delivered (both ended, the stream was
+    /// reset, or the connection ended): the stream's messages, either possibly null.
+    /// </summary>
+    public event Action<Http2Message?, Http2Message?>? StreamClosed;
 
     /// <summary>Raised for a protocol error in either direction.</summary>
     public event Action<Http2Role, string>? ProtocolError;
@@ -75,9 +82,8 @@ public sealed class Http2Connection
             var pair = _streams[id];
             Deliver(pair.Request);
             Deliver(pair.Response);
+            Close(id);
         }
-
-        _streams.Clear();
     }
 
     private Http2DirectionParser Parser(Http2Role direction) =>
@@ -261,16 +267,17 @@ public sealed class Http2Connection
                 return null;
             }
 
-            pair = new StreamPair();
+            // Numbered when the stream's first frame arrives: exchanges count in the order they started.
+            pair = new StreamPair(++_opened);
             _streams[stream] = pair;
         }
 
         if (isRequest)
         {
-            return pair.Request ??= new Http2Message(stream, true, _maxBodyBytes) { FirstFrameClock = Clock };
+            return pair.Request ??= new Http2Message(stream, true, _maxBodyBytes) { FirstFrameClock = Clock, Sequence = pair.Sequence };
         }
 
-        return pair.Response ??= new Http2Message(stream, false, _maxBodyBytes) { FirstFrameClock = Clock };
+        return pair.Response ??= new Http2Message(stream, false, _maxBodyBytes) { FirstFrameClock = Clock, Sequence = pair.Sequence };
     }
 
     private void Finish(int stream, Http2Message msg)
@@ -286,7 +293,11 @@ public sealed class Http2Connection
 
     private void Close(int stream)
     {
-        _streams.Remove(stream);
+        if (_streams.Remove(stream, out var pair))
+        {
+            StreamClosed?.Invoke(pair.Request, pair.Response);
+        }
+
         if (_closed.Add(stream))
         {
             _closedOrder.Enqueue(stream);
@@ -315,8 +326,10 @@ public sealed class Http2Connection
         }
     }
 
-    private sealed class StreamPair
+    private sealed class StreamPair(long sequence)
     {
+        public long Sequence { get; } = sequence;
+
         public Http2Message? Request { get; set; }
 
         public Http2Message? Response { get; set; }

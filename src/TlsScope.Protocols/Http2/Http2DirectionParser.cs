@@ -85,7 +85,10 @@ public sealed class Http2DirectionParser
     /// <summary>Raised for a HEADERS block that cannot be decoded (desynchronised HPACK state): stream id, END_STREAM, reason.</summary>
     public event Action<int, bool, string>? HeadersUndecodable;
 
-    /// <summary>Raised for each DATA frame with padding removed: stream id, a copy of the data, END_STREAM.</summary>
+    /// <summary>
+    /// Raised for each DATA frame with padding removed: stream id, the data, END_STREAM. The data points
+    /// into the parser's frame buffer: it is valid only during the call (copy what you keep).
+    /// </summary>
     public event Action<int, ReadOnlyMemory<byte>, bool>? Data;
 
     /// <summary>Raised for a DATA frame partly lost to a gap: stream id, END_STREAM. Its data is not reported.</summary>
@@ -136,8 +139,6 @@ public sealed class Http2DirectionParser
     /// <summary>Complete frames parsed so far (damaged ones included).</summary>
     public long FrameCount { get; private set; }
 
-    /// <summary>Protocol errors reported so far.</summary>
-    public int ErrorCount { get; private set; }
 
     /// <summary>Stream offset reached, gap bytes included.</summary>
     public long StreamOffset { get; private set; }
@@ -481,7 +482,9 @@ public sealed class Http2DirectionParser
             return;
         }
 
-        Data?.Invoke(stream, p.ToArray(), (flags & Http2Flags.EndStream) != 0);
+        // p is the payload minus its pad-length byte (when PADDED) and its padding: point at it in place.
+        int start = (flags & Http2Flags.Padded) != 0 ? 1 : 0;
+        Data?.Invoke(stream, _payload.AsMemory(start, p.Length), (flags & Http2Flags.EndStream) != 0);
     }
 
     private void OnHeaders(ReadOnlySpan<byte> p, int stream, byte flags)
@@ -734,7 +737,6 @@ public sealed class Http2DirectionParser
 
     private void Error(string message)
     {
-        ErrorCount++;
         ProtocolError?.Invoke(message);
     }
 }

@@ -1,3 +1,4 @@
+using TlsScope.Protocols;
 namespace TlsScope.Protocols.Http2;
 
 /// <summary>One HTTP/2 request or response: the messages of one stream in one direction.</summary>
@@ -12,6 +13,9 @@ public sealed class Http2Message
         IsRequest = isRequest;
         _maxBodyBytes = maxBodyBytes;
     }
+
+    /// <summary>1, 2, ...: the order in which the connection's streams started (request and response share it).</summary>
+    public long Sequence { get; internal init; }
 
     /// <summary>The stream carrying the message.</summary>
     public int StreamId { get; }
@@ -90,18 +94,7 @@ public sealed class Http2Message
     public bool IsGrpc => GrpcMessages.IsGrpcContentType(ContentType);
 
     /// <summary>The first header field with this name (case-insensitive), or null.</summary>
-    public string? GetHeader(string name)
-    {
-        foreach (var (n, v) in Headers)
-        {
-            if (string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
-            {
-                return v;
-            }
-        }
-
-        return null;
-    }
+    public string? GetHeader(string name) => Headers.Get(name);
 
     /// <summary>gRPC messages of the body, when <see cref="IsGrpc"/> and the (untruncated) body parses.</summary>
     public bool TryGetGrpcMessages(out List<(bool Compressed, int Length)> messages)

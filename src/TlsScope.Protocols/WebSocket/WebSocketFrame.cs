@@ -67,8 +67,6 @@ public sealed class WebSocketFrame
     /// <summary>Close frames: the UTF-8 reason after the status code (empty when there is none); null for other frames.</summary>
     public string? CloseReason { get; init; }
 
-    /// <summary>True for control frames (opcode 8 and above).</summary>
-    public bool IsControl => (byte)Opcode >= 8;
 
     /// <summary>"continuation", "text", "binary", "close", "ping", "pong", else "opcode-N".</summary>
     public string OpcodeName => NameOf(Opcode);

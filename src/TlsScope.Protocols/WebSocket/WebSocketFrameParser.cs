@@ -85,8 +85,6 @@ public sealed class WebSocketFrameParser
     /// <summary>Complete frames delivered so far.</summary>
     public long FrameCount { get; private set; }
 
-    /// <summary>Protocol errors reported so far.</summary>
-    public int ErrorCount { get; private set; }
 
     /// <summary>Feeds the next bytes of the direction.</summary>
     public void Feed(ReadOnlySpan<byte> data)
@@ -463,7 +461,6 @@ public sealed class WebSocketFrameParser
 
     private void Error(string message)
     {
-        ErrorCount++;
         ProtocolError?.Invoke(message);
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using TlsScope.Capture;
 using TlsScope.Cli;
+using TlsScope.Flows;
 
 namespace TlsScope.Tests.Cli;
 
@@ -151,7 +152,6 @@ public sealed class CliParsingTests
     [InlineData("--redact needs HTTP parsing to find headers: it cannot be combined with --raw", "--raw", "--redact-header", "x-key")]
     [InlineData("--redact-header 'bad name': not a header name", "--redact-header", "bad name")]
     [InlineData("--redact-header '': not a header name", "--redact-header", "")]
-    [InlineData("--har -: a HAR file is rewritten in place, so it cannot go to stdout; name a file", "--har", "-")]
     public void BadHttpOptions_GiveTheExactOneLineMessage(string message, params string[] args)
     {
         var (cli, r) = ParseOk(args);
@@ -167,6 +167,7 @@ public sealed class CliParsingTests
         Assert.NotNull(flows);
         Assert.Null(flows.Redactor);
         Assert.Equal(4096, r.GetValue(cli.BodyLimit));
+        Assert.Equal(FlowOptions.DefaultMaxBodyBytes, flows.MaxBodyBytes);
 
         (cli, r) = ParseOk("--raw");
         Assert.Null(cli.Validate(r));
@@ -247,4 +248,12 @@ public sealed class CliMainTests
         Assert.Contains("--no-such-option", line);
     }
 
+    [Fact]
+    public void HarToStdout_IsRefusedInOneLineBeforeAnyCapture()
+    {
+        var (exit, lines) = RunMain("--har", "-", "--duration", "1");
+
+        Assert.Equal(1, exit);
+        Assert.Equal("tlsscope: cannot write HAR to stdout: the file is completed in place after each exchange; give --har a file name", Assert.Single(lines));
+    }
 }

@@ -86,7 +86,7 @@ public sealed class HttpFlowTrackerTests
         Assert.All(h.Http.Events, e => Assert.Same(flow, e.Flow));
         Assert.Equal(7ul, flow.Connection);
         Assert.Equal(FlowSide.Client, flow.Side);
-        Assert.Equal("HTTP/1", flow.Protocol);
+        Assert.Equal("HTTP/1.1", h.Http.Exchanges[0].Version);
         Assert.Equal("libssl.so.3", flow.Library);
         Assert.Equal(9, flow.Fd);
         Assert.Equal(ConnectionFeeder.Address, flow.Address);
@@ -847,7 +847,7 @@ public sealed class HttpFlowTrackerTests
         Assert.Equal("request#1 response#1 exchange#1 request#2 response#2 exchange#2 request#3 response#3 exchange#3", h.Http.Trace);
         Assert.Empty(h.Raw.Events);
         var flow = h.Http.Exchanges[0].Flow;
-        Assert.Equal("HTTP/2", flow.Protocol);
+        Assert.Equal("HTTP/2", h.Http.Exchanges[0].Version);
         Assert.Equal(FlowSide.Client, flow.Side);
 
         var (e1, e3, e5) = (h.Http.Exchanges[0], h.Http.Exchanges[1], h.Http.Exchanges[2]);
@@ -1009,7 +1009,7 @@ public sealed class HttpFlowTrackerTests
             .Headers(1, new HpackWriter().Encode((":status", "200")), endStream: false).Data(1, "ok", endStream: true).ToArray());
 
         var e = Assert.Single(h.Http.Exchanges);
-        Assert.Equal("HTTP/2", e.Flow.Protocol);
+        Assert.Equal("HTTP/2", e.Version);
         Assert.Equal(FlowSide.Server, e.Flow.Side);
         Assert.Equal("https://srv/first", e.Request!.Url);
         Assert.Equal("ok", Text(e.Response!.Body));

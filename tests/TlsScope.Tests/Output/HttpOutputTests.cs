@@ -20,7 +20,7 @@ public sealed class HttpOutputTests
 
     private static readonly string[] ExchangeKeys =
     [
-        "type", "time", "conn", "seq", "pid", "comm", "local", "remote", "side", "version", "method", "url", "status",
+        "type", "time", "conn", "seq", "pid", "tid", "uid", "comm", "library", "fd", "local", "remote", "side", "version", "method", "url", "status",
         "start", "ttfb_ms", "total_ms", "send_ms", "receive_ms", "request_size", "response_size", "request_body_size",
         "response_body_size", "complete",
     ];
@@ -415,7 +415,6 @@ public sealed class HttpOutputTests
     {
         Connection = 7,
         Side = side,
-        Protocol = protocol,
         Library = "/usr/lib/libssl.so.3",
         Fd = fd,
         Address = Chunks.Loopback,

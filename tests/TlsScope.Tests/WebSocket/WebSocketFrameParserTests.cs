@@ -389,6 +389,7 @@ public sealed class WebSocketFrameParserTests
         }
 
         var zero = Run(wire, [wire.Length], max: 0);
+        Assert.Equal(2, zero.Frames.Count);
         Assert.All(zero.Frames, f => Assert.Empty(f.Payload));
         Assert.All(zero.Frames, f => Assert.True(f.PayloadTruncated));
     }
@@ -529,9 +530,14 @@ public sealed class WebSocketFrameParserTests
     public void Huge_Announced_Length_Does_Not_Allocate_Up_Front()
     {
         var (p, log) = Log.New();
-        p.Feed(Hex("82 7F 00 00 10 00 00 00 00 00"));
-        p.Feed(Pattern(100));
+        byte[] header = Hex("82 7F 00 00 10 00 00 00 00 00"); // announces 2^44 bytes
+        byte[] some = Pattern(100);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        p.Feed(header);
+        p.Feed(some);
         p.Gap(1L << 40);
+        // Buffers grow with what arrives (100 bytes), not with the announced length or the cap (16 MiB).
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 * 1024, "allocated up front");
         Assert.Empty(log.Frames);
         Assert.False(p.Lost);
         p.End();
