@@ -11,6 +11,7 @@
 #include "../lib/config.h"
 #include "../lib/maps.h"
 #include "../lib/sock.h"
+#include "../lib/keys.h"
 #include "../lib/tls_call.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -18,6 +18,8 @@
 enum tscope_event_kind {
 	TSCOPE_EVENT_DATA = 1,  /* struct tscope_chunk: plaintext read or written */
 	TSCOPE_EVENT_CLOSE = 2, /* struct tscope_conn_close: SSL_free on a tracked connection */
+	TSCOPE_EVENT_KEYS = 3,  /* struct tscope_keys: a handshake's secrets, read once per handshake */
+	TSCOPE_EVENT_PACKET = 4, /* struct tscope_packet: a packet seen by the TC programs */
 };
 
 enum tscope_direction {
@@ -78,6 +80,80 @@ struct tscope_conn_close {
 	__u32 tid;
 };
 
+/* ---- TLS secrets ----
+ * The kernel knows nothing about SSL structures: user space finds, per library build, where
+ * each value lives (calibration or a table) and hands over a list of memory paths. The kernel
+ * reads them all once per handshake and user space gives the bytes their meaning. */
+#define TSCOPE_KEY_SLOTS 12
+#define TSCOPE_KEY_SLOT_SIZE 64 /* EVP_MAX_MD_SIZE */
+#define TSCOPE_PATH_DEPTH 3
+#define TSCOPE_MAX_LIBRARIES 256
+
+/* Where one value lives, starting at the library's connection object (the SSL *): load the
+ * pointer at base + off[i] for each i < deref in turn, then read size bytes at base + off[deref]. */
+struct tscope_mem_path {
+	__u32 off[TSCOPE_PATH_DEPTH + 1];
+	__u32 deref;
+	__u32 size; /* 0: slot unused; at most TSCOPE_KEY_SLOT_SIZE */
+};
+
+/* One library build's layout, stored in the key_layouts map at the library's index. */
+struct tscope_key_layout {
+	struct tscope_mem_path slot[TSCOPE_KEY_SLOTS]; /* slot 0: client random, the set's identity */
+	__u32 valid;         /* 0: keys are not read for this library */
+	__u32 version_slot;  /* slot whose first 2 bytes (little endian) are the protocol version */
+	__u32 ready_slot12;  /* slot that is non-zero once a TLS 1.2 handshake's keys are complete */
+	__u32 ready_slot13;  /* the same for TLS 1.3 (0x0304) */
+};
+
+struct tscope_keys {
+	struct tscope_event_head head; /* conn_id: the connection the secrets belong to */
+	__u64 ssl;       /* the connection object's address in the process */
+	__u32 pid;
+	__u32 tid;
+	__u32 uid;
+	__u32 library;   /* attach cookie, as in tscope_chunk */
+	__u32 read_mask; /* bit i: slot i was read */
+	__u32 pad;
+	char comm[TSCOPE_COMM_LEN];
+	__u8 slot[TSCOPE_KEY_SLOTS][TSCOPE_KEY_SLOT_SIZE];
+};
+
+/* ---- packets (TC) ---- */
+#define TSCOPE_PACKET_MAX 65536 /* bytes of one packet kept; the rest is counted in len */
+
+enum tscope_packet_flags {
+	TSCOPE_PACKET_EGRESS = 1, /* leaving the interface; else arriving */
+	TSCOPE_PACKET_OWNED = 2,  /* pid/uid/comm name the socket's process */
+};
+
+struct tscope_packet {
+	struct tscope_event_head head; /* flags: tscope_packet_flags; conn_id 0 */
+	__u32 ifindex;
+	__u32 len;       /* bytes on the wire */
+	__u32 cap_len;   /* bytes in data[] */
+	__u32 pid;
+	__u32 uid;
+	__u32 pad;
+	char comm[TSCOPE_COMM_LEN];
+	__u8 data[];
+};
+
+/* Who owns a socket, keyed by its tscope_sock_addr (a listener: remote zeroed). */
+struct tscope_owner {
+	__u32 pid;
+	__u32 uid;
+	char comm[TSCOPE_COMM_LEN];
+};
+
+struct tscope_packet_stats {
+	__u64 packets;       /* records submitted */
+	__u64 bytes;
+	__u64 lost_packets;  /* ring buffer was full */
+	__u64 filtered;      /* not from a traced process's connection */
+	__u64 truncated;     /* longer than TSCOPE_PACKET_MAX */
+};
+
 /* Counters kept per CPU in the kernel and summed by user space. */
 struct tscope_stats {
 	__u64 chunks;           /* records submitted */
@@ -107,5 +183,11 @@ _Static_assert(sizeof(struct tscope_chunk) == 136, "tscope_chunk layout");
 _Static_assert(sizeof(struct tscope_conn_close) == 48, "tscope_conn_close layout");
 _Static_assert(sizeof(struct tscope_stats) == 56, "tscope_stats layout");
 _Static_assert(sizeof(struct tscope_config) == 40, "tscope_config layout");
+_Static_assert(sizeof(struct tscope_mem_path) == 24, "tscope_mem_path layout");
+_Static_assert(sizeof(struct tscope_key_layout) == 304, "tscope_key_layout layout");
+_Static_assert(sizeof(struct tscope_keys) == 840, "tscope_keys layout");
+_Static_assert(sizeof(struct tscope_packet) == 64, "tscope_packet layout");
+_Static_assert(sizeof(struct tscope_owner) == 24, "tscope_owner layout");
+_Static_assert(sizeof(struct tscope_packet_stats) == 40, "tscope_packet_stats layout");
 
 #endif

@@ -26,6 +26,7 @@ struct conn_state {
 	__u64 id;
 	__u64 sk;
 	__u64 offset[2]; /* per direction: bytes so far, so user space sees every gap */
+	__u64 keys_seen; /* first bytes of the client random whose secrets were sent (keys.h) */
 	__s32 fd;
 	__u32 inferred;  /* 1: socket bound after the call (memory BIO), see membio_pending */
 	struct tscope_sock_addr addr;
@@ -264,6 +265,7 @@ static __always_inline void tls_call_emit(void *ctx, __u64 pid_tgid, struct acti
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 	bpf_loop((e.captured + TSCOPE_CHUNK_DATA_MAX - 1) / TSCOPE_CHUNK_DATA_MAX, emit_record, &e, 0);
 	s->busy = 0;
+	keys_after_call(ctx, pid_tgid, c->ssl, &cs->keys_seen, cs->id);
 }
 
 /* A write that touched no socket: if the connection still has none, watch the thread's next send. */

@@ -101,6 +101,15 @@ public sealed unsafe class BpfObject : SafeHandle
             return LibBpf.MapLookupElem(MapFd(mapName), k, v) == 0;
     }
 
+    /// <summary>Creates or replaces a map element.</summary>
+    public void Update(string mapName, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* k = key)
+        fixed (byte* v = value)
+            if (LibBpf.MapUpdateElem(MapFd(mapName), k, v, 0) < 0)
+                throw BpfException.FromErrno($"update map {mapName}", Marshal.GetLastPInvokeError());
+    }
+
     private nint FindMap(string name)
     {
         var m = LibBpf.FindMap(handle, name);

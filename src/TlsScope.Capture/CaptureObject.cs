@@ -32,14 +32,14 @@ public static class CaptureObject
         }
     }
 
-    private static uint RingSize(int mib)
+    internal static uint RingSize(int mib)
     {
         if (mib is < 1 or > 1024)
             throw new CaptureException($"--buffer-size {mib}: must be between 1 and 1024 MiB");
         return (uint)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)mib) << 20;
     }
 
-    private static unsafe KernelConfig Config(CaptureOptions o)
+    internal static unsafe KernelConfig Config(CaptureOptions o)
     {
         var c = new KernelConfig
         {
@@ -60,7 +60,7 @@ public static class CaptureObject
         return c;
     }
 
-    private static byte[] EmbeddedObject(string name)
+    internal static byte[] EmbeddedObject(string name)
     {
         using var s = typeof(CaptureObject).Assembly.GetManifestResourceStream("bpf/" + name)
             ?? throw new CaptureException($"bpf object {name} is not embedded in this build");

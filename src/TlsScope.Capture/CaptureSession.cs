@@ -42,18 +42,21 @@ public sealed class CaptureSession : IDisposable
     private string[] libraryNames = [];
     private CaptureSummary? summary;
 
-    private CaptureSession(CaptureOptions options, ICaptureSink sink, Action<string> log)
+    private readonly KeyCapture? keys;
+
+    private CaptureSession(CaptureOptions options, ICaptureSink sink, Action<string> log, KeyCapture? keys)
     {
         this.options = options;
         this.sink = sink;
         this.log = log;
+        this.keys = keys;
         obj = CaptureObject.Load(options);
         try
         {
             attacher = new ProbeAttacher(obj, options.Pid);
             discovery = new LibraryDiscovery(options.Pid, Families);
             assembler = new CallAssembler(sink, new ClockOffset(), counters);
-            decoder = new EventDecoder(assembler, LibraryName);
+            decoder = new EventDecoder(assembler, LibraryName, keys?.Sink);
             ring = RingBuffer.Open(obj, "events", batcher);
         }
         catch
@@ -71,7 +74,7 @@ public sealed class CaptureSession : IDisposable
 
     /// <summary>Checks the machine, loads, attaches everything and starts reading. When this
     /// returns, capture is live.</summary>
-    public static CaptureSession Start(CaptureOptions options, ICaptureSink sink, Action<string> log)
+    public static CaptureSession Start(CaptureOptions options, ICaptureSink sink, Action<string> log, KeyCapture? keys = null)
     {
         if (KernelSupport.Problems() is { Count: > 0 } problems)
             throw new CaptureException(problems[0]);
@@ -87,7 +90,7 @@ public sealed class CaptureSession : IDisposable
             throw new CaptureException(e.Message);
         }
 
-        var session = new CaptureSession(options, sink, log);
+        var session = new CaptureSession(options, sink, log, keys);
         try
         {
             session.reader.Start();
@@ -120,10 +123,36 @@ public sealed class CaptureSession : IDisposable
             if (closed)
                 return;
             libraryNames = discovery.Libraries.Select(l => l.Name).ToArray();
+            SetKeyLayout(lib);
             var n = attacher.Attach(lib);
             if (options.Verbose)
                 log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
         }
+    }
+
+    /// <summary>Tells the kernel where this library keeps its secrets, before its first call
+    /// is seen. A library without a layout still gives plaintext; the reason is reported.</summary>
+    private unsafe void SetKeyLayout(TlsLibrary lib)
+    {
+        if (keys is null || lib.Id >= KernelKeyLayout.MaxLibraries)
+            return;
+        string? problem;
+        KernelKeyLayout layout;
+        try
+        {
+            (layout, problem) = keys.Layout(lib);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            (layout, problem) = (default, e.Message);
+        }
+        if (problem is not null)
+        {
+            log($"tlsscope: warning: no TLS keys from {lib.Path}: {problem}");
+            return;
+        }
+        var id = (uint)lib.Id;
+        obj.Update("key_layouts", new ReadOnlySpan<byte>(&id, 4), new ReadOnlySpan<byte>(&layout, sizeof(KernelKeyLayout)));
     }
 
     /// <summary>Detaches every probe; no attach can happen after it.</summary>

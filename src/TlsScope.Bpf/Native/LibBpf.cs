@@ -58,6 +58,48 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
     internal static partial int MapLookupElem(int fd, void* key, void* value);
 
+    [LibraryImport(Lib, EntryPoint = "bpf_map_update_elem", SetLastError = true)]
+    internal static partial int MapUpdateElem(int fd, void* key, void* value, ulong flags);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_tc_hook_create")]
+    internal static partial int TcHookCreate(TcHook* hook);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_tc_hook_destroy")]
+    internal static partial int TcHookDestroy(TcHook* hook);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_tc_attach")]
+    internal static partial int TcAttach(TcHook* hook, TcOpts* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_tc_detach")]
+    internal static partial int TcDetach(TcHook* hook, TcOpts* opts);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_tc_query")]
+    internal static partial int TcQuery(TcHook* hook, TcOpts* opts);
+
+    /// <summary>struct bpf_tc_hook (libbpf 1.x).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TcHook
+    {
+        public nuint Size;
+        public int IfIndex;
+        public int AttachPoint; // BPF_TC_INGRESS 1, BPF_TC_EGRESS 2
+        public uint Parent;
+        private readonly uint pad;
+    }
+
+    /// <summary>struct bpf_tc_opts (libbpf 1.x).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct TcOpts
+    {
+        public nuint Size;
+        public int ProgFd;
+        public uint Flags;
+        public uint ProgId;
+        public uint Handle;
+        public uint Priority;
+        private readonly uint pad;
+    }
+
     [LibraryImport(Lib, EntryPoint = "bpf_program__attach_uprobe_opts", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial nint AttachUprobe(nint prog, int pid, string binaryPath, nuint funcOffset, UprobeOpts* opts);
 

@@ -11,6 +11,9 @@ namespace TlsScope.Capture.Decoding;
 /// </summary>
 public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureCounters counters)
 {
+    /// <summary>Turns the kernel's monotonic times into Unix times, for every record kind.</summary>
+    public ClockOffset Clock => clock;
+
     public const string KernelLossReason = "not captured: ring buffer full or memory unreadable";
 
     private sealed class Stream

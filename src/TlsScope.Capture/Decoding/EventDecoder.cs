@@ -11,7 +11,7 @@ namespace TlsScope.Capture.Decoding;
 /// Turns raw ring-buffer records into model events: reads the C struct in place, resolves the
 /// library name, process and addresses (cached), and feeds the call assembler.
 /// </summary>
-public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, string> libraryName)
+public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, string> libraryName, IKeyMaterialSink? keys = null)
 {
     private static readonly int ChunkSize = sizeof(ChunkHeader);
     private readonly Dictionary<uint, ProcessInfo> processes = [];
@@ -42,6 +42,11 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
             var payload = memory.Slice(ChunkSize, (int)Math.Min(h.Len, (uint)(record.Length - ChunkSize)));
             assembler.OnRecord(in h, payload, Process(in h), Address(in h), libraryName(h.Library));
         }
+        else if (kind == EventKind.Keys && record.Length >= sizeof(KeysRecord))
+        {
+            if (keys is not null)
+                keys.OnKeyMaterial(KeyMaterialOf(in MemoryMarshal.AsRef<KeysRecord>(record)));
+        }
         else if (kind == EventKind.Close && record.Length >= sizeof(ConnCloseRecord))
         {
             var c = MemoryMarshal.Read<ConnCloseRecord>(record);
@@ -50,22 +55,39 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
         }
     }
 
+    private KeyMaterial KeyMaterialOf(in KeysRecord k)
+    {
+        var slots = new byte[KernelKeyLayout.Slots][];
+        fixed (byte* all = k.Slots)
+            for (var i = 0; i < slots.Length; i++)
+                slots[i] = new ReadOnlySpan<byte>(all + i * KernelKeyLayout.SlotSize, KernelKeyLayout.SlotSize).ToArray();
+        fixed (byte* comm = k.Comm)
+        {
+            var process = Process(k.Pid, k.Tid, k.Uid, comm);
+            return new KeyMaterial(assembler.Clock.ToUnixNs(k.Head.TimeNs), k.Head.ConnId, process, k.Library,
+                libraryName(k.Library), k.Ssl, k.ReadMask, slots);
+        }
+    }
+
     private ProcessInfo Process(in ChunkHeader h)
     {
         fixed (byte* comm = h.Comm)
-        {
-            var name = new ReadOnlySpan<byte>(comm, ChunkHeader.CommLength);
-            var end = name.IndexOf((byte)0);
-            if (end >= 0)
-                name = name[..end];
-            if (processes.TryGetValue(h.Tid, out var p) && p.Pid == (int)h.Pid && p.Uid == h.Uid && SameComm(p.Comm, name))
-                return p;
-            p = new ProcessInfo((int)h.Pid, (int)h.Tid, h.Uid, Encoding.UTF8.GetString(name));
-            if (processes.Count > 65536)
-                processes.Clear();
-            processes[h.Tid] = p;
+            return Process(h.Pid, h.Tid, h.Uid, comm);
+    }
+
+    private ProcessInfo Process(uint pid, uint tid, uint uid, byte* comm)
+    {
+        var name = new ReadOnlySpan<byte>(comm, ChunkHeader.CommLength);
+        var end = name.IndexOf((byte)0);
+        if (end >= 0)
+            name = name[..end];
+        if (processes.TryGetValue(tid, out var p) && p.Pid == (int)pid && p.Uid == uid && SameComm(p.Comm, name))
             return p;
-        }
+        p = new ProcessInfo((int)pid, (int)tid, uid, Encoding.UTF8.GetString(name));
+        if (processes.Count > 65536)
+            processes.Clear();
+        processes[tid] = p;
+        return p;
     }
 
     private static bool SameComm(string cached, ReadOnlySpan<byte> bytes)

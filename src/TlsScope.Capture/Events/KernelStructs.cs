@@ -8,6 +8,8 @@ public static class EventKind
 {
     public const uint Data = 1;
     public const uint Close = 2;
+    public const uint Keys = 3;
+    public const uint Packet = 4;
 }
 
 [Flags]
@@ -109,4 +111,105 @@ public unsafe struct KernelConfig
     public uint MaxPayload;
     public uint WakeupBytes;
     public fixed byte Comm[ChunkHeader.CommLength];
+}
+
+/// <summary>struct tscope_mem_path: follow <see cref="Deref"/> pointers, then read
+/// <see cref="Size"/> bytes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct MemPath
+{
+    public const int Depth = 3;
+    public fixed uint Off[Depth + 1];
+    public uint Deref;
+    public uint Size;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KernelKeyLayout
+{
+    public const int Slots = 12;
+    public const int SlotSize = 64;
+    public const int MaxLibraries = 256;
+
+    // C# has no fixed arrays of structs: 12 paths written out, read through Slot(i).
+    public MemPath Slot0, Slot1, Slot2, Slot3, Slot4, Slot5, Slot6, Slot7, Slot8, Slot9, Slot10, Slot11;
+    public uint Valid;
+    public uint VersionSlot;
+    public uint ReadySlot12;
+    public uint ReadySlot13;
+
+    public static ref MemPath Slot(ref KernelKeyLayout layout, int i)
+    {
+        if ((uint)i >= Slots)
+            throw new ArgumentOutOfRangeException(nameof(i));
+        return ref System.Runtime.CompilerServices.Unsafe.Add(ref layout.Slot0, i);
+    }
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KeysRecord
+{
+    public EventHead Head;
+    public ulong Ssl;
+    public uint Pid;
+    public uint Tid;
+    public uint Uid;
+    public uint Library;
+    public uint ReadMask;
+    public uint Pad;
+    public fixed byte Comm[ChunkHeader.CommLength];
+    public fixed byte Slots[KernelKeyLayout.Slots * KernelKeyLayout.SlotSize];
+}
+
+[Flags]
+public enum PacketFlags : uint
+{
+    None = 0,
+    Egress = 1,
+    Owned = 2,
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct PacketHeader
+{
+    public const int Max = 65536;
+
+    public uint Kind;
+    public PacketFlags Flags;
+    public ulong TimeNs;
+    public ulong ConnId;
+    public uint IfIndex;
+    public uint Len;
+    public uint CapLen;
+    public uint Pid;
+    public uint Uid;
+    public uint Pad;
+    public fixed byte Comm[ChunkHeader.CommLength];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct SocketOwner
+{
+    public uint Pid;
+    public uint Uid;
+    public fixed byte Comm[ChunkHeader.CommLength];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct PacketStats
+{
+    public ulong Packets;
+    public ulong Bytes;
+    public ulong LostPackets;
+    public ulong Filtered;
+    public ulong Truncated;
+
+    public void Add(in PacketStats o)
+    {
+        Packets += o.Packets;
+        Bytes += o.Bytes;
+        LostPackets += o.LostPackets;
+        Filtered += o.Filtered;
+        Truncated += o.Truncated;
+    }
 }

@@ -1,0 +1,109 @@
+/* TLS secrets without compiled-in offsets: user space stores, per library, where each value
+ * lives (struct tscope_key_layout, found by calibration or a table); at the return of a TLS call
+ * the kernel reads those paths once per handshake and hands the raw bytes over. */
+#ifndef TLSSCOPE_KEYS_H
+#define TLSSCOPE_KEYS_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TSCOPE_MAX_LIBRARIES);
+	__type(key, __u32);
+	__type(value, struct tscope_key_layout);
+} key_layouts SEC(".maps");
+
+/* Follows p from the connection object at base and reads size bytes into dst. */
+static __always_inline int path_step(__u64 *at, __u32 off)
+{
+	__u64 next = 0;
+	if (bpf_probe_read_user(&next, sizeof(next), (void *)(*at + off)) < 0 || !next)
+		return -1;
+	*at = next;
+	return 0;
+}
+
+/* Follows p from the connection object at base and reads size bytes into dst. Written out
+ * step by step: TSCOPE_PATH_DEPTH is 3. */
+static __always_inline int path_read(__u64 base, const struct tscope_mem_path *p, void *dst, __u32 size)
+{
+	__u64 at = base;
+	__u32 deref = p->deref;
+	if (deref > TSCOPE_PATH_DEPTH)
+		return -1;
+	if (deref > 0 && path_step(&at, p->off[0]) < 0)
+		return -1;
+	if (deref > 1 && path_step(&at, p->off[1]) < 0)
+		return -1;
+	if (deref > 2 && path_step(&at, p->off[2]) < 0)
+		return -1;
+	return bpf_probe_read_user(dst, size, (void *)(at + p->off[deref & TSCOPE_PATH_DEPTH]));
+}
+
+static __always_inline __u64 path_read_u64(__u64 base, const struct tscope_key_layout *l, __u32 slot)
+{
+	__u64 v = 0;
+	if (slot >= TSCOPE_KEY_SLOTS)
+		return 0;
+	if (path_read(base, &l->slot[slot], &v, sizeof(v)) < 0)
+		return 0;
+	return v;
+}
+
+struct key_read_ctx {
+	const struct tscope_key_layout *layout;
+	struct tscope_keys *rec;
+	__u64 ssl;
+};
+
+static long key_read_slot(__u32 i, void *arg)
+{
+	struct key_read_ctx *k = arg;
+	if (i >= TSCOPE_KEY_SLOTS)
+		return 1;
+	const struct tscope_mem_path *p = &k->layout->slot[i];
+	__u32 size = p->size;
+	if (!size || size > TSCOPE_KEY_SLOT_SIZE)
+		return 0;
+	if (path_read(k->ssl, p, k->rec->slot[i], size) == 0)
+		k->rec->read_mask |= 1u << i;
+	return 0;
+}
+
+/* Once per handshake per connection object: the client random identifies the handshake, and
+ * the layout's ready slot says its secrets are all in place (else the next call tries again). */
+static __always_inline void keys_after_call(void *ctx, __u64 pid_tgid, __u64 ssl, __u64 *seen,
+					    __u64 conn_id)
+{
+	__u32 lib = (__u32)bpf_get_attach_cookie(ctx);
+	const struct tscope_key_layout *l = bpf_map_lookup_elem(&key_layouts, &lib);
+	if (!l || !l->valid)
+		return;
+	__u64 sig = path_read_u64(ssl, l, 0);
+	if (!sig || sig == *seen)
+		return;
+	__u16 version = (__u16)path_read_u64(ssl, l, l->version_slot);
+	if (!path_read_u64(ssl, l, version == 0x0304 ? l->ready_slot13 : l->ready_slot12))
+		return;
+	struct tscope_keys *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec) {
+		STAT_ADD(lost_records, 1);
+		return;
+	}
+	rec->head.kind = TSCOPE_EVENT_KEYS;
+	rec->head.flags = 0;
+	rec->head.time_ns = bpf_ktime_get_ns();
+	rec->head.conn_id = conn_id;
+	rec->ssl = ssl;
+	rec->pid = pid_tgid >> 32;
+	rec->tid = (__u32)pid_tgid;
+	rec->uid = (__u32)bpf_get_current_uid_gid();
+	rec->library = lib;
+	rec->read_mask = 0;
+	rec->pad = 0;
+	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
+	struct key_read_ctx k = { .layout = l, .rec = rec, .ssl = ssl };
+	bpf_loop(TSCOPE_KEY_SLOTS, key_read_slot, &k, 0);
+	*seen = sig;
+	bpf_ringbuf_submit(rec, ring_flags());
+}
+
+#endif

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* TlsScope's packet object (--pcapng): TC programs copy each packet of the chosen interfaces
+ * into a ring buffer, tagged with the process owning its socket. Ownership is learned from
+ * sock/inet_sock_set_state in the process that connects or listens (and seeded from /proc by
+ * user space for sockets older than the capture). With --pid/--uid/--comm, only the traced
+ * processes' packets are kept, in the kernel. Programs never change a packet's fate. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+#include "../lib/config.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+#define TC_ACT_UNSPEC (-1) /* let the next filter decide: we only watch */
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} packets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tscope_packet_stats);
+} packet_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tscope_sock_addr);
+	__type(value, struct tscope_owner);
+} owners SEC(".maps");
+
+/* Link-layer header length per ifindex (user space sets it; absent = 14, Ethernet). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} link_header SEC(".maps");
+
+struct packet_scratch {
+	struct tscope_packet head;
+	__u8 data[TSCOPE_PACKET_MAX];
+};
+
+/* Indexed by CPU (max_entries set to the CPU count): a per-CPU value may not exceed 32 KiB. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct packet_scratch);
+} packet_scratch SEC(".maps");
+
+#define PSTAT_ADD(field, n)                                                                        \
+	do {                                                                                       \
+		__u32 __zero = 0;                                                                  \
+		struct tscope_packet_stats *__s = bpf_map_lookup_elem(&packet_stats, &__zero);       \
+		if (__s)                                                                           \
+			__s->field += (n);                                                         \
+	} while (0)
+
+/* ---- who owns a socket ---- */
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != PROTO_TCP)
+		return 0;
+	/* Only these two transitions run in the owning process: connect() and listen().
+	 * Accepted connections are matched through their listener. */
+	if (ctx->newstate != TCP_SYN_SENT && ctx->newstate != TCP_LISTEN)
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!trace_allowed(pid_tgid))
+		return 0;
+	struct tscope_sock_addr key = {};
+	key.family = ctx->family;
+	key.local_port = ctx->sport;
+	if (ctx->family == 2) {
+		__builtin_memcpy(key.local_addr, ctx->saddr, 4);
+		if (ctx->newstate == TCP_SYN_SENT)
+			__builtin_memcpy(key.remote_addr, ctx->daddr, 4);
+	} else {
+		__builtin_memcpy(key.local_addr, ctx->saddr_v6, 16);
+		if (ctx->newstate == TCP_SYN_SENT)
+			__builtin_memcpy(key.remote_addr, ctx->daddr_v6, 16);
+	}
+	if (ctx->newstate == TCP_SYN_SENT)
+		key.remote_port = ctx->dport;
+	struct tscope_owner owner = {
+		.pid = pid_tgid >> 32,
+		.uid = (__u32)bpf_get_current_uid_gid(),
+	};
+	bpf_get_current_comm(owner.comm, sizeof(owner.comm));
+	bpf_map_update_elem(&owners, &key, &owner, BPF_ANY);
+	return 0;
+}
+
+/* ---- packets ---- */
+struct flow {
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+static __always_inline int parse_flow(struct __sk_buff *skb, __u32 l2, struct flow *f)
+{
+	__u16 proto = bpf_ntohs(skb->protocol);
+	__u32 l4;
+	if (proto == ETH_P_IP) {
+		__u8 vihl = 0;
+		if (bpf_skb_load_bytes(skb, l2, &vihl, 1) < 0)
+			return -1;
+		f->family = 2;
+		if (bpf_skb_load_bytes(skb, l2 + 9, &f->proto, 1) < 0 ||
+		    bpf_skb_load_bytes(skb, l2 + 12, f->saddr, 4) < 0 ||
+		    bpf_skb_load_bytes(skb, l2 + 16, f->daddr, 4) < 0)
+			return -1;
+		l4 = l2 + (vihl & 0xf) * 4;
+	} else if (proto == ETH_P_IPV6) {
+		f->family = 10;
+		if (bpf_skb_load_bytes(skb, l2 + 6, &f->proto, 1) < 0 ||
+		    bpf_skb_load_bytes(skb, l2 + 8, f->saddr, 16) < 0 ||
+		    bpf_skb_load_bytes(skb, l2 + 24, f->daddr, 16) < 0)
+			return -1;
+		l4 = l2 + 40; /* extension headers: ports stay unknown, the packet still counts */
+	} else {
+		return -1;
+	}
+	if (f->proto != PROTO_TCP && f->proto != PROTO_UDP)
+		return 0;
+	__u16 ports[2];
+	if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)) < 0)
+		return 0;
+	f->sport = bpf_ntohs(ports[0]);
+	f->dport = bpf_ntohs(ports[1]);
+	return 0;
+}
+
+static __always_inline struct tscope_owner *owner_as(struct flow *f, int sender, int listener, int any_addr)
+{
+	struct tscope_sock_addr key = { .family = f->family };
+	__u8 *local = sender ? f->saddr : f->daddr;
+	__u8 *remote = sender ? f->daddr : f->saddr;
+	key.local_port = sender ? f->sport : f->dport;
+	if (!any_addr)
+		__builtin_memcpy(key.local_addr, local, 16);
+	if (!listener) {
+		key.remote_port = sender ? f->dport : f->sport;
+		__builtin_memcpy(key.remote_addr, remote, 16);
+	}
+	return bpf_map_lookup_elem(&owners, &key);
+}
+
+/* The sending socket first (on loopback both ends are local), then the receiving one, then a
+ * listener on either end (accepted connections, and the SYN before accept). */
+static __always_inline struct tscope_owner *owner_of(struct flow *f)
+{
+	struct tscope_owner *o;
+	if (f->proto != PROTO_TCP)
+		return 0;
+	if ((o = owner_as(f, 1, 0, 0)) || (o = owner_as(f, 0, 0, 0)))
+		return o;
+	if ((o = owner_as(f, 0, 1, 0)) || (o = owner_as(f, 0, 1, 1)))
+		return o;
+	if ((o = owner_as(f, 1, 1, 0)) || (o = owner_as(f, 1, 1, 1)))
+		return o;
+	return 0;
+}
+
+static __always_inline int restricted(void)
+{
+	return cfg.target_pid || cfg.filter_uid || cfg.filter_comm;
+}
+
+static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
+{
+	__u32 ifindex = skb->ifindex;
+	__u32 *l2p = bpf_map_lookup_elem(&link_header, &ifindex);
+	__u32 l2 = l2p ? *l2p : 14;
+	struct flow f = {};
+	struct tscope_owner *owner = 0;
+	if (parse_flow(skb, l2 & 0xff, &f) == 0)
+		owner = owner_of(&f);
+	if (!owner && restricted()) {
+		PSTAT_ADD(filtered, 1);
+		return TC_ACT_UNSPEC;
+	}
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct packet_scratch *s = bpf_map_lookup_elem(&packet_scratch, &cpu);
+	if (!s)
+		return TC_ACT_UNSPEC;
+	__u32 len = skb->len;
+	__u32 cap = len;
+	if (cap > TSCOPE_PACKET_MAX) {
+		cap = TSCOPE_PACKET_MAX;
+		PSTAT_ADD(truncated, 1);
+	}
+	asm volatile("" : "+r"(cap));
+	if (cap == 0 || cap > TSCOPE_PACKET_MAX)
+		return TC_ACT_UNSPEC;
+	if (bpf_skb_load_bytes(skb, 0, s->data, cap) < 0)
+		return TC_ACT_UNSPEC;
+	s->head.head.kind = TSCOPE_EVENT_PACKET;
+	s->head.head.flags = (egress ? TSCOPE_PACKET_EGRESS : 0) | (owner ? TSCOPE_PACKET_OWNED : 0);
+	s->head.head.time_ns = bpf_ktime_get_ns();
+	s->head.head.conn_id = 0;
+	s->head.ifindex = ifindex;
+	s->head.len = len;
+	s->head.cap_len = cap;
+	s->head.pad = 0;
+	if (owner) {
+		s->head.pid = owner->pid;
+		s->head.uid = owner->uid;
+		__builtin_memcpy(s->head.comm, owner->comm, TSCOPE_COMM_LEN);
+	} else {
+		s->head.pid = 0;
+		s->head.uid = 0;
+		__builtin_memset(s->head.comm, 0, TSCOPE_COMM_LEN);
+	}
+	if (bpf_ringbuf_output(&packets, s, sizeof(struct tscope_packet) + cap, 0) < 0) {
+		PSTAT_ADD(lost_packets, 1);
+		return TC_ACT_UNSPEC;
+	}
+	PSTAT_ADD(packets, 1);
+	PSTAT_ADD(bytes, cap);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int tscope_ingress(struct __sk_buff *skb)
+{
+	return handle(skb, 0);
+}
+
+SEC("tc")
+int tscope_egress(struct __sk_buff *skb)
+{
+	return handle(skb, 1);
+}

@@ -1,0 +1,190 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using TlsScope.Bpf;
+using TlsScope.Capture.Decoding;
+using TlsScope.Capture.Events;
+using TlsScope.Capture.Model;
+
+namespace TlsScope.Capture.Packets;
+
+/// <summary>
+/// Packets for --pcapng: loads bpf/packets.bpf.o, learns socket owners, attaches one TC filter
+/// per interface and direction (loopback: egress only, where each packet passes once), and
+/// reads the packets into a sink on a thread of its own. Dispose detaches every filter; stale
+/// filters of a killed run are removed by <see cref="Start"/>.
+/// </summary>
+public sealed class PacketCapture : IDisposable, IRingBufferConsumer
+{
+    private const int PollMilliseconds = 100;
+
+    private readonly BpfObject obj;
+    private readonly IPacketSink sink;
+    private readonly List<TcFilter> filters = [];
+    private readonly Dictionary<int, CaptureInterface> interfaces = [];
+    private readonly Dictionary<uint, PacketOwner> owners = [];
+    private readonly ClockOffset clock = new();
+    private readonly byte[] copy = new byte[PacketHeader.Max];
+    private BpfLink? stateLink;
+    private TcHookClaims? claims;
+    private RingBuffer? ring;
+    private Thread? reader;
+    private volatile bool stopping;
+    private Exception? readerError;
+
+    private PacketCapture(BpfObject obj, IPacketSink sink)
+    {
+        this.obj = obj;
+        this.sink = sink;
+    }
+
+    public IReadOnlyCollection<CaptureInterface> Interfaces => interfaces.Values;
+
+    /// <summary>Stale filters of an earlier, killed run that Start removed.</summary>
+    public int StaleFiltersRemoved { get; private set; }
+
+    public static PacketCapture Start(CaptureOptions options, IReadOnlyList<string> interfaceNames, IPacketSink sink, Action<string> log)
+    {
+        var chosen = NetworkInterfaces.Select(interfaceNames);
+        if (chosen.Count == 0)
+            throw new CaptureException("--pcapng: no network interface is up");
+        var obj = PacketObject.Load(options);
+        var capture = new PacketCapture(obj, sink);
+        try
+        {
+            capture.Attach(options, chosen, log);
+            return capture;
+        }
+        catch (BpfException e)
+        {
+            capture.Dispose();
+            throw new CaptureException(e.Message);
+        }
+        catch
+        {
+            capture.Dispose();
+            throw;
+        }
+    }
+
+    private unsafe void Attach(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen, Action<string> log)
+    {
+        // Owners first: from here on connect()/listen() are seen, and older sockets are seeded.
+        stateLink = BpfLink.AttachTracepoint(obj, "tp_sock_state", "sock", "inet_sock_set_state");
+        foreach (var seed in SocketOwnerSeeder.Scan(options))
+        {
+            var key = seed.Key;
+            var owner = seed.Owner;
+            obj.Update("owners", new ReadOnlySpan<byte>(&key, sizeof(SockAddr)), new ReadOnlySpan<byte>(&owner, sizeof(SocketOwner)));
+        }
+        var hooks = chosen.SelectMany(e => e.IsLoopback ? [(e.Interface.Index, true)] : new[] { (e.Interface.Index, false), (e.Interface.Index, true) }).ToList();
+        (claims, var stale) = TcHookClaims.Take(hooks);
+        StaleFiltersRemoved = stale;
+        if (stale > 0)
+            log($"tlsscope: removed {stale} TC filter(s) left by a killed run");
+        foreach (var e in chosen)
+        {
+            interfaces[e.Interface.Index] = e.Interface;
+            var index = (uint)e.Interface.Index;
+            var l2 = (uint)e.LinkHeaderLength;
+            obj.Update("link_header", new ReadOnlySpan<byte>(&index, 4), new ReadOnlySpan<byte>(&l2, 4));
+        }
+        ring = RingBuffer.Open(obj, "packets", this);
+        reader = new Thread(ReadLoop) { Name = "tlsscope packet reader", IsBackground = true };
+        reader.Start();
+        foreach (var (ifIndex, egress) in hooks)
+            filters.Add(TcFilter.Attach(obj, egress ? "tscope_egress" : "tscope_ingress", ifIndex, egress));
+        if (options.Verbose)
+            log($"tlsscope: capturing packets on {string.Join(", ", chosen.Select(e => e.Interface.Name))}");
+    }
+
+    private void ReadLoop()
+    {
+        try
+        {
+            while (!stopping)
+            {
+                ring!.Poll(PollMilliseconds);
+                sink.Flush();
+            }
+            ring!.Consume();
+            sink.Flush();
+        }
+        catch (Exception e)
+        {
+            readerError = e;
+        }
+    }
+
+    public unsafe void OnRecord(ReadOnlySpan<byte> record)
+    {
+        if (record.Length < sizeof(PacketHeader))
+            return;
+        ref readonly var h = ref MemoryMarshal.AsRef<PacketHeader>(record);
+        if (h.Kind != EventKind.Packet || !interfaces.TryGetValue((int)h.IfIndex, out var iface))
+            return;
+        var len = (int)Math.Min(h.CapLen, (uint)(record.Length - sizeof(PacketHeader)));
+        record.Slice(sizeof(PacketHeader), len).CopyTo(copy);
+        var owner = (h.Flags & PacketFlags.Owned) != 0 ? Owner(in h) : null;
+        sink.OnPacket(new CapturedPacket(clock.ToUnixNs(h.TimeNs), iface, (h.Flags & PacketFlags.Egress) != 0,
+            (int)h.Len, new ReadOnlyMemory<byte>(copy, 0, len), owner));
+    }
+
+    private unsafe PacketOwner Owner(in PacketHeader h)
+    {
+        fixed (byte* c = h.Comm)
+        {
+            var name = new ReadOnlySpan<byte>(c, ChunkHeader.CommLength);
+            var end = name.IndexOf((byte)0);
+            var comm = Encoding.UTF8.GetString(end >= 0 ? name[..end] : name);
+            if (owners.TryGetValue(h.Pid, out var known) && known.Uid == h.Uid && known.Comm == comm)
+                return known;
+            if (owners.Count > 65536)
+                owners.Clear();
+            return owners[h.Pid] = new PacketOwner((int)h.Pid, h.Uid, comm);
+        }
+    }
+
+    /// <summary>The kernel's packet counters, summed over CPUs.</summary>
+    public unsafe PacketStats Stats()
+    {
+        var values = new PacketStats[KernelSupport.PossibleCpus()];
+        var total = default(PacketStats);
+        var key = 0;
+        if (obj.Lookup("packet_stats", MemoryMarshal.AsBytes(new Span<int>(ref key)), MemoryMarshal.AsBytes(values.AsSpan())))
+            foreach (ref readonly var v in values.AsSpan())
+                total.Add(in v);
+        return total;
+    }
+
+    /// <summary>Detaches the filters, drains what the kernel produced, stops the reader.</summary>
+    public PacketStats Stop()
+    {
+        DetachAll();
+        stopping = true;
+        reader?.Join();
+        if (readerError is { } e)
+            throw new CaptureException("packet capture failed: " + e.Message);
+        return Stats();
+    }
+
+    private void DetachAll()
+    {
+        foreach (var f in filters)
+            f.Dispose();
+        filters.Clear();
+        claims?.Dispose();
+        claims = null;
+        stateLink?.Dispose();
+        stateLink = null;
+    }
+
+    public void Dispose()
+    {
+        DetachAll();
+        stopping = true;
+        if (reader is { IsAlive: true })
+            reader.Join();
+        ring?.Dispose();
+        obj.Dispose();
+    }
+}
