@@ -116,7 +116,7 @@ struct tscope_keys {
 	__u32 read_mask; /* bit i: slot i was read */
 	__u32 pad;
 	char comm[TSCOPE_COMM_LEN];
-	__u8 slot[TSCOPE_KEY_SLOTS][TSCOPE_KEY_SLOT_SIZE];
+	__u8 slots[TSCOPE_KEY_SLOTS * TSCOPE_KEY_SLOT_SIZE]; /* slot i at i * TSCOPE_KEY_SLOT_SIZE */
 };
 
 /* ---- packets (TC) ---- */

@@ -63,7 +63,11 @@ static long key_read_slot(__u32 i, void *arg)
 	__u32 size = p->size;
 	if (!size || size > TSCOPE_KEY_SLOT_SIZE)
 		return 0;
-	if (path_read(k->ssl, p, k->rec->slot[i], size) == 0)
+	__u32 at = i * TSCOPE_KEY_SLOT_SIZE;
+	asm volatile("" : "+r"(at)); /* keep the bound check on the register used below */
+	if (at > (TSCOPE_KEY_SLOTS - 1) * TSCOPE_KEY_SLOT_SIZE)
+		return 1;
+	if (path_read(k->ssl, p, k->rec->slots + at, size) == 0)
 		k->rec->read_mask |= 1u << i;
 	return 0;
 }

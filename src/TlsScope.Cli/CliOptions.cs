@@ -24,13 +24,19 @@ public sealed class CliOptions
     public readonly Option<string?> Har = new("--har") { HelpName = "FILE", Description = "Also write every HTTP exchange to FILE as HAR 1.2 (created 0600, valid after every exchange)" };
     public readonly Option<bool> Redact = new("--redact") { Description = $"Mask the values of {string.Join(", ", HeaderRedactor.DefaultNames)} in every output" };
     public readonly Option<string[]> RedactHeader = new("--redact-header") { HelpName = "NAME", Description = "Also mask this header's values (repeatable; implies --redact)", AllowMultipleArgumentsPerToken = false };
+    public readonly Option<string?> Keylog = new("--keylog") { HelpName = "FILE", Description = "Write every handshake's TLS secrets to FILE as an NSS key log (created 0600), for Wireshark or tshark" };
+    public readonly Option<string?> Pcapng = new("--pcapng") { HelpName = "FILE", Description = "Write the packets of the traced connections to FILE as pcapng (created 0600), with the process in each packet's comment and the TLS secrets in Decryption Secrets Blocks" };
+    public readonly Option<string[]> Interface = new("--interface", "-i") { HelpName = "NAME", Description = "Capture packets on this interface (repeatable; default: every interface that is up, loopback included)", AllowMultipleArgumentsPerToken = false };
+    public readonly Option<string?> Filter = new("--filter") { HelpName = "EXPR", Description = "Keep only packets matching this pcap-filter expression (tcpdump syntax), e.g. 'tcp port 443'" };
+    public readonly Option<string?> PcapngPlaintext = new("--pcapng-plaintext") { HelpName = "FILE", Description = "Write the captured plaintext to FILE as pcapng with synthetic TCP packets on each connection's real addresses (created 0600): any TLS library's traffic opens in Wireshark as plain HTTP" };
     public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Show libbpf's log (the verifier log included) and each attach" };
 
     public RootCommand Build()
     {
         return new RootCommand("TlsScope: see the plaintext of every process's TLS traffic, with no proxy, no CA and no restart.")
         {
-            Pid, Uid, Comm, Libssl, MaxPayload, Format, Output, Json, Raw, BodyLimit, Har, Redact, RedactHeader, Duration, BufferSize, Verbose,
+            Pid, Uid, Comm, Libssl, MaxPayload, Format, Output, Json, Raw, BodyLimit, Har, Redact, RedactHeader,
+            Keylog, Pcapng, Interface, Filter, PcapngPlaintext, Duration, BufferSize, Verbose,
         };
     }
 
@@ -45,7 +51,20 @@ public sealed class CliOptions
         : r.GetValue(Raw) && r.GetValue(Har) is not null ? "--har needs HTTP parsing: it cannot be combined with --raw"
         : r.GetValue(Raw) && Redacting(r) ? "--redact needs HTTP parsing to find headers: it cannot be combined with --raw"
         : (r.GetValue(RedactHeader) ?? []).FirstOrDefault(n => !IsToken(n)) is { } bad ? $"--redact-header '{bad}': not a header name"
+        : r.GetValue(Pcapng) is null && (r.GetValue(Interface) ?? []).Length > 0 ? "--interface selects where --pcapng captures packets: give --pcapng FILE too"
+        : r.GetValue(Pcapng) is null && r.GetValue(Filter) is not null ? "--filter selects the packets of --pcapng: give --pcapng FILE too"
+        : r.GetValue(Filter) is { } f && string.IsNullOrWhiteSpace(f) ? "--filter: must not be empty"
+        : SameFile(r) is { } same ? $"{same}: the same file is given to two outputs"
         : null;
+
+    /// <summary>Two outputs writing one file would interleave into garbage.</summary>
+    private string? SameFile(ParseResult r)
+    {
+        var files = new[] { r.GetValue(Output), r.GetValue(Json), r.GetValue(Har), r.GetValue(Keylog), r.GetValue(Pcapng), r.GetValue(PcapngPlaintext) }
+            .Where(f => f is not null && f != SecureFile.StandardOutputPath)
+            .Select(f => Path.GetFullPath(f!));
+        return files.GroupBy(f => f, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
+    }
 
     public bool Redacting(ParseResult r) => r.GetValue(Redact) || (r.GetValue(RedactHeader) ?? []).Length > 0;
 

@@ -6,6 +6,10 @@ using TlsScope.Capture.Model;
 using TlsScope.Flows;
 using TlsScope.Output;
 using TlsScope.Output.Har;
+using TlsScope.Capture.Events;
+using TlsScope.Capture.Packets;
+using TlsScope.Keys.Decoding;
+using TlsScope.Pcap;
 
 namespace TlsScope.Cli;
 
@@ -29,6 +33,10 @@ public static class Program
 
     private static int Dispatch(string[] args)
     {
+        // The calibration helper: the same binary, run by the tool itself to find a library's
+        // key layout in a process of its own (see TlsScope.Keys.Calibration).
+        if (args is ["__calibrate", .. var rest])
+            return TlsScope.Keys.Calibration.CalibrationHelper.Run(rest);
         var cli = new CliOptions();
         var root = cli.Build();
         var parsed = root.Parse(args);
@@ -74,26 +82,45 @@ public static class Program
             if (parsed.GetValue(cli.Duration) is { } seconds)
                 cancel.CancelAfter(TimeSpan.FromSeconds(seconds));
 
+            // Keys and packets: --keylog and --pcapng take key sets; --pcapng also the TC packets.
+            var options = cli.ToCapture(parsed);
+            using var filter = parsed.GetValue(cli.Filter) is { } expr ? PacketFilter.Compile(expr, LinkType.Ethernet, LinkType.RawIp) : null;
+            using var keylog = parsed.GetValue(cli.Keylog) is { } keyPath ? new KeyLogSink(keyPath) : null;
+            using var pcapng = parsed.GetValue(cli.Pcapng) is { } pcapPath ? new PcapngSink(pcapPath, new PcapngSinkOptions { Filter = filter }) : null;
+            var keySinks = new IKeySink?[] { keylog, pcapng }.OfType<IKeySink>().ToList();
+            var keys = keySinks.Count > 0 ? new KeyExtractor(keySinks) : null;
+
             // HTTP parsing sits between the capture and the sinks unless --raw.
             using var http = cli.ToFlows(parsed) is { } flows ? new HttpFlowTracker(fanout, fanout, flows) : null;
-            using var session = CaptureSession.Start(cli.ToCapture(parsed), http ?? (ICaptureSink)fanout, Console.Error.WriteLine);
+            using var session = CaptureSession.Start(options, http ?? (ICaptureSink)fanout, Console.Error.WriteLine,
+                keys is null ? null : new KeyCapture(keys, lib => KeyLayouts.For(lib, keys)));
+            using var packets = pcapng is null ? null
+                : PacketCapture.Start(options, parsed.GetValue(cli.Interface) ?? [], pcapng, Console.Error.WriteLine);
             Console.Error.WriteLine($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
             if (session.Libraries.Count == 0)
                 Console.Error.WriteLine("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
             session.Run(cancel.Token);
             var summary = session.Stop();
+            var packetStats = packets?.Stop();
             http?.Dispose(); // exchanges still open are written out before the summary
+            pcapng?.Dispose(); // held packets are written out before the summary
             if (session.TargetExited)
                 Console.Error.WriteLine($"tlsscope: process {parsed.GetValue(cli.Pid)} exited");
             foreach (var line in summary.Lines())
                 Console.Error.WriteLine(line);
             if (http is not null)
                 Console.Error.WriteLine($"tlsscope: HTTP: {http.Exchanges} exchanges on {http.HttpConnections} connections");
+            if (keys is not null)
+                Console.Error.WriteLine("tlsscope: " + KeyLayouts.Summary(keys));
+            if (packetStats is { } ps)
+                Console.Error.WriteLine($"tlsscope: packets: {pcapng!.Counters.PacketsWritten} written, {ps.Filtered} not from traced processes, "
+                    + $"{ps.LostPackets} lost (ring buffer full), {ps.Truncated} cut at {PacketHeader.Max} bytes; {pcapng.Counters}");
+            var lost = summary.AnyLoss || packetStats is { LostPackets: > 0 };
             if (fanout.FirstError is { } sinkError)
                 Console.Error.WriteLine($"tlsscope: output failed: {OutputException.Describe(sinkError)}");
-            return summary.AnyLoss ? ExitLoss : fanout.FirstError is null ? ExitOk : ExitError;
+            return lost ? ExitLoss : fanout.FirstError is null ? ExitOk : ExitError;
         }
-        catch (Exception e) when (e is CaptureException or OutputException or BpfException)
+        catch (Exception e) when (e is CaptureException or OutputException or BpfException or PacketFilterException)
         {
             Console.Error.WriteLine("tlsscope: " + e.Message);
             return e is CaptureException ce ? ce.ExitCode : ExitError;
@@ -143,5 +170,7 @@ public static class Program
             yield return new JsonSink(SecureFile.CreateForWriting(json));
         if (p.GetValue(cli.Har) is { } har)
             yield return new HarSink(har);
+        if (p.GetValue(cli.PcapngPlaintext) is { } plain)
+            yield return new PlaintextPcapngSink(plain);
     }
 }

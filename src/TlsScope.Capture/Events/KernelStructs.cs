@@ -174,10 +174,7 @@ public unsafe struct PacketHeader
 {
     public const int Max = 65536;
 
-    public uint Kind;
-    public PacketFlags Flags;
-    public ulong TimeNs;
-    public ulong ConnId;
+    public EventHead Head; // Head.Flags holds PacketFlags
     public uint IfIndex;
     public uint Len;
     public uint CapLen;

@@ -120,12 +120,13 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         if (record.Length < sizeof(PacketHeader))
             return;
         ref readonly var h = ref MemoryMarshal.AsRef<PacketHeader>(record);
-        if (h.Kind != EventKind.Packet || !interfaces.TryGetValue((int)h.IfIndex, out var iface))
+        if (h.Head.Kind != EventKind.Packet || !interfaces.TryGetValue((int)h.IfIndex, out var iface))
             return;
         var len = (int)Math.Min(h.CapLen, (uint)(record.Length - sizeof(PacketHeader)));
         record.Slice(sizeof(PacketHeader), len).CopyTo(copy);
-        var owner = (h.Flags & PacketFlags.Owned) != 0 ? Owner(in h) : null;
-        sink.OnPacket(new CapturedPacket(clock.ToUnixNs(h.TimeNs), iface, (h.Flags & PacketFlags.Egress) != 0,
+        var flags = (PacketFlags)(uint)h.Head.Flags;
+        var owner = (flags & PacketFlags.Owned) != 0 ? Owner(in h) : null;
+        sink.OnPacket(new CapturedPacket(clock.ToUnixNs(h.Head.TimeNs), iface, (flags & PacketFlags.Egress) != 0,
             (int)h.Len, new ReadOnlyMemory<byte>(copy, 0, len), owner));
     }
 

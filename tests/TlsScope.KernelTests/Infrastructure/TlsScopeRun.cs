@@ -38,11 +38,16 @@ public sealed class TlsScopeRun : IDisposable
     public static TlsScopeRun StartHttp(params string[] args) => StartWith(["--format", "json"], args);
 
     /// <summary>Starts with given leading arguments (format etc.); the output file is always OutputPath.</summary>
-    public static TlsScopeRun StartWith(string[] format, string[] args)
+    public static TlsScopeRun StartWith(string[] format, string[] args) => StartIn(null, format, args);
+
+    /// <summary>Starts inside a network namespace (its TC hooks go on that namespace's interfaces);
+    /// null starts on the host.</summary>
+    public static TlsScopeRun StartIn(NetNs? ns, string[] format, string[] args)
     {
         var dir = System.IO.Directory.CreateTempSubdirectory("tlsscope-run-").FullName;
         var output = Path.Combine(dir, "out.ndjson");
-        var proc = Proc.Start("dotnet", [Dll, .. format, "-o", output, .. args]);
+        string[] command = ["dotnet", Dll, .. format, "-o", output, .. args];
+        var proc = ns is null ? Proc.Start(command[0], command[1..]) : Proc.Start("ip", ["netns", "exec", ns.Name, .. command]);
         var run = new TlsScopeRun(proc, dir, output);
         try
         {
@@ -65,6 +70,9 @@ public sealed class TlsScopeRun : IDisposable
         var (code, _, err) = Proc.Run("dotnet", [Dll, .. args], TimeSpan.FromSeconds(60));
         return (code, err);
     }
+
+    /// <summary>Sends a signal and returns at once (SIGKILL: no clean-up runs).</summary>
+    public void Signal(int signal) => proc.Signal(signal);
 
     /// <summary>SIGINT (or another signal), then waits for the summary and exit.</summary>
     public int Stop(int signal = Proc.SIGINT)

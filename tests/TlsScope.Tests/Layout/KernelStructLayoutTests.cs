@@ -18,7 +18,8 @@ namespace TlsScope.Tests.Layout;
 public sealed partial class CLayoutFixture
 {
     public static readonly string[] StructNames =
-        ["tscope_sock_addr", "tscope_event_head", "tscope_chunk", "tscope_conn_close", "tscope_stats", "tscope_config"];
+        ["tscope_sock_addr", "tscope_event_head", "tscope_chunk", "tscope_conn_close", "tscope_stats", "tscope_config",
+         "tscope_mem_path", "tscope_key_layout", "tscope_keys", "tscope_packet", "tscope_owner", "tscope_packet_stats"];
 
     public static readonly string[] Macros =
     [
@@ -26,6 +27,8 @@ public sealed partial class CLayoutFixture
         "TSCOPE_EVENT_DATA", "TSCOPE_EVENT_CLOSE",
         "TSCOPE_DIR_READ", "TSCOPE_DIR_WRITE",
         "TSCOPE_CHUNK_FIRST", "TSCOPE_CHUNK_LAST", "TSCOPE_CHUNK_TRUNCATED", "TSCOPE_CHUNK_FD_INFERRED",
+        "TSCOPE_KEY_SLOTS", "TSCOPE_KEY_SLOT_SIZE", "TSCOPE_MAX_LIBRARIES", "TSCOPE_PATH_DEPTH", "TSCOPE_PACKET_MAX",
+        "TSCOPE_EVENT_KEYS", "TSCOPE_EVENT_PACKET", "TSCOPE_PACKET_EGRESS", "TSCOPE_PACKET_OWNED",
     ];
 
     /// <summary>One declared member of a C struct; a flexible array member has no size.</summary>
@@ -174,7 +177,31 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
         { "tscope_conn_close", typeof(ConnCloseRecord) },
         { "tscope_stats", typeof(KernelStats) },
         { "tscope_config", typeof(KernelConfig) },
+        { "tscope_mem_path", typeof(MemPath) },
+        { "tscope_keys", typeof(KeysRecord) },
+        { "tscope_packet", typeof(PacketHeader) },
+        { "tscope_owner", typeof(SocketOwner) },
+        { "tscope_packet_stats", typeof(PacketStats) },
     };
+
+    /// <summary>C# has no fixed arrays of structs, so the layout's 12 paths are fields of their
+    /// own there: compared by size and by the offsets after them.</summary>
+    [Fact]
+    public void KeyLayout_MatchesTheHeader()
+    {
+        Assert.Equal(c.Value("tscope_key_layout.size"), Unsafe.SizeOf<KernelKeyLayout>());
+        Assert.Equal(c.Value("tscope_key_layout.valid.offset"), (long)Marshal.OffsetOf<KernelKeyLayout>(nameof(KernelKeyLayout.Valid)));
+        Assert.Equal(c.Value("tscope_key_layout.slot.size"), KernelKeyLayout.Slots * Unsafe.SizeOf<MemPath>());
+        Assert.Equal(KernelKeyLayout.Slots, c.Value("TSCOPE_KEY_SLOTS"));
+        Assert.Equal(KernelKeyLayout.SlotSize, c.Value("TSCOPE_KEY_SLOT_SIZE"));
+        Assert.Equal(KernelKeyLayout.MaxLibraries, c.Value("TSCOPE_MAX_LIBRARIES"));
+        Assert.Equal(MemPath.Depth, c.Value("TSCOPE_PATH_DEPTH"));
+        Assert.Equal(PacketHeader.Max, c.Value("TSCOPE_PACKET_MAX"));
+        Assert.Equal(EventKind.Keys, c.Value("TSCOPE_EVENT_KEYS"));
+        Assert.Equal(EventKind.Packet, c.Value("TSCOPE_EVENT_PACKET"));
+        Assert.Equal((long)PacketFlags.Egress, c.Value("TSCOPE_PACKET_EGRESS"));
+        Assert.Equal((long)PacketFlags.Owned, c.Value("TSCOPE_PACKET_OWNED"));
+    }
 
     /// <summary>Instance fields in declaration order (metadata order is source order).</summary>
     private static FieldInfo[] Fields(Type t) =>
@@ -198,7 +225,7 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
         // Parsing sanity: the chunk starts with the common head and ends with its payload.
         Assert.Equal("head", c.Fields["tscope_chunk"][0].Name);
         Assert.Equal(new CLayoutFixture.CField("data", FlexibleArray: true), c.Fields["tscope_chunk"][^1]);
-        Assert.Single(c.Fields.Values.SelectMany(f => f), f => f.FlexibleArray);
+        Assert.Equal(2, c.Fields.Values.SelectMany(f => f).Count(f => f.FlexibleArray)); // chunk and packet payloads
     }
 
     [Theory]

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using TlsScope.Keys.Calibration;
+using TlsScope.Keys.Layout;
+
+namespace TlsScope.Keys.Resolution;
+
+/// <summary>
+/// Runs <c>dotnet tlsscope.dll __calibrate LIB</c> (the CLI next to this assembly) and reads the
+/// layout from its stdout: a library that crashes or hangs takes only the child down.
+/// </summary>
+public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? command = null, TimeSpan? timeout = null) : ILayoutCalibrator
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
+
+    private readonly Func<string, ProcessStartInfo> _command = command ?? DefaultCommand;
+    private readonly TimeSpan _timeout = timeout ?? DefaultTimeout;
+
+    /// <summary>dotnet (this process's host when it is one) running tlsscope.dll from this
+    /// application's directory.</summary>
+    public static ProcessStartInfo DefaultCommand(string libraryPath)
+    {
+        var host = Environment.ProcessPath is { } p && Path.GetFileName(p) == "dotnet" ? p : "dotnet";
+        return new ProcessStartInfo(host)
+        {
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "tlsscope.dll"), CalibrationHelper.Command, libraryPath },
+        };
+    }
+
+    public KeyLayout Calibrate(string libraryPath)
+    {
+        var start = _command(libraryPath);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        using var process = StartProcess(start);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(_timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new CalibrationException($"calibration timed out after {_timeout.TotalSeconds:0} s");
+        }
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            var line = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
+            throw new CalibrationException(StripPrefix(line) ?? $"calibration helper exited with code {process.ExitCode}");
+        }
+        try
+        {
+            return KeyLayoutJson.Read(stdout.Result);
+        }
+        catch (FormatException e)
+        {
+            throw new CalibrationException($"calibration helper printed no layout ({e.Message})");
+        }
+    }
+
+    private static Process StartProcess(ProcessStartInfo start)
+    {
+        try
+        {
+            return Process.Start(start) ?? throw new CalibrationException("cannot start the calibration helper");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new CalibrationException($"cannot start the calibration helper ({start.FileName}: {e.Message})");
+        }
+    }
+
+    // The helper's line reads "tlsscope: calibration of X failed: why"; the caller adds its own context.
+    private static string? StripPrefix(string? line)
+    {
+        const string failed = " failed: ";
+        var at = line?.IndexOf(failed, StringComparison.Ordinal) ?? -1;
+        return at >= 0 ? line![(at + failed.Length)..] : line?.Replace("tlsscope: ", "", StringComparison.Ordinal);
+    }
+}

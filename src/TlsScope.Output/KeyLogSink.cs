@@ -1,0 +1,67 @@
+using System.Text;
+using TlsScope.Capture.Model;
+
+namespace TlsScope.Output;
+
+/// <summary>
+/// Writes TLS secrets as an NSS key log file (what SSLKEYLOGFILE produces; Wireshark reads it),
+/// created with mode 0600. Flushed after every handshake so a live Wireshark sees keys at once;
+/// a line already written is never written again.
+/// </summary>
+public sealed class KeyLogSink : IKeySink, IDisposable
+{
+    private readonly string _path;
+    private readonly Stream _stream;
+    private readonly HashSet<string> _written = [];
+    private readonly Lock _lock = new();
+    private bool _disposed;
+
+    /// <exception cref="OutputException">The file cannot be created; the message is one line.</exception>
+    public KeyLogSink(string path)
+    {
+        _path = path;
+        _stream = SecureFile.CreateForWriting(path);
+    }
+
+    /// <summary>Lines written so far.</summary>
+    public int LineCount
+    {
+        get
+        {
+            lock (_lock)
+                return _written.Count;
+        }
+    }
+
+    /// <exception cref="OutputException">The file cannot be written; the message is one line.</exception>
+    public void OnKeys(TlsKeySet keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            try
+            {
+                foreach (var line in keys.Lines)
+                    if (_written.Add(line))
+                        _stream.Write(Encoding.ASCII.GetBytes(line + "\n"));
+                _stream.Flush();
+            }
+            catch (IOException e)
+            {
+                throw OutputException.CannotWrite(_path, e);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            _stream.Dispose();
+        }
+    }
+}

@@ -1,0 +1,19 @@
+namespace TlsScope.Pcap;
+
+/// <summary>One end of a TCP connection; an IPv4 address is kept in its IPv4-mapped IPv6 form
+/// so both families share one type.</summary>
+internal readonly record struct TcpEndpoint(UInt128 Address, ushort Port) : IComparable<TcpEndpoint>
+{
+    public int CompareTo(TcpEndpoint other)
+    {
+        int byAddress = Address.CompareTo(other.Address);
+        return byAddress != 0 ? byAddress : Port.CompareTo(other.Port);
+    }
+}
+
+/// <summary>A TCP connection whichever way a packet goes: the two ends in a fixed order.</summary>
+internal readonly record struct ConnectionKey(TcpEndpoint Low, TcpEndpoint High)
+{
+    public static ConnectionKey Of(TcpEndpoint a, TcpEndpoint b) =>
+        a.CompareTo(b) <= 0 ? new ConnectionKey(a, b) : new ConnectionKey(b, a);
+}

@@ -1,0 +1,147 @@
+using System.Globalization;
+using System.Text;
+using TlsScope.KernelTests.Infrastructure;
+
+namespace TlsScope.KernelTests;
+
+/// <summary>
+/// --pcapng and --pcapng-plaintext, proven by tshark. Every test runs in a network namespace of
+/// its own: TC filters go on that namespace's loopback and vanish with it.
+/// </summary>
+public sealed class PcapTests
+{
+    private const int Port = 4433;
+
+    [KernelTheory]
+    [InlineData("-tls1_2")]
+    [InlineData("-tls1_3")]
+    public void TsharkDecryptsTheRequestWithTheKeysInsideThePcapng(string version)
+    {
+        using var ns = NetNs.Create();
+        var dir = Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName;
+        var (pcap, plain) = (Path.Combine(dir, "c.pcapng"), Path.Combine(dir, "p.pcapng"));
+        using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--pcapng-plaintext", plain]);
+        var curl = Exchange(ns, version, "/pcap/path?x=1");
+        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+
+        // No key file given: the Decryption Secrets Blocks are what decrypts.
+        var rows = Tshark.Fields(pcap, "http.request", "http.request.uri", "frame.comment");
+        var row = Assert.Single(rows);
+        Assert.Equal("/pcap/path?x=1", row[0]);
+        Assert.Contains($"pid={curl.Pid}", row[1]);
+        Assert.Contains("comm=curl", row[1]);
+        Assert.Equal(NoLeftovers, LeftFilters(ns));
+
+        // The plaintext capture of the same exchange: plain HTTP on the real 4-tuple.
+        var prow = Assert.Single(Tshark.Fields(plain, "http.request", "http.request.uri", "tcp.dstport", "frame.comment"));
+        Assert.Equal("/pcap/path?x=1", prow[0]);
+        Assert.Equal(Port.ToString(CultureInfo.InvariantCulture), prow[1]);
+        Assert.Contains($"pid={curl.Pid}", prow[2]);
+        Assert.Single(Tshark.Fields(plain, "http.response", "http.response.code"));
+    }
+
+    [KernelFact]
+    public void FilterExpressionKeepsOnlyMatchingPackets()
+    {
+        using var ns = NetNs.Create();
+        var pcap = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName, "f.pcapng");
+        using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--filter", $"tcp port {Port}"]);
+        Exchange(ns, "-tls1_3", "/filtered");
+        // Other traffic on the same interface: a UDP datagram and a TCP connection elsewhere.
+        ns.Run("bash", "-c", "echo hi > /dev/udp/127.0.0.1/9999; (echo x > /dev/tcp/127.0.0.1/5555) 2>/dev/null; true");
+        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+
+        var ports = Tshark.Fields(pcap, null, "tcp.srcport", "tcp.dstport", "udp.port");
+        Assert.NotEmpty(ports);
+        Assert.All(ports, p => Assert.Contains(Port.ToString(CultureInfo.InvariantCulture), p[0] + "," + p[1]));
+        Assert.Single(Tshark.Fields(pcap, "http.request", "http.request.uri"));
+    }
+
+    [KernelFact]
+    public void PidRestrictsThePacketsInTheKernel()
+    {
+        using var ns = NetNs.Create();
+        var pcap = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName, "pid.pcapng");
+        using var sleeper = ns.Start("sleep", ["60"]);
+        using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--pid", sleeper.Pid.ToString(CultureInfo.InvariantCulture)]);
+        Exchange(ns, "-tls1_3", "/not-traced");
+        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+        Assert.Empty(Tshark.Fields(pcap, null, "frame.number"));
+        Assert.Matches(@"packets: 0 written, [1-9]\d* not from traced processes", scope.Stderr);
+    }
+
+    [KernelFact]
+    public void BadFilterIsOneLineError()
+    {
+        var (code, err) = TlsScopeRun.RunToEnd("--pcapng", "/tmp/never.pcapng", "--filter", "tcp prot 443", "--duration", "1");
+        Assert.NotEqual(0, code);
+        var line = Assert.Single(err.Trim().Split('\n'));
+        Assert.StartsWith("tlsscope: --filter 'tcp prot 443':", line);
+        Assert.False(File.Exists("/tmp/never.pcapng"));
+    }
+
+    [KernelFact]
+    public void UnknownInterfaceIsOneLineError()
+    {
+        var (code, err) = TlsScopeRun.RunToEnd("--pcapng", "/tmp/never.pcapng", "-i", "nosuch0", "--duration", "1");
+        Assert.NotEqual(0, code);
+        Assert.Equal("tlsscope: -i nosuch0: no such network interface", err.Trim());
+    }
+
+    /// <summary>A TC filter outlives its process: after SIGKILL it is still there, and the next
+    /// run removes it; that run's own filters go on SIGTERM.</summary>
+    [KernelFact]
+    public void FiltersOfAKilledRunAreRemovedByTheNext()
+    {
+        using var ns = NetNs.Create();
+        var veth = ns.AddVeth(peerInside: true);
+        var dir = Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName;
+        using (var killed = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", Path.Combine(dir, "a.pcapng")]))
+        {
+            Assert.NotEmpty(ns.TcFilters("lo", "egress"));
+            Assert.NotEmpty(ns.TcFilters(veth.Name, "ingress"));
+            Assert.NotEmpty(ns.TcFilters(veth.Name, "egress"));
+            killed.Signal(Proc.SIGKILL);
+            Assert.True(SpinWait.SpinUntil(() => killed.HasExited, TimeSpan.FromSeconds(10)));
+        }
+        Assert.NotEmpty(ns.TcFilters("lo", "egress")); // left behind by the kill
+
+        using var next = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", Path.Combine(dir, "b.pcapng"), "-i", "lo"]);
+        Assert.Contains("removed 3 TC filter(s) left by a killed run", next.Stderr);
+        Assert.Empty(ns.TcFilters(veth.Name, "ingress"));
+        Assert.Single(ns.TcFilters("lo", "egress"));
+        Assert.Equal(0, next.Stop(Proc.SIGTERM));
+        Assert.Equal(NoLeftovers, LeftFilters(ns, veth.Name));
+    }
+
+    private static readonly string NoLeftovers = "";
+
+    /// <summary>Every filter still on the namespace's interfaces, one per line ("" when none).</summary>
+    private static string LeftFilters(NetNs ns, params string[] extra)
+    {
+        var sb = new StringBuilder();
+        foreach (var dev in extra.Prepend("lo"))
+            foreach (var dir in new[] { "ingress", "egress" })
+                foreach (var f in ns.TcFilters(dev, dir))
+                    sb.Append(dev).Append(' ').Append(dir).Append(' ').Append(f).Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>curl → openssl s_server (plain mode: it calls SSL_read/SSL_write itself) inside
+    /// the namespace; returns the finished curl.</summary>
+    private static Proc Exchange(NetNs ns, string version, string path)
+    {
+        using var server = ns.Start("openssl", ["s_server", "-accept", $"127.0.0.1:{Port}", "-cert", TestCert.CertPath,
+            "-key", TestCert.KeyPath, "-quiet", "-naccept", "1", version], redirectStdin: true);
+        ns.WaitListening(Port);
+        var curl = ns.Start("curl", ["-sk", "--http1.1", $"https://127.0.0.1:{Port}{path}"]);
+        Proc.WaitFor(() => server.Stdout.Contains("\r\n\r\n", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the request at s_server");
+        var stdin = server.Process.StandardInput.BaseStream;
+        stdin.Write("HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"u8);
+        stdin.Flush();
+        Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)), curl.Stderr);
+        Assert.Equal("ok\n", curl.Stdout);
+        Thread.Sleep(200); // the last ACKs and FINs reach the capture
+        return curl;
+    }
+}

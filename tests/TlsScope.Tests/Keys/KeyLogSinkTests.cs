@@ -1,0 +1,30 @@
+using TlsScope.Capture.Model;
+using TlsScope.Output;
+
+namespace TlsScope.Tests.Keys;
+
+public class KeyLogSinkTests
+{
+    [Fact]
+    public void WritesEachLineOnceToA0600File()
+    {
+        var dir = Directory.CreateTempSubdirectory("tlsscope-keylog");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "keys.log");
+            var process = new ProcessInfo(1, 1, 0, "t");
+            using (var sink = new KeyLogSink(path))
+            {
+                sink.OnKeys(new TlsKeySet(0, 1, process, "lib", new byte[32], ["CLIENT_RANDOM aa bb"]));
+                sink.OnKeys(new TlsKeySet(0, 1, process, "lib", new byte[32], ["CLIENT_RANDOM aa bb", "CLIENT_RANDOM cc dd"]));
+                // Flushed after every set: readable before the sink is closed.
+                Assert.Equal("CLIENT_RANDOM aa bb\nCLIENT_RANDOM cc dd\n", File.ReadAllText(path));
+            }
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+}
