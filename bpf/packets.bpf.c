@@ -68,37 +68,69 @@ struct {
 	} while (0)
 
 /* ---- who owns a socket ---- */
+
+/* A connecting socket has no source port yet when it enters SYN_SENT (the kernel picks the
+ * port after setting the state), so its owner waits here, keyed by the socket's address, until
+ * its next transition (ESTABLISHED, or CLOSE on failure) gives the full 4-tuple. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct tscope_owner);
+} connecting SEC(".maps");
+
+static __always_inline void owner_key(struct trace_event_raw_inet_sock_set_state *ev, int with_remote,
+				      struct tscope_sock_addr *key)
+{
+	key->family = ev->family;
+	key->local_port = ev->sport;
+	if (ev->family == 2)
+		__builtin_memcpy(key->local_addr, ev->saddr, 4);
+	else
+		__builtin_memcpy(key->local_addr, ev->saddr_v6, 16);
+	if (!with_remote)
+		return;
+	key->remote_port = ev->dport;
+	if (ev->family == 2)
+		__builtin_memcpy(key->remote_addr, ev->daddr, 4);
+	else
+		__builtin_memcpy(key->remote_addr, ev->daddr_v6, 16);
+}
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	if (ctx->protocol != PROTO_TCP)
+	/* One copy of the record: the verifier refuses ctx reads through a moved pointer. */
+	struct trace_event_raw_inet_sock_set_state ev;
+	if (bpf_probe_read_kernel(&ev, sizeof(ev), ctx) < 0 || ev.protocol != PROTO_TCP)
 		return 0;
-	/* Only these two transitions run in the owning process: connect() and listen().
-	 * Accepted connections are matched through their listener. */
-	if (ctx->newstate != TCP_SYN_SENT && ctx->newstate != TCP_LISTEN)
+	__u64 sk = (__u64)ev.skaddr;
+	struct tscope_sock_addr key = {};
+	if (ev.newstate != TCP_SYN_SENT && ev.newstate != TCP_LISTEN) {
+		/* Not in the owner's context (softirq, often): only completes a connect seen before. */
+		struct tscope_owner *o = bpf_map_lookup_elem(&connecting, &sk);
+		if (!o || !ev.sport)
+			return 0;
+		owner_key(&ev, 1, &key);
+		bpf_map_update_elem(&owners, &key, o, BPF_ANY);
+		bpf_map_delete_elem(&connecting, &sk);
 		return 0;
+	}
+	/* connect() and listen() run in the owning process. Accepted connections are matched
+	 * through their listener. */
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!trace_allowed(pid_tgid))
 		return 0;
-	struct tscope_sock_addr key = {};
-	key.family = ctx->family;
-	key.local_port = ctx->sport;
-	if (ctx->family == 2) {
-		__builtin_memcpy(key.local_addr, ctx->saddr, 4);
-		if (ctx->newstate == TCP_SYN_SENT)
-			__builtin_memcpy(key.remote_addr, ctx->daddr, 4);
-	} else {
-		__builtin_memcpy(key.local_addr, ctx->saddr_v6, 16);
-		if (ctx->newstate == TCP_SYN_SENT)
-			__builtin_memcpy(key.remote_addr, ctx->daddr_v6, 16);
-	}
-	if (ctx->newstate == TCP_SYN_SENT)
-		key.remote_port = ctx->dport;
 	struct tscope_owner owner = {
 		.pid = pid_tgid >> 32,
 		.uid = (__u32)bpf_get_current_uid_gid(),
 	};
 	bpf_get_current_comm(owner.comm, sizeof(owner.comm));
+	if (ev.newstate == TCP_SYN_SENT) {
+		bpf_map_update_elem(&connecting, &sk, &owner, BPF_ANY);
+		return 0;
+	}
+	owner_key(&ev, 0, &key);
 	bpf_map_update_elem(&owners, &key, &owner, BPF_ANY);
 	return 0;
 }
@@ -113,9 +145,8 @@ struct flow {
 	__u8 daddr[16];
 };
 
-static __always_inline int parse_flow(struct __sk_buff *skb, __u32 l2, struct flow *f)
+static __always_inline int parse_flow(struct __sk_buff *skb, __u16 proto, __u32 l2, struct flow *f)
 {
-	__u16 proto = bpf_ntohs(skb->protocol);
 	__u32 l4;
 	if (proto == ETH_P_IP) {
 		__u8 vihl = 0;
@@ -185,12 +216,17 @@ static __always_inline int restricted(void)
 
 static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
 {
+	/* Context fields first, each read once: the verifier refuses a ctx pointer moved by an
+	 * offset the compiler may fold into later reads. */
 	__u32 ifindex = skb->ifindex;
+	__u32 len = skb->len;
+	__u16 proto = bpf_ntohs(skb->protocol);
+	asm volatile("" ::: "memory");
 	__u32 *l2p = bpf_map_lookup_elem(&link_header, &ifindex);
 	__u32 l2 = l2p ? *l2p : 14;
 	struct flow f = {};
 	struct tscope_owner *owner = 0;
-	if (parse_flow(skb, l2 & 0xff, &f) == 0)
+	if (parse_flow(skb, proto, l2 & 0xff, &f) == 0)
 		owner = owner_of(&f);
 	if (!owner && restricted()) {
 		PSTAT_ADD(filtered, 1);
@@ -200,8 +236,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
 	struct packet_scratch *s = bpf_map_lookup_elem(&packet_scratch, &cpu);
 	if (!s)
 		return TC_ACT_UNSPEC;
-	__u32 len = skb->len;
-	__u32 cap = len;
+	__u64 cap = len; /* 64-bit: a zero-extended copy would lose the bounds checked below */
 	if (cap > TSCOPE_PACKET_MAX) {
 		cap = TSCOPE_PACKET_MAX;
 		PSTAT_ADD(truncated, 1);

@@ -73,6 +73,9 @@ public static class Program
         var sinks = new List<ICaptureSink>();
         try
         {
+            // Everything that can refuse the command line goes before any output file is created.
+            using var filter = parsed.GetValue(cli.Filter) is { } expr ? PacketFilter.Compile(expr, LinkType.Ethernet, LinkType.RawIp) : null;
+            var interfaces = parsed.GetValue(cli.Pcapng) is null ? null : NetworkInterfaces.Select(parsed.GetValue(cli.Interface) ?? []);
             sinks.AddRange(Sinks(cli, parsed));
             using var fanout = new SinkFanout(sinks);
             using var cancel = new CancellationTokenSource();
@@ -84,7 +87,6 @@ public static class Program
 
             // Keys and packets: --keylog and --pcapng take key sets; --pcapng also the TC packets.
             var options = cli.ToCapture(parsed);
-            using var filter = parsed.GetValue(cli.Filter) is { } expr ? PacketFilter.Compile(expr, LinkType.Ethernet, LinkType.RawIp) : null;
             using var keylog = parsed.GetValue(cli.Keylog) is { } keyPath ? new KeyLogSink(keyPath) : null;
             using var pcapng = parsed.GetValue(cli.Pcapng) is { } pcapPath ? new PcapngSink(pcapPath, new PcapngSinkOptions { Filter = filter }) : null;
             var keySinks = new IKeySink?[] { keylog, pcapng }.OfType<IKeySink>().ToList();
@@ -95,7 +97,7 @@ public static class Program
             using var session = CaptureSession.Start(options, http ?? (ICaptureSink)fanout, Console.Error.WriteLine,
                 keys is null ? null : new KeyCapture(keys, lib => KeyLayouts.For(lib, keys)));
             using var packets = pcapng is null ? null
-                : PacketCapture.Start(options, parsed.GetValue(cli.Interface) ?? [], pcapng, Console.Error.WriteLine);
+                : PacketCapture.Start(options, interfaces!, pcapng, Console.Error.WriteLine);
             Console.Error.WriteLine($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
             if (session.Libraries.Count == 0)
                 Console.Error.WriteLine("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");

@@ -25,7 +25,7 @@ internal sealed class HeldConnection
 
     public ClientHelloReader Hello { get; }
 
-    public DateTimeOffset Deadline { get; }
+    public DateTimeOffset Deadline { get; set; }
 
     public long HeldBytes { get; private set; }
 

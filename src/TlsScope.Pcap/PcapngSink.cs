@@ -174,7 +174,19 @@ public sealed class PcapngSink : IPacketSink, IKeySink
             held.WaitsForKeys = true;
         }
 
-        if (held.Hello.Failed || held.Ended || held.HeldBytes > _options.MaxHeldBytesPerConnection)
+        if (held.Hello.Failed || held.HeldBytes > _options.MaxHeldBytesPerConnection)
+        {
+            Release(held, withKeys: false);
+        }
+        else if (held.Ended && held.WaitsForKeys)
+        {
+            // Keys travel another path (the TLS probes' ring and decoder): a short connection can
+            // end before its keys are decoded. Wait a little for them, not the whole hold time.
+            var end = _options.Clock.GetUtcNow() + _options.EndGrace;
+            if (end < held.Deadline)
+                held.Deadline = end;
+        }
+        else if (held.Ended)
         {
             Release(held, withKeys: false);
         }

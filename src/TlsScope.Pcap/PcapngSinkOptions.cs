@@ -9,6 +9,9 @@ public sealed record PcapngSinkOptions
     /// <summary>How long a connection's packets wait for its keys after the ClientHello.</summary>
     public TimeSpan HoldTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>How long an ended connection still waits for its keys (they may be on their way).</summary>
+    public TimeSpan EndGrace { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>A connection holding more than this is written out without waiting further.</summary>
     public long MaxHeldBytesPerConnection { get; init; } = 8 * 1024 * 1024;
 

@@ -22,6 +22,8 @@ public sealed class PlaintextPcapngSink : ICaptureSink
     private readonly ProcessDescriber _describer;
     private readonly int _interfaceId;
     private readonly Dictionary<ulong, SyntheticConnection> _connections = [];
+    private const int MaxRememberedTuples = 65536;
+    private readonly Dictionary<(IPEndPoint, IPEndPoint), (ulong Connection, IPEndPoint Local)> _tupleOwners = [];
     private long _madeUpCount;
     private bool _disposed;
 
@@ -48,10 +50,19 @@ public sealed class PlaintextPcapngSink : ICaptureSink
     /// <summary>Connections whose address was unknown and got a made-up 4-tuple.</summary>
     public long MadeUpConnections => _madeUpCount;
 
+    /// <summary>Chunks not written because the other end of the same connection (both traced)
+    /// is written already: one TCP stream, shown once.</summary>
+    public long MirroredChunks { get; private set; }
+
     public void OnData(DataChunk chunk)
     {
         ArgumentNullException.ThrowIfNull(chunk);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (IsOtherEndOfAWrittenConnection(chunk))
+        {
+            MirroredChunks++;
+            return;
+        }
         string comment = Describe(chunk.Process, chunk.Address);
         SyntheticConnection connection = ConnectionFor(chunk, comment);
         bool fromLocal = chunk.Direction == Direction.Write;
@@ -83,6 +94,30 @@ public sealed class PlaintextPcapngSink : ICaptureSink
         }
     }
 
+    /// <summary>On loopback both ends of a connection are often traced: the first end seen is
+    /// written, and the other end (the same 4-tuple seen the other way round) is not, even after
+    /// the first closed (its chunks may still be on their way). A new connection reusing the
+    /// 4-tuple from the same side takes over.</summary>
+    private bool IsOtherEndOfAWrittenConnection(DataChunk chunk)
+    {
+        if (!chunk.Address.IsKnown)
+            return false;
+        var (local, remote) = (chunk.Address.Local!, chunk.Address.Remote!);
+        var key = Compare(local, remote) <= 0 ? (local, remote) : (remote, local);
+        if (_tupleOwners.TryGetValue(key, out var owner) && owner.Connection != chunk.Connection && owner.Local.Equals(remote))
+            return true;
+        if (_tupleOwners.Count >= MaxRememberedTuples)
+            _tupleOwners.Clear();
+        _tupleOwners[key] = (chunk.Connection, local);
+        return false;
+    }
+
+    private static int Compare(IPEndPoint a, IPEndPoint b)
+    {
+        var byAddress = string.CompareOrdinal(a.Address.ToString(), b.Address.ToString());
+        return byAddress != 0 ? byAddress : a.Port.CompareTo(b.Port);
+    }
+
     /// <summary>FIN from the local end, FIN back, last ACK; the kernel's totals move each
     /// direction's end past bytes never delivered as chunks.</summary>
     public void OnClose(ConnectionClosed closed)
@@ -93,6 +128,7 @@ public sealed class PlaintextPcapngSink : ICaptureSink
         {
             return;
         }
+
 
         connection.Advance(Direction.Write, closed.WriteBytes);
         connection.Advance(Direction.Read, closed.ReadBytes);

@@ -32,11 +32,13 @@ public sealed class PcapTests
         Assert.Contains("comm=curl", row[1]);
         Assert.Equal(NoLeftovers, LeftFilters(ns));
 
-        // The plaintext capture of the same exchange: plain HTTP on the real 4-tuple.
+        // The plaintext capture of the same exchange: plain HTTP on the real 4-tuple, once, though
+        // both ends were traced (whichever end was seen first is the one written).
         var prow = Assert.Single(Tshark.Fields(plain, "http.request", "http.request.uri", "tcp.dstport", "frame.comment"));
         Assert.Equal("/pcap/path?x=1", prow[0]);
         Assert.Equal(Port.ToString(CultureInfo.InvariantCulture), prow[1]);
-        Assert.Contains($"pid={curl.Pid}", prow[2]);
+        Assert.Matches($"pid=({curl.Pid} comm=curl|\\d+ comm=openssl)", prow[2]);
+        Assert.Empty(Tshark.Fields(plain, "tcp.analysis.flags", "frame.number")); // no retransmission, no hole
         Assert.Single(Tshark.Fields(plain, "http.response", "http.response.code"));
     }
 
@@ -73,19 +75,23 @@ public sealed class PcapTests
     [KernelFact]
     public void BadFilterIsOneLineError()
     {
-        var (code, err) = TlsScopeRun.RunToEnd("--pcapng", "/tmp/never.pcapng", "--filter", "tcp prot 443", "--duration", "1");
+        var never = NeverWritten();
+        var (code, err) = TlsScopeRun.RunToEnd("--pcapng", never, "-o", never + ".out", "--filter", "tcp prot 443", "--duration", "1");
         Assert.NotEqual(0, code);
         var line = Assert.Single(err.Trim().Split('\n'));
         Assert.StartsWith("tlsscope: --filter 'tcp prot 443':", line);
-        Assert.False(File.Exists("/tmp/never.pcapng"));
+        Assert.False(File.Exists(never)); // refused before any output file was created
+        Assert.False(File.Exists(never + ".out"));
     }
 
     [KernelFact]
     public void UnknownInterfaceIsOneLineError()
     {
-        var (code, err) = TlsScopeRun.RunToEnd("--pcapng", "/tmp/never.pcapng", "-i", "nosuch0", "--duration", "1");
+        var never = NeverWritten();
+        var (code, err) = TlsScopeRun.RunToEnd("--pcapng", never, "-i", "nosuch0", "--duration", "1");
         Assert.NotEqual(0, code);
         Assert.Equal("tlsscope: -i nosuch0: no such network interface", err.Trim());
+        Assert.False(File.Exists(never));
     }
 
     /// <summary>A TC filter outlives its process: after SIGKILL it is still there, and the next
@@ -107,14 +113,19 @@ public sealed class PcapTests
         Assert.NotEmpty(ns.TcFilters("lo", "egress")); // left behind by the kill
 
         using var next = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", Path.Combine(dir, "b.pcapng"), "-i", "lo"]);
-        Assert.Contains("removed 3 TC filter(s) left by a killed run", next.Stderr);
+        // lo's egress, and both directions of both ends of the pair
+        Assert.Contains("removed 5 TC filter(s) left by a killed run", next.Stderr);
         Assert.Empty(ns.TcFilters(veth.Name, "ingress"));
+        Assert.Empty(ns.TcFilters(veth.PeerName, "egress"));
         Assert.Single(ns.TcFilters("lo", "egress"));
         Assert.Equal(0, next.Stop(Proc.SIGTERM));
-        Assert.Equal(NoLeftovers, LeftFilters(ns, veth.Name));
+        Assert.Equal(NoLeftovers, LeftFilters(ns, veth.Name, veth.PeerName));
     }
 
     private static readonly string NoLeftovers = "";
+
+    private static string NeverWritten() =>
+        Path.Combine(Directory.CreateTempSubdirectory("tlsscope-bad-").FullName, "never.pcapng");
 
     /// <summary>Every filter still on the namespace's interfaces, one per line ("" when none).</summary>
     private static string LeftFilters(NetNs ns, params string[] extra)
@@ -135,7 +146,7 @@ public sealed class PcapTests
             "-key", TestCert.KeyPath, "-quiet", "-naccept", "1", version], redirectStdin: true);
         ns.WaitListening(Port);
         var curl = ns.Start("curl", ["-sk", "--http1.1", $"https://127.0.0.1:{Port}{path}"]);
-        Proc.WaitFor(() => server.Stdout.Contains("\r\n\r\n", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the request at s_server");
+        Proc.WaitFor(() => server.Stdout.Contains("\n\n", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the request at s_server");
         var stdin = server.Process.StandardInput.BaseStream;
         stdin.Write("HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"u8);
         stdin.Flush();

@@ -42,9 +42,9 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     /// <summary>Stale filters of an earlier, killed run that Start removed.</summary>
     public int StaleFiltersRemoved { get; private set; }
 
-    public static PacketCapture Start(CaptureOptions options, IReadOnlyList<string> interfaceNames, IPacketSink sink, Action<string> log)
+    /// <param name="chosen">From <see cref="NetworkInterfaces.Select"/>.</param>
+    public static PacketCapture Start(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen, IPacketSink sink, Action<string> log)
     {
-        var chosen = NetworkInterfaces.Select(interfaceNames);
         if (chosen.Count == 0)
             throw new CaptureException("--pcapng: no network interface is up");
         var obj = PacketObject.Load(options);

@@ -80,13 +80,18 @@ public sealed class PcapngSinkTests
     }
 
     [Fact]
-    public void FinBothWaysAndDisposeReleaseWithoutKeys()
+    public void FinBothWaysShortensTheWaitToTheGraceThenDisposeReleasesTheRest()
     {
         PcapngSink sink = Sink();
         sink.OnPacket(_packets.Segment(TestPackets.Client, TestPackets.Server, 1, 0, TestPackets.ClientHello(RandomA)));
         sink.OnPacket(_packets.Segment(TestPackets.Client, TestPackets.Server, 54, TcpFlags.Fin, []));
         Assert.Equal(0, sink.Counters.PacketsWritten);
         sink.OnPacket(_packets.Segment(TestPackets.Server, TestPackets.Client, 1, TcpFlags.Fin, []));
+        _clock.Advance(TimeSpan.FromMilliseconds(999));
+        sink.Flush();
+        Assert.Equal(0, sink.Counters.PacketsWritten); // the keys may still be on their way
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        sink.Flush();
         Assert.Equal(new PcapngSinkCounters(3, 0, 0, 3, 1, 0), sink.Counters);
 
         byte[] randomB = TestPackets.Random(0xB2);
