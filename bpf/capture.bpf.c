@@ -70,3 +70,16 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 {
 	return tls_conn_free((__u64)ssl);
 }
+
+/* int SSL_do_handshake(SSL *s): keys that exist only while it runs (keys.h) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_handshake_enter, void *ssl)
+{
+	return handshake_enter(ctx, (__u64)ssl);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_handshake_return)
+{
+	return handshake_return();
+}

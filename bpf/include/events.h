@@ -104,6 +104,13 @@ struct tscope_key_layout {
 	__u32 version_slot;  /* slot whose first 2 bytes (little endian) are the protocol version */
 	__u32 ready_slot12;  /* slot that is non-zero once a TLS 1.2 handshake's keys are complete */
 	__u32 ready_slot13;  /* the same for TLS 1.3 (0x0304) */
+	__u32 handshake_mask; /* bit i: slot i only exists during the handshake (BoringSSL's TLS 1.3
+			       * handshake secrets): read at the handshake's socket sends */
+	__u32 pad;
+};
+
+enum tscope_keys_flags {
+	TSCOPE_KEYS_HANDSHAKE = 1, /* read during the handshake: slot 0 and handshake_mask slots */
 };
 
 struct tscope_keys {
@@ -184,7 +191,7 @@ _Static_assert(sizeof(struct tscope_conn_close) == 48, "tscope_conn_close layout
 _Static_assert(sizeof(struct tscope_stats) == 56, "tscope_stats layout");
 _Static_assert(sizeof(struct tscope_config) == 40, "tscope_config layout");
 _Static_assert(sizeof(struct tscope_mem_path) == 24, "tscope_mem_path layout");
-_Static_assert(sizeof(struct tscope_key_layout) == 304, "tscope_key_layout layout");
+_Static_assert(sizeof(struct tscope_key_layout) == 312, "tscope_key_layout layout");
 _Static_assert(sizeof(struct tscope_keys) == 840, "tscope_keys layout");
 _Static_assert(sizeof(struct tscope_packet) == 64, "tscope_packet layout");
 _Static_assert(sizeof(struct tscope_owner) == 24, "tscope_owner layout");

@@ -52,24 +52,52 @@ struct key_read_ctx {
 	const struct tscope_key_layout *layout;
 	struct tscope_keys *rec;
 	__u64 ssl;
+	__u32 mask; /* bit i: read slot i */
 };
 
-static long key_read_slot(__u32 i, void *arg)
+static long key_read_slot(__u32 index, void *arg)
 {
 	struct key_read_ctx *k = arg;
+	__u64 i = index; /* 64-bit: a zero-extended copy would lose the bound checked below */
+	asm volatile("" : "+r"(i)); /* one register, checked once, used for every index below */
 	if (i >= TSCOPE_KEY_SLOTS)
 		return 1;
+	if (!((k->mask >> i) & 1))
+		return 0;
 	const struct tscope_mem_path *p = &k->layout->slot[i];
 	__u32 size = p->size;
 	if (!size || size > TSCOPE_KEY_SLOT_SIZE)
 		return 0;
-	__u32 at = i * TSCOPE_KEY_SLOT_SIZE;
-	asm volatile("" : "+r"(at)); /* keep the bound check on the register used below */
-	if (at > (TSCOPE_KEY_SLOTS - 1) * TSCOPE_KEY_SLOT_SIZE)
-		return 1;
-	if (path_read(k->ssl, p, k->rec->slots + at, size) == 0)
-		k->rec->read_mask |= 1u << i;
+	if (path_read(k->ssl, p, k->rec->slots + i * TSCOPE_KEY_SLOT_SIZE, size) == 0)
+		k->rec->read_mask |= 1u << (__u32)i;
 	return 0;
+}
+
+/* Reserves, fills and submits one record of the slots in mask; false when the ring is full. */
+static __always_inline int keys_emit(__u64 pid_tgid, __u64 ssl, __u32 lib, const struct tscope_key_layout *l,
+				     __u32 mask, __u32 flags, __u64 conn_id)
+{
+	struct tscope_keys *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
+	if (!rec) {
+		STAT_ADD(lost_records, 1);
+		return 0;
+	}
+	rec->head.kind = TSCOPE_EVENT_KEYS;
+	rec->head.flags = flags;
+	rec->head.time_ns = bpf_ktime_get_ns();
+	rec->head.conn_id = conn_id;
+	rec->ssl = ssl;
+	rec->pid = pid_tgid >> 32;
+	rec->tid = (__u32)pid_tgid;
+	rec->uid = (__u32)bpf_get_current_uid_gid();
+	rec->library = lib;
+	rec->read_mask = 0;
+	rec->pad = 0;
+	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
+	struct key_read_ctx k = { .layout = l, .rec = rec, .ssl = ssl, .mask = mask };
+	bpf_loop(TSCOPE_KEY_SLOTS, key_read_slot, &k, 0);
+	bpf_ringbuf_submit(rec, ring_flags());
+	return 1;
 }
 
 /* Once per handshake per connection object: the client random identifies the handshake, and
@@ -87,27 +115,69 @@ static __always_inline void keys_after_call(void *ctx, __u64 pid_tgid, __u64 ssl
 	__u16 version = (__u16)path_read_u64(ssl, l, l->version_slot);
 	if (!path_read_u64(ssl, l, version == 0x0304 ? l->ready_slot13 : l->ready_slot12))
 		return;
-	struct tscope_keys *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
-	if (!rec) {
-		STAT_ADD(lost_records, 1);
+	if (keys_emit(pid_tgid, ssl, lib, l, ~l->handshake_mask, 0, conn_id))
+		*seen = sig;
+}
+
+/* ---- secrets that live only during the handshake (BoringSSL's TLS 1.3 handshake secrets) ----
+ * SSL_do_handshake marks the thread; its socket sends (the client's Finished, the server's
+ * flight) come after the handshake secrets are derived and before they are freed. */
+struct handshake_call {
+	__u64 ssl;
+	__u32 library;
+	__u32 sent;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct handshake_call);
+} handshakes SEC(".maps");
+
+static __always_inline int handshake_enter(void *ctx, __u64 ssl)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!trace_allowed(pid_tgid))
+		return 0;
+	__u32 lib = (__u32)bpf_get_attach_cookie(ctx);
+	const struct tscope_key_layout *l = bpf_map_lookup_elem(&key_layouts, &lib);
+	if (!l || !l->valid || !l->handshake_mask)
+		return 0;
+	__u32 tid = (__u32)pid_tgid;
+	struct handshake_call h = { .ssl = ssl, .library = lib };
+	bpf_map_update_elem(&handshakes, &tid, &h, BPF_NOEXIST); /* SSL_connect calls it again */
+	return 0;
+}
+
+static __always_inline int handshake_return(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&handshakes, &tid);
+	return 0;
+}
+
+/* From the socket send tracepoints. */
+static __always_inline void keys_during_handshake(__u64 pid_tgid)
+{
+	__u32 tid = (__u32)pid_tgid;
+	struct handshake_call *h = bpf_map_lookup_elem(&handshakes, &tid);
+	if (!h || h->sent)
 		return;
-	}
-	rec->head.kind = TSCOPE_EVENT_KEYS;
-	rec->head.flags = 0;
-	rec->head.time_ns = bpf_ktime_get_ns();
-	rec->head.conn_id = conn_id;
-	rec->ssl = ssl;
-	rec->pid = pid_tgid >> 32;
-	rec->tid = (__u32)pid_tgid;
-	rec->uid = (__u32)bpf_get_current_uid_gid();
-	rec->library = lib;
-	rec->read_mask = 0;
-	rec->pad = 0;
-	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
-	struct key_read_ctx k = { .layout = l, .rec = rec, .ssl = ssl };
-	bpf_loop(TSCOPE_KEY_SLOTS, key_read_slot, &k, 0);
-	*seen = sig;
-	bpf_ringbuf_submit(rec, ring_flags());
+	__u32 lib = h->library;
+	const struct tscope_key_layout *l = bpf_map_lookup_elem(&key_layouts, &lib);
+	if (!l || !l->valid)
+		return;
+	__u32 mask = l->handshake_mask;
+	__u32 first = TSCOPE_KEY_SLOTS;
+#pragma unroll
+	for (int i = TSCOPE_KEY_SLOTS - 1; i >= 0; i--)
+		if ((mask >> i) & 1)
+			first = i;
+	if (!path_read_u64(h->ssl, l, 0) || !path_read_u64(h->ssl, l, first))
+		return; /* not derived yet: a later send of the same handshake tries again */
+	if (keys_emit(pid_tgid, h->ssl, lib, l, mask | 1, TSCOPE_KEYS_HANDSHAKE, 0))
+		h->sent = 1;
 }
 
 #endif

@@ -65,7 +65,7 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
         {
             var process = Process(k.Pid, k.Tid, k.Uid, comm);
             return new KeyMaterial(assembler.Clock.ToUnixNs(k.Head.TimeNs), k.Head.ConnId, process, k.Library,
-                libraryName(k.Library), k.Ssl, k.ReadMask, slots);
+                libraryName(k.Library), k.Ssl, k.ReadMask, slots, DuringHandshake: ((uint)k.Head.Flags & 1) != 0);
         }
     }
 

@@ -137,6 +137,8 @@ public unsafe struct KernelKeyLayout
     public uint VersionSlot;
     public uint ReadySlot12;
     public uint ReadySlot13;
+    public uint HandshakeMask;
+    public uint Pad;
 
     public static ref MemPath Slot(ref KernelKeyLayout layout, int i)
     {

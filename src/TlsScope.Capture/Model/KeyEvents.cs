@@ -1,8 +1,10 @@
 namespace TlsScope.Capture.Model;
 
 /// <summary>
-/// The raw bytes the kernel read at a library's key layout, once per handshake. What each slot
-/// means is the layout's business (TlsScope.Keys), not the capture's.
+/// The raw bytes the kernel read at a library's key layout, once per handshake (and, when the
+/// layout has handshake-phase slots, once more while the handshake runs:
+/// <see cref="DuringHandshake"/>). What each slot means is the layout's business
+/// (TlsScope.Keys), not the capture's.
 /// </summary>
 public sealed record KeyMaterial(
     long TimeUnixNs,
@@ -12,7 +14,8 @@ public sealed record KeyMaterial(
     string Library,
     ulong Ssl,
     uint ReadMask,
-    byte[][] Slots);
+    byte[][] Slots,
+    bool DuringHandshake = false);
 
 /// <summary>One handshake's secrets as NSS key log lines ("LABEL client_random secret", hex,
 /// no newline), in the order a library's own key log callback writes them.</summary>

@@ -27,6 +27,8 @@ public static class ProbeTable
         new("SSL_write_ex", "ssl_write_ex_enter", false, true),
         new("SSL_write_ex", Return, true, true),
         new("SSL_free", "ssl_free_enter", false, true),
+        new("SSL_do_handshake", "ssl_handshake_enter", false, true),
+        new("SSL_do_handshake", "ssl_handshake_return", true, true),
     ]);
 
     /// <summary>Syscalls whose fd, made during a TLS call, names the call's socket.</summary>

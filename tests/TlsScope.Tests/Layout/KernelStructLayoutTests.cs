@@ -28,7 +28,7 @@ public sealed partial class CLayoutFixture
         "TSCOPE_DIR_READ", "TSCOPE_DIR_WRITE",
         "TSCOPE_CHUNK_FIRST", "TSCOPE_CHUNK_LAST", "TSCOPE_CHUNK_TRUNCATED", "TSCOPE_CHUNK_FD_INFERRED",
         "TSCOPE_KEY_SLOTS", "TSCOPE_KEY_SLOT_SIZE", "TSCOPE_MAX_LIBRARIES", "TSCOPE_PATH_DEPTH", "TSCOPE_PACKET_MAX",
-        "TSCOPE_EVENT_KEYS", "TSCOPE_EVENT_PACKET", "TSCOPE_PACKET_EGRESS", "TSCOPE_PACKET_OWNED",
+        "TSCOPE_EVENT_KEYS", "TSCOPE_EVENT_PACKET", "TSCOPE_PACKET_EGRESS", "TSCOPE_PACKET_OWNED", "TSCOPE_KEYS_HANDSHAKE",
     ];
 
     /// <summary>One declared member of a C struct; a flexible array member has no size.</summary>
@@ -191,6 +191,8 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
     {
         Assert.Equal(c.Value("tscope_key_layout.size"), Unsafe.SizeOf<KernelKeyLayout>());
         Assert.Equal(c.Value("tscope_key_layout.valid.offset"), (long)Marshal.OffsetOf<KernelKeyLayout>(nameof(KernelKeyLayout.Valid)));
+        Assert.Equal(c.Value("tscope_key_layout.handshake_mask.offset"), (long)Marshal.OffsetOf<KernelKeyLayout>(nameof(KernelKeyLayout.HandshakeMask)));
+        Assert.Equal(1, c.Value("TSCOPE_KEYS_HANDSHAKE"));
         Assert.Equal(c.Value("tscope_key_layout.slot.size"), KernelKeyLayout.Slots * Unsafe.SizeOf<MemPath>());
         Assert.Equal(KernelKeyLayout.Slots, c.Value("TSCOPE_KEY_SLOTS"));
         Assert.Equal(KernelKeyLayout.SlotSize, c.Value("TSCOPE_KEY_SLOT_SIZE"));
