@@ -7,6 +7,9 @@
 #   tlsscope            the real tool writing NDJSON to a file (its loss count is recorded);
 #                       HTTP parsing on (the default): the wrk traffic becomes http_* records
 #   tlsscope --raw      the same with HTTP parsing off: the difference is what parsing costs
+# and, with KEYS=1 (issue 4's outputs, each on top of --raw):
+#   --raw --keylog      secrets read once per handshake: what the per-call check costs
+#   --raw --pcapng      plus every packet of lo through TC into a pcapng file
 #   filtered (sleep)    tlsscope --pid <an unrelated `sleep`>: no uprobe anywhere
 #   filtered (python)   tlsscope --pid <an idle python3 that has libssl mapped>: uprobes on the
 #                       same libssl file as nginx's, but installed in that process only
@@ -23,7 +26,7 @@
 # shared and its throughput moves by +-10% between identical runs.
 #
 # Usage: sudo bench/overhead.sh
-#   env: DURATION=15 WARMUP=3 CONNS=50 THREADS=2 PORT=18443 ROUNDS=1 DIAG=1 KEEP=0 QUIET_CPUS=0.15
+#   env: DURATION=15 WARMUP=3 CONNS=50 THREADS=2 PORT=18443 ROUNDS=1 DIAG=1 KEYS=0 KEEP=0 QUIET_CPUS=0.15
 # Every run is bounded (wrk runs WARMUP+DURATION s per state) and every process this script
 # starts is stopped by its pid when it exits.
 set -euo pipefail
@@ -36,6 +39,7 @@ THREADS=${THREADS:-2}
 PORT=${PORT:-18443}
 ROUNDS=${ROUNDS:-1}
 DIAG=${DIAG:-1}
+KEYS=${KEYS:-0}
 KEEP=${KEEP:-0}
 QUIET_CPUS=${QUIET_CPUS:-0.15} # a state starts once other processes use less than this many CPUs
 
@@ -262,6 +266,12 @@ for round in $(seq "$ROUNDS"); do
   rm -f "$tmp/capture.ndjson"
   state "tlsscope --raw" "${tlsscope[@]}" -o "$tmp/capture-raw.ndjson" --raw
   rm -f "$tmp/capture-raw.ndjson"
+  if [ "$KEYS" = 1 ]; then
+    state "--raw --keylog" "${tlsscope[@]}" -o "$tmp/k.ndjson" --raw --keylog "$tmp/keys.log"
+    state "--raw --pcapng" "${tlsscope[@]}" -o "$tmp/p.ndjson" --raw --keylog "$tmp/keys2.log" --pcapng "$tmp/p.pcapng" -i lo
+    pcap_mb=$(du -m "$tmp/p.pcapng" 2>/dev/null | cut -f1 || echo 0)
+    rm -f "$tmp/k.ndjson" "$tmp/p.ndjson" "$tmp/p.pcapng"
+  fi
   state "filtered (sleep)" "${tlsscope[@]}" -o "$tmp/filtered-sleep.ndjson" --pid "$sleep_pid"
   state "filtered (python)" "${tlsscope[@]}" -o "$tmp/filtered-python.ndjson" --pid "$py_pid"
   state "untraced (again)"
@@ -312,6 +322,7 @@ for name in "${order[@]}"; do
 done
 echo
 echo "tlsscope wrote $ndjson_lines NDJSON lines ($ndjson_mb MB) in its (last) run."
+if [ "$KEYS" = 1 ]; then echo "--pcapng wrote ${pcap_mb:-?} MB of pcapng in its (last) run."; fi
 if [ "$DIAG" = 1 ]; then
   echo "one syscall (dd, 1-byte read/write): ${sc_plain} ns untraced, ${sc_noop} ns with do-nothing programs on the 8" \
     "syscall tracepoints, ${sc_tlsscope} ns with tlsscope --pid <sleep> (filtered out)"

@@ -120,8 +120,9 @@ static __always_inline void keys_after_call(void *ctx, __u64 pid_tgid, __u64 ssl
 }
 
 /* ---- secrets that live only during the handshake (BoringSSL's TLS 1.3 handshake secrets) ----
- * SSL_do_handshake marks the thread; its socket sends (the client's Finished, the server's
- * flight) come after the handshake secrets are derived and before they are freed. */
+ * SSL_do_handshake marks the thread; the socket syscalls it makes after the handshake secrets
+ * are derived (BoringSSL reads record by record, so the read after ServerHello; the server's
+ * flight write) come before they are freed. */
 struct handshake_call {
 	__u64 ssl;
 	__u32 library;
@@ -157,12 +158,13 @@ static __always_inline int handshake_return(void)
 	return 0;
 }
 
-/* From the socket send tracepoints. */
-static __always_inline void keys_during_handshake(__u64 pid_tgid)
+/* From the socket syscall tracepoints. Only a socket's: a key log callback writing its file
+ * runs between the derivation of two secrets. */
+static __always_inline void keys_during_handshake(__u64 pid_tgid, long fd)
 {
 	__u32 tid = (__u32)pid_tgid;
 	struct handshake_call *h = bpf_map_lookup_elem(&handshakes, &tid);
-	if (!h || h->sent)
+	if (!h || h->sent || !sock_of_fd((int)fd))
 		return;
 	__u32 lib = h->library;
 	const struct tscope_key_layout *l = bpf_map_lookup_elem(&key_layouts, &lib);

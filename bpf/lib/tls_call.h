@@ -112,8 +112,7 @@ static __always_inline int tls_call_saw_fd(long fd, int is_send)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (cfg.target_pid && (__u32)(pid_tgid >> 32) != cfg.target_pid)
 		return 0;
-	if (is_send)
-		keys_during_handshake(pid_tgid);
+	keys_during_handshake(pid_tgid, fd);
 	__u32 tid = (__u32)pid_tgid;
 	struct active_call *c = bpf_map_lookup_elem(&active_calls, &tid);
 	if (!c) {

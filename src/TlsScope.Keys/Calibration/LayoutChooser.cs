@@ -71,6 +71,13 @@ public static class LayoutChooser
             Add(slots, observations, SlotKind.HandshakeSecret, SecretSize);
             Add(slots, observations, SlotKind.HandshakeTrafficHash, SecretSize);
         }
+        else if (Best(observations, SlotKind.ClientHandshakeTrafficSecret, handshake: true) is { } client
+            && Best(observations, SlotKind.ServerHandshakeTrafficSecret, handshake: true) is { } server)
+        {
+            // Gone after the handshake (BoringSSL): the kernel reads them during it.
+            slots.Add(new KeySlot(SlotKind.ClientHandshakeTrafficSecret, client, SecretSize, Phase: SlotPhase.Handshake));
+            slots.Add(new KeySlot(SlotKind.ServerHandshakeTrafficSecret, server, SecretSize, Phase: SlotPhase.Handshake));
+        }
         return true;
     }
 
@@ -87,13 +94,14 @@ public static class LayoutChooser
     }
 
     /// <summary>The preferred path that held <paramref name="kind"/> in every observation where
-    /// its value was known; null when there is none (or it was never known).</summary>
-    public static KeyPath? Best(IReadOnlyList<Observation> observations, SlotKind kind)
+    /// its value was known (<paramref name="handshake"/>: during the handshake); null when there
+    /// is none (or it was never known).</summary>
+    public static KeyPath? Best(IReadOnlyList<Observation> observations, SlotKind kind, bool handshake = false)
     {
         HashSet<KeyPath>? common = null;
         foreach (var o in observations)
         {
-            if (!o.Paths.TryGetValue(kind, out var paths))
+            if (!(handshake ? o.HandshakePaths : o.Paths).TryGetValue(kind, out var paths))
                 continue;
             if (common == null)
                 common = [.. paths];

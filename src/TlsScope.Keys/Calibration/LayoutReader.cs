@@ -8,7 +8,8 @@ namespace TlsScope.Keys.Calibration;
 /// prove a layout against a live handshake, here or in another process.</summary>
 public static class LayoutReader
 {
-    public static (byte[][] Slots, uint ReadMask) Read(IProcessMemory memory, ulong ssl, KeyLayout layout)
+    /// <summary>Reads the slots whose bit is set in <paramref name="slotMask"/> (default: all).</summary>
+    public static (byte[][] Slots, uint ReadMask) Read(IProcessMemory memory, ulong ssl, KeyLayout layout, uint slotMask = uint.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(memory);
         ArgumentNullException.ThrowIfNull(layout);
@@ -18,7 +19,8 @@ public static class LayoutReader
         {
             slots[i] = new byte[KernelKeyLayout.SlotSize];
             var slot = layout.Slots[i];
-            if (Resolve(memory, ssl, slot.Path) is { } address
+            if ((slotMask & (1u << i)) != 0
+                && Resolve(memory, ssl, slot.Path) is { } address
                 && memory.Read(address, slots[i].AsSpan(0, slot.Size)) == slot.Size)
                 mask |= 1u << i;
         }

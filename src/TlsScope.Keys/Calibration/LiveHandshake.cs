@@ -28,16 +28,17 @@ public sealed unsafe class LiveHandshake : IDisposable
     public IReadOnlyList<string> ServerLines => HandshakeLog.For(Server).Lines;
 
     /// <summary>Runs one handshake and exchange. <paramref name="firstTransfer"/> is called for
-    /// each side right after its first SSL_write/SSL_read returned (true: the server).</summary>
+    /// each side right after its first SSL_write/SSL_read returned (true: the server);
+    /// <paramref name="probe"/> sees both objects' callbacks during the handshake.</summary>
     /// <exception cref="CalibrationException">The library is unusable or the handshake failed.</exception>
     public static LiveHandshake Run(string libraryPath, HandshakeCase handshake, bool serverFirst = false,
-        Action<LiveHandshake, bool>? firstTransfer = null)
+        Action<LiveHandshake, bool>? firstTransfer = null, IHandshakeProbe? probe = null)
     {
         ArgumentNullException.ThrowIfNull(handshake);
         var live = new LiveHandshake(Load(libraryPath));
         try
         {
-            live.Start(handshake);
+            live.Start(handshake, probe);
             live.Exchange(serverFirst, firstTransfer);
             return live;
         }
@@ -108,7 +109,7 @@ public sealed unsafe class LiveHandshake : IDisposable
         }
     }
 
-    private void Start(HandshakeCase handshake)
+    private void Start(HandshakeCase handshake, IHandshakeProbe? probe)
     {
         NewContext(handshake, server: false);
         NewContext(handshake, server: true);
@@ -116,6 +117,8 @@ public sealed unsafe class LiveHandshake : IDisposable
         Server = _tls.SSL_new(_serverCtx);
         if (Client == 0 || Server == 0)
             throw new CalibrationException("SSL_new failed");
+        HandshakeLog.For(Client).Probe = probe;
+        HandshakeLog.For(Server).Probe = probe;
         nint clientBio, serverBio;
         if (_tls.BIO_new_bio_pair(&clientBio, 0, &serverBio, 0) != 1)
             throw new CalibrationException("BIO_new_bio_pair failed");
@@ -154,6 +157,7 @@ public sealed unsafe class LiveHandshake : IDisposable
             throw new CalibrationException($"{handshake.Name}: TLS 1.3 suites rejected");
         _tls.SSL_CTX_set_keylog_callback(ctx, HandshakeLog.KeylogCallback);
         _tls.SSL_CTX_set_msg_callback(ctx, HandshakeLog.MessageCallback);
+        _tls.SSL_CTX_set_info_callback(ctx, HandshakeLog.InfoCallback);
         if (server)
             UseCertificate(ctx);
     }

@@ -24,6 +24,7 @@ internal sealed unsafe class NativeTls
         SSL_CTX_set_cipher_list = (delegate* unmanaged<nint, byte*, int>)Get("SSL_CTX_set_cipher_list");
         SSL_CTX_set_keylog_callback = (delegate* unmanaged<nint, nint, void>)Get("SSL_CTX_set_keylog_callback");
         SSL_CTX_set_msg_callback = (delegate* unmanaged<nint, nint, void>)Get("SSL_CTX_set_msg_callback");
+        SSL_CTX_set_info_callback = (delegate* unmanaged<nint, nint, void>)Get("SSL_CTX_set_info_callback");
         SSL_new = (delegate* unmanaged<nint, nint>)Get("SSL_new");
         SSL_free = (delegate* unmanaged<nint, void>)Get("SSL_free");
         SSL_set_bio = (delegate* unmanaged<nint, nint, nint, void>)Get("SSL_set_bio");
@@ -63,6 +64,7 @@ internal sealed unsafe class NativeTls
     public readonly delegate* unmanaged<nint, byte*, int> SSL_CTX_set_ciphersuites;
     public readonly delegate* unmanaged<nint, nint, void> SSL_CTX_set_keylog_callback;
     public readonly delegate* unmanaged<nint, nint, void> SSL_CTX_set_msg_callback;
+    public readonly delegate* unmanaged<nint, nint, void> SSL_CTX_set_info_callback;
     public readonly delegate* unmanaged<nint, nint> SSL_new;
     public readonly delegate* unmanaged<nint, void> SSL_free;
     public readonly delegate* unmanaged<nint, nint, nint, void> SSL_set_bio;

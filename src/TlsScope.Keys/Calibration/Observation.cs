@@ -17,6 +17,10 @@ public sealed class Observation(KnownSecrets known, IReadOnlyList<ObjectBytes> o
     /// even if no path held it.</summary>
     public Dictionary<SlotKind, HashSet<KeyPath>> Paths { get; } = [];
 
+    /// <summary>Candidate paths found during the handshake (<see cref="HandshakeSecretProbe"/>):
+    /// values that exist only then. Present as <see cref="Paths"/> are.</summary>
+    public Dictionary<SlotKind, HashSet<KeyPath>> HandshakePaths { get; } = [];
+
     /// <summary>The connection object first, then each object it points to directly.</summary>
     public IReadOnlyList<ObjectBytes> Objects { get; } = objects;
 

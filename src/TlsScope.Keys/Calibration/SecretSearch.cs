@@ -177,7 +177,7 @@ public static class SecretSearch
 
     /// <summary>The usable size of a heap object from the word before it: glibc's chunk size
     /// (flag bits set) or BoringSSL's exact size prefix; unknown: int.MaxValue.</summary>
-    private static int AllocationSize(IProcessMemory memory, ulong address)
+    internal static int AllocationSize(IProcessMemory memory, ulong address)
     {
         Span<byte> header = stackalloc byte[8];
         if (address < 8 || memory.Read(address - 8, header) != 8)
@@ -187,7 +187,7 @@ public static class SecretSearch
         return size is >= 16 and <= 1 << 20 ? (int)size : int.MaxValue;
     }
 
-    private static byte[] ReadBlock(IProcessMemory memory, ulong address, int size)
+    internal static byte[] ReadBlock(IProcessMemory memory, ulong address, int size)
     {
         var data = new byte[size];
         return data[..memory.Read(address, data)];
@@ -195,6 +195,6 @@ public static class SecretSearch
 
     private static ulong Word(byte[] data, int offset) => BinaryPrimitives.ReadUInt64LittleEndian(data.AsSpan(offset));
 
-    private static bool LooksLikePointer(IProcessMemory memory, ulong value) =>
+    internal static bool LooksLikePointer(IProcessMemory memory, ulong value) =>
         value >= 0x10000 && value < 0x8000_0000_0000 && value % 8 == 0 && memory.IsReadable(value);
 }

@@ -6,6 +6,10 @@ namespace TlsScope.Keys.Decoding;
 /// <summary>One handshake's key log lines and the client random they belong to.</summary>
 public sealed record DecodedKeys(byte[] ClientRandom, IReadOnlyList<string> Lines);
 
+/// <summary>The TLS 1.3 handshake traffic secrets read during a handshake, as read (slot size:
+/// the hash length is known only from the later record's cipher); null: the layout has none.</summary>
+public sealed record HandshakeTrafficSecrets(byte[]? Client, byte[]? Server);
+
 /// <summary>
 /// Gives the bytes read at a <see cref="KeyLayout"/>'s slots their meaning: NSS key log lines,
 /// byte for byte what the library's own key log callback writes for the client.
@@ -15,15 +19,17 @@ public static class KeyDecoder
     private const int Tls13 = 0x0304;
     private const int MasterKeyLength = 48;
 
-    /// <summary>Decodes one record; on failure <paramref name="reason"/> says what was missing
-    /// (an unread slot, a zero secret, a version the layout cannot decode).</summary>
+    /// <summary>Decodes one record read after the handshake; on failure <paramref name="reason"/>
+    /// says what was missing (an unread slot, a zero secret, a version the layout cannot decode).
+    /// Handshake-phase slots are not taken from it (their state is freed by then) but from
+    /// <paramref name="duringHandshake"/>, the same handshake's earlier record, when there is one.</summary>
     public static bool TryDecode(KeyLayout layout, IReadOnlyList<byte[]> slots, uint readMask,
-        out DecodedKeys? keys, out string? reason)
+        out DecodedKeys? keys, out string? reason, HandshakeTrafficSecrets? duringHandshake = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(slots);
         keys = null;
-        var view = new SlotView(layout, slots, readMask);
+        var view = new SlotView(layout, slots, readMask, duringHandshake);
         reason = view.Required(SlotKind.ClientRandom, 32, out var clientRandom);
         ReadOnlySpan<byte> versionBytes = default;
         reason ??= view.Required(SlotKind.Version, 2, out versionBytes);
@@ -42,6 +48,30 @@ public static class KeyDecoder
         if (reason != null)
             return false;
         keys = new DecodedKeys(clientRandom.ToArray(), lines);
+        return true;
+    }
+
+    /// <summary>Reads a record taken during the handshake: the client random and the
+    /// handshake-phase secrets (each must be read and non-zero).</summary>
+    public static bool TryReadDuringHandshake(KeyLayout layout, IReadOnlyList<byte[]> slots, uint readMask,
+        out byte[]? clientRandom, out HandshakeTrafficSecrets? secrets, out string? reason)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        ArgumentNullException.ThrowIfNull(slots);
+        clientRandom = null;
+        secrets = null;
+        var view = new SlotView(layout, slots, readMask);
+        reason = view.Required(SlotKind.ClientRandom, 32, out var random);
+        if (reason != null)
+            return false;
+        var client = view.DuringHandshake(SlotKind.ClientHandshakeTrafficSecret, ref reason);
+        var server = view.DuringHandshake(SlotKind.ServerHandshakeTrafficSecret, ref reason);
+        if (reason == null && client == null && server == null)
+            reason = "the layout has no handshake-phase slots";
+        if (reason != null)
+            return false;
+        clientRandom = random.ToArray();
+        secrets = new HandshakeTrafficSecrets(client, server);
         return true;
     }
 

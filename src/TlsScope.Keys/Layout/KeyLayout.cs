@@ -34,9 +34,22 @@ public sealed class KeyLayout
 
     public bool Has(SlotKind kind) => IndexOf(kind) >= 0;
 
-    /// <summary>The kernel's form: every slot's path, the version slot, and the slots that say a
+    /// <summary>Bit i: slot i is read during the handshake (<see cref="SlotPhase.Handshake"/>).</summary>
+    public uint HandshakeMask
+    {
+        get
+        {
+            var mask = 0u;
+            for (var i = 0; i < Slots.Count; i++)
+                if (Slots[i].Phase == SlotPhase.Handshake)
+                    mask |= 1u << i;
+            return mask;
+        }
+    }
+
+    /// <summary>The kernel's form: every slot's path, the version slot, the slots that say a
     /// handshake's keys are complete (TLS 1.2: master key; TLS 1.3: the client or own
-    /// application secret).</summary>
+    /// application secret) and the slots read during the handshake.</summary>
     public KernelKeyLayout ToKernel()
     {
         var kernel = new KernelKeyLayout { Valid = 1, VersionSlot = (uint)IndexOf(SlotKind.Version) };
@@ -44,6 +57,7 @@ public sealed class KeyLayout
             KernelKeyLayout.Slot(ref kernel, i) = Slots[i].Path.ToKernel((uint)Slots[i].Size);
         kernel.ReadySlot12 = (uint)ReadyIndex(SlotKind.MasterKey, SlotKind.MasterKey);
         kernel.ReadySlot13 = (uint)ReadyIndex(SlotKind.ClientAppSecret, SlotKind.WriteAppSecret);
+        kernel.HandshakeMask = HandshakeMask;
         return kernel;
     }
 
@@ -68,6 +82,8 @@ public sealed class KeyLayout
                 return $"slot {s.Kind} appears twice";
             if (s.Kind == SlotKind.Role && s.Mask == 0)
                 return "the role slot needs a non-zero mask";
+            if (s.Phase == SlotPhase.Handshake && s.Kind is not (SlotKind.ClientHandshakeTrafficSecret or SlotKind.ServerHandshakeTrafficSecret))
+                return $"slot {s.Kind} cannot be read during the handshake (handshake traffic secrets only)";
         }
         return null;
     }

@@ -7,11 +7,14 @@ namespace TlsScope.Keys.Layout;
 /// <summary>
 /// The JSON form of a <see cref="KeyLayout"/>, used by the cache, the known-layout table and the
 /// calibration helper's stdout:
-/// <c>{"origin":"...","slots":[{"kind":"ClientRandom","path":"0x138","size":32}, ...]}</c>.
+/// <c>{"origin":"...","slots":[{"kind":"ClientRandom","path":"0x138","size":32}, ...]}</c>;
+/// a slot read during the handshake has <c>"phase":"handshake"</c>.
 /// </summary>
 public static class KeyLayoutJson
 {
     // Paths use '>', which the default encoder would escape.
+    private const string HandshakePhase = "handshake";
+
     private static readonly JsonSerializerOptions Options = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static string Write(KeyLayout layout)
@@ -28,6 +31,8 @@ public static class KeyLayoutJson
             var slot = new JsonObject { ["kind"] = s.Kind.ToString(), ["path"] = s.Path.ToString(), ["size"] = s.Size };
             if (s.Mask != 0)
                 slot["mask"] = s.Mask;
+            if (s.Phase == SlotPhase.Handshake)
+                slot["phase"] = HandshakePhase;
             slots.Add(slot);
         }
         return new JsonObject { ["origin"] = layout.Origin, ["slots"] = slots };
@@ -71,6 +76,12 @@ public static class KeyLayoutJson
             throw new FormatException($"bad key layout: unknown slot kind '{kindText}'");
         if (!KeyPath.TryParse((string?)s?["path"], out var path))
             throw new FormatException($"bad key layout: slot {kind} has a bad path");
-        return new KeySlot(kind, path, (int?)s?["size"] ?? 0, (byte?)s?["mask"] ?? 0);
+        var phase = (string?)s?["phase"] switch
+        {
+            null => SlotPhase.Established,
+            HandshakePhase => SlotPhase.Handshake,
+            var other => throw new FormatException($"bad key layout: slot {kind} has an unknown phase '{other}'"),
+        };
+        return new KeySlot(kind, path, (int?)s?["size"] ?? 0, (byte?)s?["mask"] ?? 0, phase);
     }
 }

@@ -2,12 +2,16 @@ using TlsScope.Keys.Layout;
 
 namespace TlsScope.Keys.Resolution;
 
-/// <summary>Calibrated layouts on disk, one JSON file per library build:
-/// /var/cache/tlsscope/layouts/ID.json (directory 0700), or under $TLSSCOPE_CACHE_DIR.</summary>
+/// <summary>Calibrated layouts on disk, one JSON file per library build and layout format:
+/// /var/cache/tlsscope/layouts/ID.vN.json (directory 0700), or under $TLSSCOPE_CACHE_DIR.</summary>
 public sealed class LayoutCache(string? directory = null)
 {
     public const string DirectoryVariable = "TLSSCOPE_CACHE_DIR";
     public const string DefaultDirectory = "/var/cache/tlsscope/layouts";
+
+    /// <summary>Raised whenever calibration learns to find more, so builds cached by an older
+    /// TlsScope are calibrated again (2: handshake-phase slots).</summary>
+    public const int FormatVersion = 2;
 
     public string Directory { get; } = directory
         ?? (Environment.GetEnvironmentVariable(DirectoryVariable) is { Length: > 0 } d ? d : DefaultDirectory);
@@ -46,5 +50,5 @@ public sealed class LayoutCache(string? directory = null)
         }
     }
 
-    private string PathOf(string id) => Path.Combine(Directory, id + ".json");
+    private string PathOf(string id) => Path.Combine(Directory, $"{id}.v{FormatVersion}.json");
 }

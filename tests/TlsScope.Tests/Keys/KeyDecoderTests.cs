@@ -6,12 +6,6 @@ namespace TlsScope.Tests.Keys;
 
 public class KeyDecoderTests
 {
-    private sealed class Collect : IKeySink
-    {
-        public List<TlsKeySet> Sets { get; } = [];
-        public void OnKeys(TlsKeySet keys) => Sets.Add(keys);
-    }
-
     [Fact]
     public void Tls12_GivesOneClientRandomLine()
     {
@@ -39,7 +33,7 @@ public class KeyDecoderTests
     [Fact]
     public void Extractor_DedupesByClientRandomAndCountsIncomplete()
     {
-        var sink = new Collect();
+        var sink = new KeyTestData.Collect();
         var extractor = new KeyExtractor([sink]);
         extractor.SetLayout(0, KeyTestData.Layout());
         extractor.OnKeyMaterial(KeyTestData.Tls12(1, 100));

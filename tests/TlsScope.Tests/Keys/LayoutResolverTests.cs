@@ -37,6 +37,17 @@ public sealed class LayoutResolverTests : IDisposable
     }
 
     [Fact]
+    public void Cache_IgnoresEntriesOfAnOlderLayoutFormat()
+    {
+        var cache = Cache;
+        Directory.CreateDirectory(cache.Directory);
+        File.WriteAllText(Path.Combine(cache.Directory, "abc.json"), KeyLayoutJson.Write(KeyTestData.Layout()));
+        Assert.Null(cache.Load("abc")); // written before handshake-phase slots: calibrate again
+        Assert.True(cache.Store("abc", KeyTestData.HandshakeLayout()));
+        Assert.Equal(KeyTestData.HandshakeLayout().Slots, cache.Load("abc")!.Slots);
+    }
+
+    [Fact]
     public void FailedCalibration_FallsBackToTheVersionTable()
     {
         var calibrator = new CountingCalibrator(_ => throw new CalibrationException("boom"));
