@@ -237,7 +237,7 @@ state() { # state NAME [COMMAND...]
     gaps=$(grep -o '[0-9]* gaps' "$log" | awk '{print $1}' | tail -1 || true)
     LOST[$name]=$(( ${LOST[$name]:-0} + ${lost:-0} ))
     GAPS[$name]=$(( ${GAPS[$name]:-0} + ${gaps:-0} ))
-    grep -E 'tlsscope: [0-9]+ chunks|tlsscope: lost' "$log" | sed 's/^/    /' >&2 || true
+    grep -E 'tlsscope: [0-9]+ chunks|tlsscope: lost|tlsscope: keys|tlsscope: packets' "$log" | sed 's/^/    /' >&2 || true
   elif [ $# -gt 0 ] && [[ "$1" == "$root/tlsscope" ]]; then
     LOST[$name]="no summary"
   fi
