@@ -79,13 +79,26 @@ struct {
 	__type(value, struct tscope_owner);
 } connecting SEC(".maps");
 
+/* An IPv4 peer of a dual-stack (AF_INET6) socket shows as ::ffff:a.b.c.d; its packets are
+ * IPv4, so such a socket is keyed as IPv4. */
+static __always_inline int v4_mapped(const __u8 *a)
+{
+	for (int i = 0; i < 10; i++)
+		if (a[i])
+			return 0;
+	return a[10] == 0xff && a[11] == 0xff;
+}
+
 static __always_inline void owner_key(struct trace_event_raw_inet_sock_set_state *ev, int with_remote,
 				      struct tscope_sock_addr *key)
 {
-	key->family = ev->family;
+	int v4 = ev->family == 2 || (v4_mapped(ev->saddr_v6) && (!with_remote || v4_mapped(ev->daddr_v6)));
+	key->family = v4 ? 2 : ev->family;
 	key->local_port = ev->sport;
 	if (ev->family == 2)
 		__builtin_memcpy(key->local_addr, ev->saddr, 4);
+	else if (v4)
+		__builtin_memcpy(key->local_addr, ev->saddr_v6 + 12, 4);
 	else
 		__builtin_memcpy(key->local_addr, ev->saddr_v6, 16);
 	if (!with_remote)
@@ -93,6 +106,8 @@ static __always_inline void owner_key(struct trace_event_raw_inet_sock_set_state
 	key->remote_port = ev->dport;
 	if (ev->family == 2)
 		__builtin_memcpy(key->remote_addr, ev->daddr, 4);
+	else if (v4)
+		__builtin_memcpy(key->remote_addr, ev->daddr_v6 + 12, 4);
 	else
 		__builtin_memcpy(key->remote_addr, ev->daddr_v6, 16);
 }
@@ -106,6 +121,14 @@ int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	__u64 sk = (__u64)ev.skaddr;
 	struct tscope_sock_addr key = {};
+	if (ev.newstate == TCP_CLOSE) {
+		/* Forget the socket (its last packets went out before this), so a later socket on the
+		 * same 4-tuple or port is not taken for it. */
+		bpf_map_delete_elem(&connecting, &sk);
+		owner_key(&ev, ev.oldstate != TCP_LISTEN, &key);
+		bpf_map_delete_elem(&owners, &key);
+		return 0;
+	}
 	if (ev.newstate != TCP_SYN_SENT && ev.newstate != TCP_LISTEN) {
 		/* Not in the owner's context (softirq, often): only completes a connect seen before. */
 		struct tscope_owner *o = bpf_map_lookup_elem(&connecting, &sk);
@@ -117,21 +140,27 @@ int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	}
 	/* connect() and listen() run in the owning process. Accepted connections are matched
-	 * through their listener. */
+	 * through their listener. A process that is not traced takes the key over too: its
+	 * packets must not pass as an earlier owner's. */
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (!trace_allowed(pid_tgid))
-		return 0;
+	int traced = trace_allowed(pid_tgid);
 	struct tscope_owner owner = {
 		.pid = pid_tgid >> 32,
 		.uid = (__u32)bpf_get_current_uid_gid(),
 	};
 	bpf_get_current_comm(owner.comm, sizeof(owner.comm));
 	if (ev.newstate == TCP_SYN_SENT) {
-		bpf_map_update_elem(&connecting, &sk, &owner, BPF_ANY);
+		if (traced)
+			bpf_map_update_elem(&connecting, &sk, &owner, BPF_ANY);
+		else
+			bpf_map_delete_elem(&connecting, &sk);
 		return 0;
 	}
 	owner_key(&ev, 0, &key);
-	bpf_map_update_elem(&owners, &key, &owner, BPF_ANY);
+	if (traced)
+		bpf_map_update_elem(&owners, &key, &owner, BPF_ANY);
+	else
+		bpf_map_delete_elem(&owners, &key);
 	return 0;
 }
 

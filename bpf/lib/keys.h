@@ -11,7 +11,7 @@ struct {
 	__type(value, struct tscope_key_layout);
 } key_layouts SEC(".maps");
 
-/* Follows p from the connection object at base and reads size bytes into dst. */
+/* Replaces *at with the pointer stored at *at + off; fails on an unreadable or null pointer. */
 static __always_inline int path_step(__u64 *at, __u32 off)
 {
 	__u64 next = 0;
@@ -129,8 +129,9 @@ struct handshake_call {
 	__u32 sent;
 };
 
+/* LRU: a thread that dies inside SSL_do_handshake never reaches the return probe. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct handshake_call);
@@ -146,8 +147,11 @@ static __always_inline int handshake_enter(void *ctx, __u64 ssl)
 	if (!l || !l->valid || !l->handshake_mask)
 		return 0;
 	__u32 tid = (__u32)pid_tgid;
+	struct handshake_call *prev = bpf_map_lookup_elem(&handshakes, &tid);
+	if (prev && prev->ssl == ssl)
+		return 0; /* nested (SSL_connect calling it): keep what was sent */
 	struct handshake_call h = { .ssl = ssl, .library = lib };
-	bpf_map_update_elem(&handshakes, &tid, &h, BPF_NOEXIST); /* SSL_connect calls it again */
+	bpf_map_update_elem(&handshakes, &tid, &h, BPF_ANY); /* a dead thread's entry is replaced */
 	return 0;
 }
 

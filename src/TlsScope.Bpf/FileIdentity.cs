@@ -19,4 +19,13 @@ public readonly record struct FileIdentity(uint Major, uint Minor, ulong Inode)
         var minor = (uint)((dev & 0xff) | ((dev >> 12) & 0xffffff00));
         return new FileIdentity(major, minor, ino);
     }
+
+    /// <summary>The file's owner (st_uid, after symlinks), or null when it cannot be read.</summary>
+    public static unsafe uint? OwnerOf(string path)
+    {
+        var st = stackalloc byte[256];
+        if (Libc.Stat(path, st) != 0)
+            return null;
+        return *(uint*)(st + 28); // x86_64: st_dev 8, st_ino 8, st_nlink 8, st_mode 4, then st_uid
+    }
 }

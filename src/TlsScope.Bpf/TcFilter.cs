@@ -15,14 +15,12 @@ public sealed unsafe class TcFilter : IDisposable
 
     private readonly int ifIndex;
     private readonly bool egress;
-    private readonly bool createdQdisc;
     private bool detached;
 
-    private TcFilter(int ifIndex, bool egress, bool createdQdisc)
+    private TcFilter(int ifIndex, bool egress)
     {
         this.ifIndex = ifIndex;
         this.egress = egress;
-        this.createdQdisc = createdQdisc;
     }
 
     public int IfIndex => ifIndex;
@@ -30,7 +28,8 @@ public sealed unsafe class TcFilter : IDisposable
     public bool Egress => egress;
 
     /// <summary>Attaches <paramref name="program"/> (a "tc" program of a loaded object),
-    /// creating the clsact qdisc when the interface has none.</summary>
+    /// creating the clsact qdisc when the interface has none. The qdisc is never removed: other
+    /// tools may have hung filters on it meanwhile, and an empty clsact changes nothing.</summary>
     public static TcFilter Attach(BpfObject obj, string program, int ifIndex, bool egress)
     {
         var hook = Hook(ifIndex, egress);
@@ -42,7 +41,7 @@ public sealed unsafe class TcFilter : IDisposable
         var arc = LibBpf.TcAttach(&hook, &opts);
         if (arc < 0)
             throw BpfException.FromErrno($"attach tc {(egress ? "egress" : "ingress")} filter on interface {ifIndex}", -arc);
-        return new TcFilter(ifIndex, egress, createdQdisc: rc == 0);
+        return new TcFilter(ifIndex, egress);
     }
 
     /// <summary>Whether a filter of ours (any run's) is on that hook.</summary>
@@ -77,20 +76,12 @@ public sealed unsafe class TcFilter : IDisposable
         Priority = Priority,
     };
 
-    /// <summary>Detaches the filter, and removes the clsact qdisc when this filter created it
-    /// and nothing else uses it (its other direction holds no filter of ours).</summary>
+    /// <summary>Detaches the filter.</summary>
     public void Dispose()
     {
         if (detached)
             return;
         detached = true;
         RemoveIfPresent(ifIndex, egress);
-        if (createdQdisc && !IsPresent(ifIndex, !egress))
-        {
-            // Destroying the hook of both points deletes the clsact qdisc itself.
-            var hook = Hook(ifIndex, egress);
-            hook.AttachPoint = 1 | 2;
-            LibBpf.TcHookDestroy(&hook);
-        }
     }
 }

@@ -53,7 +53,7 @@ public sealed class CaptureSession : IDisposable
         obj = CaptureObject.Load(options);
         try
         {
-            attacher = new ProbeAttacher(obj, options.Pid);
+            attacher = new ProbeAttacher(obj, options.Pid, keys is not null);
             discovery = new LibraryDiscovery(options.Pid, Families);
             assembler = new CallAssembler(sink, new ClockOffset(), counters);
             decoder = new EventDecoder(assembler, LibraryName, keys?.Sink);
@@ -76,10 +76,7 @@ public sealed class CaptureSession : IDisposable
     /// returns, capture is live.</summary>
     public static CaptureSession Start(CaptureOptions options, ICaptureSink sink, Action<string> log, KeyCapture? keys = null)
     {
-        if (KernelSupport.Problems() is { Count: > 0 } problems)
-            throw new CaptureException(problems[0]);
-        if (options.Pid is { } pid && !Directory.Exists($"/proc/{pid}"))
-            throw new CaptureException($"--pid {pid}: no such process");
+        Check(options);
         LibBpfLog.Install(options.Verbose, log);
         try
         {
@@ -105,6 +102,16 @@ public sealed class CaptureSession : IDisposable
         }
     }
 
+    /// <summary>The refusals that need no kernel object (no BPF, no BTF, not root, no such
+    /// --pid), so a caller can make them before creating any output file.</summary>
+    public static void Check(CaptureOptions options)
+    {
+        if (KernelSupport.Problems() is { Count: > 0 } problems)
+            throw new CaptureException(problems[0]);
+        if (options.Pid is { } pid && !Directory.Exists($"/proc/{pid}"))
+            throw new CaptureException($"--pid {pid}: no such process");
+    }
+
     private void AttachAll()
     {
         attacher.AttachTracepoints();
@@ -115,7 +122,9 @@ public sealed class CaptureSession : IDisposable
     }
 
     /// <summary>Attaches from the start-up thread or the discovery thread. The gate keeps an
-    /// attach and the teardown apart: libbpf must not attach with an object being freed.</summary>
+    /// attach and the teardown apart: libbpf must not attach with an object being freed. The key
+    /// layout comes after the probes, outside the gate: it may take a calibration (seconds), and
+    /// neither the plaintext nor a stop may wait for that.</summary>
     private void Attach(TlsLibrary lib)
     {
         lock (attachGate)
@@ -123,11 +132,11 @@ public sealed class CaptureSession : IDisposable
             if (closed)
                 return;
             libraryNames = discovery.Libraries.Select(l => l.Name).ToArray();
-            SetKeyLayout(lib);
             var n = attacher.Attach(lib);
             if (options.Verbose)
                 log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
         }
+        SetKeyLayout(lib);
     }
 
     /// <summary>Tells the kernel where this library keeps its secrets, before its first call
@@ -152,7 +161,11 @@ public sealed class CaptureSession : IDisposable
             return;
         }
         var id = (uint)lib.Id;
-        obj.Update("key_layouts", new ReadOnlySpan<byte>(&id, 4), new ReadOnlySpan<byte>(&layout, sizeof(KernelKeyLayout)));
+        lock (attachGate)
+        {
+            if (!closed)
+                obj.Update("key_layouts", new ReadOnlySpan<byte>(&id, 4), new ReadOnlySpan<byte>(&layout, sizeof(KernelKeyLayout)));
+        }
     }
 
     /// <summary>Detaches every probe; no attach can happen after it.</summary>

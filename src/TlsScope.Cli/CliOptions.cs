@@ -54,6 +54,8 @@ public sealed class CliOptions
         : r.GetValue(Pcapng) is null && (r.GetValue(Interface) ?? []).Length > 0 ? "--interface selects where --pcapng captures packets: give --pcapng FILE too"
         : r.GetValue(Pcapng) is null && r.GetValue(Filter) is not null ? "--filter selects the packets of --pcapng: give --pcapng FILE too"
         : r.GetValue(Filter) is { } f && string.IsNullOrWhiteSpace(f) ? "--filter: must not be empty"
+        : new[] { (Keylog, r.GetValue(Keylog)), (Pcapng, r.GetValue(Pcapng)), (PcapngPlaintext, r.GetValue(PcapngPlaintext)) }
+            .FirstOrDefault(o => o.Item2 == SecureFile.StandardOutputPath) is { Item1: { } dash } ? $"{dash.Name} -: give a file (standard output carries the main output)"
         : SameFile(r) is { } same ? $"{same}: the same file is given to two outputs"
         : null;
 

@@ -22,6 +22,6 @@ internal static class KeyLayouts
 
     /// <summary>The summary line of the key decoder.</summary>
     public static string Summary(KeyExtractor keys) =>
-        $"keys: {keys.Sets} handshakes ({keys.Duplicates} seen again from the other end, {keys.Incomplete} incomplete"
+        $"keys: {keys.Sets} handshakes ({keys.Duplicates} seen again, e.g. from the other end, {keys.Incomplete} incomplete"
         + (keys.LastIncompleteReason is { } why ? $": {why}" : "") + ")";
 }

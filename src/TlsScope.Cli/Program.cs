@@ -74,19 +74,23 @@ public static class Program
         try
         {
             // Everything that can refuse the command line goes before any output file is created.
+            var options = cli.ToCapture(parsed);
+            CaptureSession.Check(options);
             using var filter = parsed.GetValue(cli.Filter) is { } expr ? PacketFilter.Compile(expr, LinkType.Ethernet, LinkType.RawIp) : null;
             var interfaces = parsed.GetValue(cli.Pcapng) is null ? null : NetworkInterfaces.Select(parsed.GetValue(cli.Interface) ?? []);
+            if (interfaces is not null)
+                TcHookClaims.EnsureFree(PacketCapture.Hooks(interfaces));
             sinks.AddRange(Sinks(cli, parsed));
             using var fanout = new SinkFanout(sinks);
             using var cancel = new CancellationTokenSource();
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Stop(c, cancel));
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Stop(c, cancel));
-            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => Stop(c, cancel));
+            PacketCapture? packetsToDetach = null; // set once packets are captured: see Stop
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Stop(c, cancel, packetsToDetach));
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Stop(c, cancel, packetsToDetach));
+            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => Stop(c, cancel, packetsToDetach));
             if (parsed.GetValue(cli.Duration) is { } seconds)
                 cancel.CancelAfter(TimeSpan.FromSeconds(seconds));
 
             // Keys and packets: --keylog and --pcapng take key sets; --pcapng also the TC packets.
-            var options = cli.ToCapture(parsed);
             using var keylog = parsed.GetValue(cli.Keylog) is { } keyPath ? new KeyLogSink(keyPath) : null;
             using var pcapng = parsed.GetValue(cli.Pcapng) is { } pcapPath ? new PcapngSink(pcapPath, new PcapngSinkOptions { Filter = filter }) : null;
             var keySinks = new IKeySink?[] { keylog, pcapng }.OfType<IKeySink>().ToList();
@@ -96,8 +100,10 @@ public static class Program
             using var http = cli.ToFlows(parsed) is { } flows ? new HttpFlowTracker(fanout, fanout, flows) : null;
             using var session = CaptureSession.Start(options, http ?? (ICaptureSink)fanout, Console.Error.WriteLine,
                 keys is null ? null : new KeyCapture(keys, lib => KeyLayouts.For(lib, keys)));
+            // A packet reader failure ends the run at once; packets.Stop() then reports it.
             using var packets = pcapng is null ? null
-                : PacketCapture.Start(options, interfaces!, pcapng, Console.Error.WriteLine);
+                : PacketCapture.Start(options, interfaces!, pcapng, Console.Error.WriteLine, _ => cancel.Cancel());
+            packetsToDetach = packets;
             Console.Error.WriteLine($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
             if (session.Libraries.Count == 0)
                 Console.Error.WriteLine("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
@@ -139,10 +145,15 @@ public static class Program
         }
     }
 
-    private static void Stop(PosixSignalContext c, CancellationTokenSource cancel)
+    private static void Stop(PosixSignalContext c, CancellationTokenSource cancel, PacketCapture? packets)
     {
         if (cancel.IsCancellationRequested)
-            return; // a second signal: let it end the process (the kernel drops our probes with it)
+        {
+            // A second signal ends the process. The kernel drops uprobes and tracepoints with it,
+            // but TC filters outlive it: remove them first.
+            packets?.DetachFilters();
+            return;
+        }
         c.Cancel = true; // the first one: detach and summarise instead of dying
         cancel.Cancel();
     }

@@ -1,4 +1,5 @@
 using System.Text;
+using TlsScope.Capture.Collections;
 using TlsScope.Capture.Model;
 
 namespace TlsScope.Output;
@@ -12,7 +13,7 @@ public sealed class KeyLogSink : IKeySink, IDisposable
 {
     private readonly string _path;
     private readonly Stream _stream;
-    private readonly HashSet<string> _written = [];
+    private readonly RecentSet<string> _written = new(1 << 18); // lines: 5 per TLS 1.3 handshake
     private readonly Lock _lock = new();
     private bool _disposed;
 
@@ -21,16 +22,6 @@ public sealed class KeyLogSink : IKeySink, IDisposable
     {
         _path = path;
         _stream = SecureFile.CreateForWriting(path);
-    }
-
-    /// <summary>Lines written so far.</summary>
-    public int LineCount
-    {
-        get
-        {
-            lock (_lock)
-                return _written.Count;
-        }
     }
 
     /// <exception cref="OutputException">The file cannot be written; the message is one line.</exception>

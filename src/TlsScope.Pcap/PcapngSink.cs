@@ -1,3 +1,4 @@
+using TlsScope.Capture.Collections;
 using TlsScope.Capture.Model;
 
 namespace TlsScope.Pcap;
@@ -17,8 +18,9 @@ public sealed class PcapngSink : IPacketSink, IKeySink
     private readonly Lock _lock = new();
     private readonly Dictionary<CaptureInterface, int> _interfaceIds = [];
     private readonly Dictionary<ConnectionKey, HeldConnection> _held = [];
+    private long _heldBytes; // over every held connection, bounded by MaxHeldBytes
     private readonly Dictionary<string, HeldConnection> _heldByClientRandom = [];
-    private readonly HashSet<string> _keyedClientRandoms = [];
+    private readonly RecentSet<string> _keyedClientRandoms = new(65536);
     private long _packetsWritten;
     private long _packetsFilteredOut;
     private long _releasedWithKeys;
@@ -160,6 +162,13 @@ public sealed class PcapngSink : IPacketSink, IKeySink
     {
         held.Add(new HeldPacket(interfaceId, packet.TimeUnixNs, packet.Data.ToArray(), packet.OriginalLength,
             DirectionOf(packet), Comment(packet)), segment);
+        _heldBytes += packet.Data.Length;
+        while (_heldBytes > _options.MaxHeldBytes && _held.Count > 1)
+        {
+            // Many connections waiting at once (a flood of ClientHellos): the one nearest its
+            // deadline goes out without keys rather than memory growing.
+            Release(_held.Values.Where(h => h != held).MinBy(h => h.Deadline)!, withKeys: false);
+        }
 
         held.Hello.Add(segment);
         if (!held.WaitsForKeys && held.Hello.Random is { } random)
@@ -195,6 +204,7 @@ public sealed class PcapngSink : IPacketSink, IKeySink
     private void Release(HeldConnection held, bool withKeys)
     {
         _held.Remove(held.Key);
+        _heldBytes -= held.HeldBytes;
         if (held.WaitsForKeys && held.Hello.Random is { } random)
         {
             _heldByClientRandom.Remove(Convert.ToHexString(random));

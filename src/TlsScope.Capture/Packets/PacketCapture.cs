@@ -28,27 +28,33 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     private TcHookClaims? claims;
     private RingBuffer? ring;
     private Thread? reader;
+    private readonly object detachGate = new();
+    private readonly Action<Exception> failed;
     private volatile bool stopping;
     private Exception? readerError;
 
-    private PacketCapture(BpfObject obj, IPacketSink sink)
+    private PacketCapture(BpfObject obj, IPacketSink sink, Action<Exception> failed)
     {
         this.obj = obj;
         this.sink = sink;
+        this.failed = failed;
     }
 
-    public IReadOnlyCollection<CaptureInterface> Interfaces => interfaces.Values;
-
-    /// <summary>Stale filters of an earlier, killed run that Start removed.</summary>
-    public int StaleFiltersRemoved { get; private set; }
+    /// <summary>The TC hooks for these interfaces: loopback egress only (each packet passes
+    /// there once), others both ways.</summary>
+    public static List<(int IfIndex, bool Egress)> Hooks(IReadOnlyList<NetworkInterfaces.Entry> chosen) =>
+        chosen.SelectMany(e => e.IsLoopback ? [(e.Interface.Index, true)] : new[] { (e.Interface.Index, false), (e.Interface.Index, true) }).ToList();
 
     /// <param name="chosen">From <see cref="NetworkInterfaces.Select"/>.</param>
-    public static PacketCapture Start(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen, IPacketSink sink, Action<string> log)
+    /// <param name="failed">Called (on the reader thread) when reading or writing packets fails;
+    /// the filters are already detached then.</param>
+    public static PacketCapture Start(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen, IPacketSink sink,
+        Action<string> log, Action<Exception> failed)
     {
         if (chosen.Count == 0)
             throw new CaptureException("--pcapng: no network interface is up");
         var obj = PacketObject.Load(options);
-        var capture = new PacketCapture(obj, sink);
+        var capture = new PacketCapture(obj, sink, failed);
         try
         {
             capture.Attach(options, chosen, log);
@@ -76,9 +82,8 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
             var owner = seed.Owner;
             obj.Update("owners", new ReadOnlySpan<byte>(&key, sizeof(SockAddr)), new ReadOnlySpan<byte>(&owner, sizeof(SocketOwner)));
         }
-        var hooks = chosen.SelectMany(e => e.IsLoopback ? [(e.Interface.Index, true)] : new[] { (e.Interface.Index, false), (e.Interface.Index, true) }).ToList();
+        var hooks = Hooks(chosen);
         (claims, var stale) = TcHookClaims.Take(hooks);
-        StaleFiltersRemoved = stale;
         if (stale > 0)
             log($"tlsscope: removed {stale} TC filter(s) left by a killed run");
         foreach (var e in chosen)
@@ -111,7 +116,10 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         }
         catch (Exception e)
         {
+            // Stop copying packets nobody reads, and end the capture now rather than at its end.
             readerError = e;
+            DetachFilters();
+            failed(e);
         }
     }
 
@@ -160,7 +168,7 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     /// <summary>Detaches the filters, drains what the kernel produced, stops the reader.</summary>
     public PacketStats Stop()
     {
-        DetachAll();
+        DetachFilters();
         stopping = true;
         reader?.Join();
         if (readerError is { } e)
@@ -168,20 +176,25 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         return Stats();
     }
 
-    private void DetachAll()
+    /// <summary>Removes every TC filter of this run and its claim. Safe from any thread, any
+    /// number of times: a second Ctrl-C calls it before the process dies.</summary>
+    public void DetachFilters()
     {
-        foreach (var f in filters)
-            f.Dispose();
-        filters.Clear();
-        claims?.Dispose();
-        claims = null;
-        stateLink?.Dispose();
-        stateLink = null;
+        lock (detachGate)
+        {
+            foreach (var f in filters)
+                f.Dispose();
+            filters.Clear();
+            claims?.Dispose();
+            claims = null;
+            stateLink?.Dispose();
+            stateLink = null;
+        }
     }
 
     public void Dispose()
     {
-        DetachAll();
+        DetachFilters();
         stopping = true;
         if (reader is { IsAlive: true })
             reader.Join();

@@ -12,13 +12,8 @@ public sealed class TcHookClaims : IDisposable
 {
     private const string Dir = "/run/tlsscope";
     private readonly string file;
-    private readonly string netns;
 
-    private TcHookClaims(string file, string netns)
-    {
-        this.file = file;
-        this.netns = netns;
-    }
+    private TcHookClaims(string file) => this.file = file;
 
     /// <summary>Removes stale filters of ours on every interface of this namespace and claims
     /// the hooks about to be attached.</summary>
@@ -40,7 +35,7 @@ public sealed class TcHookClaims : IDisposable
                     removed++;
         var path = Path.Combine(Dir, $"tc-{Environment.ProcessId}");
         File.WriteAllLines(path, wanted.Select(h => $"{netns} {h.IfIndex} {(h.Egress ? "egress" : "ingress")}"));
-        return (new TcHookClaims(path, netns), removed);
+        return (new TcHookClaims(path), removed);
     }
 
     private static Dictionary<(int, bool), int> LiveClaims(string netns)
@@ -50,7 +45,7 @@ public sealed class TcHookClaims : IDisposable
         {
             if (!int.TryParse(Path.GetFileName(path)[3..], NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
                 continue;
-            if (pid == Environment.ProcessId || !Directory.Exists($"/proc/{pid}"))
+            if (pid == Environment.ProcessId || !IsTlsScope(pid))
             {
                 TryDelete(path); // a killed run's claim: its filters are stale
                 continue;
@@ -63,6 +58,30 @@ public sealed class TcHookClaims : IDisposable
             }
         }
         return claims;
+    }
+
+    /// <summary>A living TlsScope, not another process that got a killed run's pid.</summary>
+    private static bool IsTlsScope(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Contains("tlsscope", StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Refuses, before anything is created, when a living run holds one of the hooks.</summary>
+    public static void EnsureFree(IEnumerable<(int IfIndex, bool Egress)> hooks)
+    {
+        if (!Directory.Exists(Dir))
+            return;
+        var live = LiveClaims(CurrentNetns());
+        foreach (var hook in hooks)
+            if (live.TryGetValue(hook, out var pid))
+                throw new CaptureException($"another TlsScope (pid {pid}) captures packets on interface {hook.IfIndex}; stop it first");
     }
 
     private static string CurrentNetns()
@@ -87,8 +106,6 @@ public sealed class TcHookClaims : IDisposable
         {
         }
     }
-
-    public string Netns => netns;
 
     public void Dispose() => TryDelete(file);
 }

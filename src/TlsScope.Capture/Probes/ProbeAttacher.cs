@@ -5,7 +5,7 @@ namespace TlsScope.Capture.Probes;
 
 /// <summary>The one attach loop: every probe row of a library's family, every fd tracepoint.
 /// Owns the links; disposing detaches them all. The session keeps attaches and disposal apart.</summary>
-public sealed class ProbeAttacher(BpfObject obj, int? pid) : IDisposable
+public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposable
 {
     private readonly List<BpfLink> links = [];
     private readonly object gate = new();
@@ -30,7 +30,7 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid) : IDisposable
     public int Attach(TlsLibrary lib)
     {
         var count = 0;
-        foreach (var probe in lib.Family.Probes)
+        foreach (var probe in lib.Family.Probes.Where(p => keys || !p.ForKeys))
         {
             if (!lib.Symbols.TryGetFunction(probe.Symbol, out var fn))
             {

@@ -1,3 +1,4 @@
+using TlsScope.Capture.Collections;
 using TlsScope.Capture.Model;
 using TlsScope.Keys.Layout;
 
@@ -20,8 +21,7 @@ public sealed class KeyExtractor : IKeyMaterialSink
 
     private readonly IKeySink[] _sinks;
     private readonly Dictionary<uint, KeyLayout> _layouts = [];
-    private readonly HashSet<string> _seen = [];
-    private readonly Queue<string> _seenOrder = new();
+    private readonly RecentSet<string> _seen = new(RememberedHandshakes);
     private readonly Dictionary<string, HandshakeTrafficSecrets> _pending = [];
     private readonly Queue<string> _pendingOrder = new();
     private readonly Lock _lock = new();
@@ -121,13 +121,5 @@ public sealed class KeyExtractor : IKeyMaterialSink
         return _pending.GetValueOrDefault(Convert.ToHexStringLower(material.Slots[0].AsSpan(0, 32)));
     }
 
-    private bool Remember(string clientRandom)
-    {
-        if (!_seen.Add(clientRandom))
-            return false;
-        _seenOrder.Enqueue(clientRandom);
-        if (_seenOrder.Count > RememberedHandshakes)
-            _seen.Remove(_seenOrder.Dequeue());
-        return true;
-    }
+    private bool Remember(string clientRandom) => _seen.Add(clientRandom);
 }

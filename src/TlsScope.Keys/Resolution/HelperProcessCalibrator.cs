@@ -15,15 +15,24 @@ public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? comm
     private readonly Func<string, ProcessStartInfo> _command = command ?? DefaultCommand;
     private readonly TimeSpan _timeout = timeout ?? DefaultTimeout;
 
-    /// <summary>dotnet (this process's host when it is one) running tlsscope.dll from this
-    /// application's directory.</summary>
+    /// <summary>dotnet (this process's host when it is one, else the one this runtime came
+    /// with, never a PATH lookup as root) running tlsscope.dll from this application's directory.</summary>
     public static ProcessStartInfo DefaultCommand(string libraryPath)
     {
-        var host = Environment.ProcessPath is { } p && Path.GetFileName(p) == "dotnet" ? p : "dotnet";
+        var host = Environment.ProcessPath is { } p && Path.GetFileName(p) == "dotnet" ? p : RuntimeHost();
         return new ProcessStartInfo(host)
         {
             ArgumentList = { Path.Combine(AppContext.BaseDirectory, "tlsscope.dll"), CalibrationHelper.Command, libraryPath },
         };
+    }
+
+    /// <summary>The dotnet host of the running runtime: DOTNET_ROOT/shared/Microsoft.NETCore.App/VERSION/.</summary>
+    private static string RuntimeHost()
+    {
+        var runtime = new DirectoryInfo(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory());
+        var root = runtime.Parent?.Parent?.Parent;
+        var host = root is null ? null : Path.Combine(root.FullName, "dotnet");
+        return host is not null && File.Exists(host) ? host : throw new CalibrationException("cannot find the dotnet host to run the calibration helper");
     }
 
     public KeyLayout Calibrate(string libraryPath)

@@ -17,8 +17,6 @@ public sealed class LayoutResolver(LayoutCache? cache = null, ILayoutCalibrator?
     private readonly ILayoutCalibrator _calibrator = calibrator ?? new HelperProcessCalibrator();
     private readonly Lock _lock = new();
 
-    /// <summary>Calibrations run (cache misses), for diagnostics and tests.</summary>
-    public int Calibrations { get; private set; }
 
     /// <exception cref="KeyLayoutException">No layout; the message is one line naming the file.</exception>
     public KeyLayout Resolve(string libraryPath)
@@ -49,14 +47,17 @@ public sealed class LayoutResolver(LayoutCache? cache = null, ILayoutCalibrator?
         if (!elf.TryGetFunction("SSL_read", out _) || !elf.TryGetFunction("SSL_write", out _))
             throw Fail(path, "no SSL_read/SSL_write (not an OpenSSL or BoringSSL build)");
         string? calibrationError = null;
-        if (IsSharedLibrary(path))
+        if (IsSharedLibrary(path) && TrustedFile.Check(path) is { } untrusted)
+        {
+            calibrationError = $"not calibrated: {untrusted} (loading it would run its code as root)";
+        }
+        else if (IsSharedLibrary(path))
         {
             var id = elf.BuildId ?? Sha256(path);
             if (_cache.Load(id) is { } cached)
                 return cached;
             try
             {
-                Calibrations++;
                 var layout = _calibrator.Calibrate(path);
                 _cache.Store(id, layout);
                 return layout;

@@ -101,11 +101,24 @@ public sealed class CliParsingTests
     [InlineData("--buffer-size 2000: must be between 1 and 1024 (MiB)", "--buffer-size", "2000")]
     [InlineData("--buffer-size 1025: must be between 1 and 1024 (MiB)", "--buffer-size", "1025")]
     [InlineData("--comm: must not be empty", "--comm", "")]
+    [InlineData("--interface selects where --pcapng captures packets: give --pcapng FILE too", "-i", "lo")]
+    [InlineData("--filter selects the packets of --pcapng: give --pcapng FILE too", "--filter", "tcp port 443")]
+    [InlineData("--keylog -: give a file (standard output carries the main output)", "--keylog", "-")]
+    [InlineData("--pcapng -: give a file (standard output carries the main output)", "--pcapng", "-")]
+    [InlineData("--pcapng-plaintext -: give a file (standard output carries the main output)", "--pcapng-plaintext", "-")]
     public void BadValues_GiveTheExactOneLineMessage(string message, string option, string value)
     {
         var (cli, r) = ParseOk(option, value);
 
         Assert.Equal(message, cli.Validate(r));
+    }
+
+    [Fact]
+    public void TwoOutputsOnOneFile_AreRefused()
+    {
+        var (cli, r) = ParseOk("--keylog", "/tmp/same", "--pcapng", "/tmp/x/../same");
+
+        Assert.Equal("/tmp/same: the same file is given to two outputs", cli.Validate(r));
     }
 
     [Fact]
