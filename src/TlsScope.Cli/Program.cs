@@ -126,7 +126,9 @@ public static class Program
             var lost = summary.AnyLoss || packetStats is { LostPackets: > 0 };
             if (fanout.FirstError is { } sinkError)
                 Console.Error.WriteLine($"tlsscope: output failed: {OutputException.Describe(sinkError)}");
-            return lost ? ExitLoss : fanout.FirstError is null ? ExitOk : ExitError;
+            if (keys?.FirstError is { } keyError)
+                Console.Error.WriteLine($"tlsscope: output failed: {keyError.Message}");
+            return lost ? ExitLoss : fanout.FirstError is null && keys?.FirstError is null ? ExitOk : ExitError;
         }
         catch (Exception e) when (e is CaptureException or OutputException or BpfException or PacketFilterException)
         {

@@ -22,6 +22,7 @@ public sealed class KeyExtractor : IKeyMaterialSink
     private readonly IKeySink[] _sinks;
     private readonly Dictionary<uint, KeyLayout> _layouts = [];
     private readonly RecentSet<string> _seen = new(RememberedHandshakes);
+    private readonly HashSet<IKeySink> _failedSinks = [];
     private readonly Dictionary<string, HandshakeTrafficSecrets> _pending = [];
     private readonly Queue<string> _pendingOrder = new();
     private readonly Lock _lock = new();
@@ -87,8 +88,25 @@ public sealed class KeyExtractor : IKeyMaterialSink
             set = new TlsKeySet(material.TimeUnixNs, material.Connection, material.Process, material.Library, keys.ClientRandom, keys.Lines);
         }
         foreach (var sink in _sinks)
-            sink.OnKeys(set);
+        {
+            if (_failedSinks.Contains(sink))
+                continue;
+            try
+            {
+                sink.OnKeys(set);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A full disk under the key log must not keep the keys from the pcapng (or the
+                // reverse): that sink is dropped, the others go on, the error is reported at the end.
+                _failedSinks.Add(sink);
+                FirstError ??= e;
+            }
+        }
     }
+
+    /// <summary>The first error a key sink threw; that sink receives nothing more.</summary>
+    public Exception? FirstError { get; private set; }
 
     private void Stash(KeyLayout layout, KeyMaterial material)
     {
