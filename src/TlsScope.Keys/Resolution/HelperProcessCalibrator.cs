@@ -15,15 +15,42 @@ public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? comm
     private readonly Func<string, ProcessStartInfo> _command = command ?? DefaultCommand;
     private readonly TimeSpan _timeout = timeout ?? DefaultTimeout;
 
+    private const string Setpriv = "/usr/bin/setpriv";
+    private const int Nobody = 65534;
+
     /// <summary>dotnet (this process's host when it is one, else the one this runtime came
-    /// with, never a PATH lookup as root) running tlsscope.dll from this application's directory.</summary>
+    /// with, never a PATH lookup as root) running tlsscope.dll from this application's directory.
+    /// Run as root, the helper drops to nobody with an empty environment first (setpriv), when
+    /// nobody can read the tool: the library's code then runs without privileges.</summary>
     public static ProcessStartInfo DefaultCommand(string libraryPath)
     {
         var host = Environment.ProcessPath is { } p && Path.GetFileName(p) == "dotnet" ? p : RuntimeHost();
-        return new ProcessStartInfo(host)
+        var dll = Path.Combine(AppContext.BaseDirectory, "tlsscope.dll");
+        string[] helper = [host, dll, CalibrationHelper.Command, libraryPath];
+        if (Environment.UserName == "root" && File.Exists(Setpriv) && File.Exists("/usr/bin/env") && ReadableByAll(dll) && ReadableByAll(host))
         {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "tlsscope.dll"), CalibrationHelper.Command, libraryPath },
-        };
+            var unprivileged = new ProcessStartInfo(Setpriv);
+            foreach (var a in (string[])[$"--reuid={Nobody}", $"--regid={Nobody}", "--clear-groups", "--no-new-privs",
+                "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent", .. helper])
+                unprivileged.ArgumentList.Add(a);
+            return unprivileged;
+        }
+        var start = new ProcessStartInfo(host);
+        foreach (var a in helper[1..])
+            start.ArgumentList.Add(a);
+        return start;
+    }
+
+    /// <summary>The file is world-readable and every directory above it world-searchable.</summary>
+    private static bool ReadableByAll(string path)
+    {
+        var file = new FileInfo(path);
+        if (!file.Exists || (file.UnixFileMode & UnixFileMode.OtherRead) == 0)
+            return false;
+        for (var dir = file.Directory; dir is not null; dir = dir.Parent)
+            if ((dir.UnixFileMode & UnixFileMode.OtherExecute) == 0)
+                return false;
+        return true;
     }
 
     /// <summary>The dotnet host of the running runtime: DOTNET_ROOT/shared/Microsoft.NETCore.App/VERSION/.</summary>
