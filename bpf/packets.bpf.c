@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "events.h"
 #include "../lib/config.h"
 
@@ -37,6 +38,13 @@ struct {
 	__type(key, struct tscope_sock_addr);
 	__type(value, struct tscope_owner);
 } owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct tscope_cmdline);
+} cmdlines SEC(".maps");
 
 /* Link-layer header length per ifindex (user space sets it; absent = 14, Ethernet). */
 struct {
@@ -112,6 +120,54 @@ static __always_inline void owner_key(struct trace_event_raw_inet_sock_set_state
 		__builtin_memcpy(key->remote_addr, ev->daddr_v6, 16);
 }
 
+static __always_inline int v6_any(const __u8 *a)
+{
+	for (int i = 0; i < 16; i++)
+		if (a[i])
+			return 0;
+	return 1;
+}
+
+/* Sets (owner) or forgets (null) a key. A listener on [::] also takes IPv4 connections: its
+ * IPv4 twin (0.0.0.0, same port) is set or forgotten with it. */
+static __always_inline void owner_set(struct tscope_sock_addr *key, struct tscope_owner *owner)
+{
+	if (owner)
+		bpf_map_update_elem(&owners, key, owner, BPF_ANY);
+	else
+		bpf_map_delete_elem(&owners, key);
+	if (key->family != 10 || key->remote_port || !v6_any(key->local_addr))
+		return;
+	key->family = 2;
+	if (owner)
+		bpf_map_update_elem(&owners, key, owner, BPF_ANY);
+	else
+		bpf_map_delete_elem(&owners, key);
+}
+
+/* Copies the current process's arguments (its mm's arg_start..arg_end) once per pid. */
+static __always_inline void remember_cmdline(__u32 pid)
+{
+	if (bpf_map_lookup_elem(&cmdlines, &pid))
+		return;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	if (!mm)
+		return;
+	__u64 start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+	struct tscope_cmdline c = {};
+	__u64 len = end > start ? end - start : 0;
+	if (len > TSCOPE_CMDLINE_MAX)
+		len = TSCOPE_CMDLINE_MAX;
+	asm volatile("" : "+r"(len));
+	if (len == 0 || len > TSCOPE_CMDLINE_MAX)
+		return;
+	if (bpf_probe_read_user(c.args, len, (void *)start) < 0)
+		return;
+	c.len = len;
+	bpf_map_update_elem(&cmdlines, &pid, &c, BPF_NOEXIST);
+}
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -126,7 +182,7 @@ int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		 * same 4-tuple or port is not taken for it. */
 		bpf_map_delete_elem(&connecting, &sk);
 		owner_key(&ev, ev.oldstate != TCP_LISTEN, &key);
-		bpf_map_delete_elem(&owners, &key);
+		owner_set(&key, 0);
 		return 0;
 	}
 	if (ev.newstate != TCP_SYN_SENT && ev.newstate != TCP_LISTEN) {
@@ -149,6 +205,8 @@ int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		.uid = (__u32)bpf_get_current_uid_gid(),
 	};
 	bpf_get_current_comm(owner.comm, sizeof(owner.comm));
+	if (traced)
+		remember_cmdline(owner.pid);
 	if (ev.newstate == TCP_SYN_SENT) {
 		if (traced)
 			bpf_map_update_elem(&connecting, &sk, &owner, BPF_ANY);
@@ -157,10 +215,7 @@ int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	}
 	owner_key(&ev, 0, &key);
-	if (traced)
-		bpf_map_update_elem(&owners, &key, &owner, BPF_ANY);
-	else
-		bpf_map_delete_elem(&owners, &key);
+	owner_set(&key, traced ? &owner : 0);
 	return 0;
 }
 
@@ -292,7 +347,10 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
 		s->head.uid = 0;
 		__builtin_memset(s->head.comm, 0, TSCOPE_COMM_LEN);
 	}
-	if (bpf_ringbuf_output(&packets, s, sizeof(struct tscope_packet) + cap, 0) < 0) {
+	/* Like the TLS ring (maps.h): the reader polls, and is woken early only for a burst. */
+	__u64 wake = bpf_ringbuf_query(&packets, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+										     : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&packets, s, sizeof(struct tscope_packet) + cap, wake) < 0) {
 		PSTAT_ADD(lost_packets, 1);
 		return TC_ACT_UNSPEC;
 	}

@@ -105,8 +105,8 @@ struct tscope_key_layout {
 	__u32 ready_slot12;  /* slot that is non-zero once a TLS 1.2 handshake's keys are complete */
 	__u32 ready_slot13;  /* the same for TLS 1.3 (0x0304) */
 	__u32 handshake_mask; /* bit i: slot i only exists during the handshake (BoringSSL's TLS 1.3
-			       * handshake secrets): read at the handshake's socket sends */
-	__u32 pad;
+			       * handshake secrets): read at the handshake's socket syscalls */
+	__u32 handshake_ready_slot; /* non-zero once those are derived (the lowest of the mask) */
 };
 
 enum tscope_keys_flags {
@@ -153,6 +153,15 @@ struct tscope_owner {
 	char comm[TSCOPE_COMM_LEN];
 };
 
+/* A process's command line, read in the process when it connects or listens: short-lived
+ * clients are gone by the time their packets are written out. */
+#define TSCOPE_CMDLINE_MAX 256
+struct tscope_cmdline {
+	__u32 len; /* bytes in args[]: NUL-separated arguments, cut at TSCOPE_CMDLINE_MAX */
+	__u32 pad;
+	char args[TSCOPE_CMDLINE_MAX];
+};
+
 struct tscope_packet_stats {
 	__u64 packets;       /* records submitted */
 	__u64 bytes;
@@ -180,6 +189,8 @@ struct tscope_config {
 	__u32 filter_comm; /* 1: comm applies */
 	__u32 max_payload; /* 0: unlimited; else bytes kept per call */
 	__u32 wakeup_bytes; /* wake the reader early once this much is unread */
+	__u32 keys;        /* 1: --keylog/--pcapng: read TLS secrets (keys.h); 0 skips even the lookups */
+	__u32 pad;
 	char comm[TSCOPE_COMM_LEN];
 };
 
@@ -189,12 +200,13 @@ _Static_assert(__builtin_offsetof(struct tscope_chunk, addr) == 80, "tscope_chun
 _Static_assert(sizeof(struct tscope_chunk) == 136, "tscope_chunk layout");
 _Static_assert(sizeof(struct tscope_conn_close) == 48, "tscope_conn_close layout");
 _Static_assert(sizeof(struct tscope_stats) == 56, "tscope_stats layout");
-_Static_assert(sizeof(struct tscope_config) == 40, "tscope_config layout");
+_Static_assert(sizeof(struct tscope_config) == 48, "tscope_config layout");
 _Static_assert(sizeof(struct tscope_mem_path) == 24, "tscope_mem_path layout");
 _Static_assert(sizeof(struct tscope_key_layout) == 312, "tscope_key_layout layout");
 _Static_assert(sizeof(struct tscope_keys) == 840, "tscope_keys layout");
 _Static_assert(sizeof(struct tscope_packet) == 64, "tscope_packet layout");
 _Static_assert(sizeof(struct tscope_owner) == 24, "tscope_owner layout");
 _Static_assert(sizeof(struct tscope_packet_stats) == 40, "tscope_packet_stats layout");
+_Static_assert(sizeof(struct tscope_cmdline) == 264, "tscope_cmdline layout");
 
 #endif

@@ -105,6 +105,8 @@ static __always_inline int keys_emit(__u64 pid_tgid, __u64 ssl, __u32 lib, const
 static __always_inline void keys_after_call(void *ctx, __u64 pid_tgid, __u64 ssl, __u64 *seen,
 					    __u64 conn_id)
 {
+	if (!cfg.keys)
+		return; /* a constant: the verifier drops the rest when keys were not asked for */
 	__u32 lib = (__u32)bpf_get_attach_cookie(ctx);
 	const struct tscope_key_layout *l = bpf_map_lookup_elem(&key_layouts, &lib);
 	if (!l || !l->valid)
@@ -166,6 +168,8 @@ static __always_inline int handshake_return(void)
  * runs between the derivation of two secrets. */
 static __always_inline void keys_during_handshake(__u64 pid_tgid, long fd)
 {
+	if (!cfg.keys)
+		return; /* every socket syscall comes here: without keys, not even a lookup */
 	__u32 tid = (__u32)pid_tgid;
 	struct handshake_call *h = bpf_map_lookup_elem(&handshakes, &tid);
 	if (!h || h->sent || !sock_of_fd((int)fd))
@@ -175,12 +179,7 @@ static __always_inline void keys_during_handshake(__u64 pid_tgid, long fd)
 	if (!l || !l->valid)
 		return;
 	__u32 mask = l->handshake_mask;
-	__u32 first = TSCOPE_KEY_SLOTS;
-#pragma unroll
-	for (int i = TSCOPE_KEY_SLOTS - 1; i >= 0; i--)
-		if ((mask >> i) & 1)
-			first = i;
-	if (!path_read_u64(h->ssl, l, 0) || !path_read_u64(h->ssl, l, first))
+	if (!path_read_u64(h->ssl, l, 0) || !path_read_u64(h->ssl, l, l->handshake_ready_slot))
 		return; /* not derived yet: a later send of the same handshake tries again */
 	if (keys_emit(pid_tgid, h->ssl, lib, l, mask | 1, TSCOPE_KEYS_HANDSHAKE, 0))
 		h->sent = 1;

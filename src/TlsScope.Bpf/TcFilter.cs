@@ -23,10 +23,6 @@ public sealed unsafe class TcFilter : IDisposable
         this.egress = egress;
     }
 
-    public int IfIndex => ifIndex;
-
-    public bool Egress => egress;
-
     /// <summary>Attaches <paramref name="program"/> (a "tc" program of a loaded object),
     /// creating the clsact qdisc when the interface has none. The qdisc is never removed: other
     /// tools may have hung filters on it meanwhile, and an empty clsact changes nothing.</summary>

@@ -9,14 +9,20 @@ namespace TlsScope.Capture;
 /// filters, ring and scratch sizes), loaded, and read back for its counters.</summary>
 public static class CaptureObject
 {
-    public static BpfObject Load(CaptureOptions o)
+    /// <param name="keys">Whether TLS secrets are read (--keylog, --pcapng).</param>
+    public static BpfObject Load(CaptureOptions o, bool keys) =>
+        LoadEmbedded("capture.bpf.o", Config(o, keys), scratchMap: "scratch", ringMap: "events", o.RingBufferMiB);
+
+    /// <summary>Opens an embedded object, sets its .rodata config, its per-CPU scratch array
+    /// (one value per CPU) and ring size, and loads it; errors are one-line CaptureExceptions.</summary>
+    internal static BpfObject LoadEmbedded(string name, in KernelConfig config, string scratchMap, string ringMap, int ringMiB)
     {
-        var obj = BpfObject.Open(EmbeddedObject("capture.bpf.o"), "capture.bpf.o");
+        var obj = BpfObject.Open(EmbeddedObject(name), name);
         try
         {
-            obj.SetInitialValue(".rodata.config", Config(o));
-            obj.SetMaxEntries("scratch", (uint)KernelSupport.PossibleCpus());
-            obj.SetMaxEntries("events", RingSize(o.RingBufferMiB));
+            obj.SetInitialValue(".rodata.config", config);
+            obj.SetMaxEntries(scratchMap, (uint)KernelSupport.PossibleCpus());
+            obj.SetMaxEntries(ringMap, RingSize(ringMiB));
             obj.Load();
             return obj;
         }
@@ -39,7 +45,7 @@ public static class CaptureObject
         return (uint)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)mib) << 20;
     }
 
-    internal static unsafe KernelConfig Config(CaptureOptions o)
+    internal static unsafe KernelConfig Config(CaptureOptions o, bool keys)
     {
         var c = new KernelConfig
         {
@@ -48,6 +54,7 @@ public static class CaptureObject
             FilterUid = o.Uid is null ? 0u : 1u,
             MaxPayload = o.MaxPayload,
             WakeupBytes = RingSize(o.RingBufferMiB) / 8,
+            Keys = keys ? 1u : 0u,
         };
         if (o.Comm is { } comm)
         {
@@ -70,13 +77,15 @@ public static class CaptureObject
     }
 
     /// <summary>The kernel's loss and volume counters, summed over CPUs.</summary>
-    public static unsafe KernelStats ReadStats(BpfObject obj)
+    public static KernelStats ReadStats(BpfObject obj) => SumPerCpu<KernelStats>(obj, "stats");
+
+    /// <summary>A one-entry per-CPU counter map, summed over CPUs (zero when unreadable).</summary>
+    internal static unsafe T SumPerCpu<T>(BpfObject obj, string map) where T : unmanaged, ICounters<T>
     {
-        var cpus = KernelSupport.PossibleCpus();
-        var values = new KernelStats[cpus];
-        var total = default(KernelStats);
+        var values = new T[KernelSupport.PossibleCpus()];
+        var total = default(T);
         var key = 0;
-        if (obj.Lookup("stats", MemoryMarshal.AsBytes(new Span<int>(ref key)), MemoryMarshal.AsBytes(values.AsSpan())))
+        if (obj.Lookup(map, MemoryMarshal.AsBytes(new Span<int>(ref key)), MemoryMarshal.AsBytes(values.AsSpan())))
             foreach (ref readonly var v in values.AsSpan())
                 total.Add(in v);
         return total;

@@ -50,7 +50,7 @@ public sealed class CaptureSession : IDisposable
         this.sink = sink;
         this.log = log;
         this.keys = keys;
-        obj = CaptureObject.Load(options);
+        obj = CaptureObject.Load(options, keys is not null);
         try
         {
             attacher = new ProbeAttacher(obj, options.Pid, keys is not null);

@@ -13,7 +13,7 @@ internal static class KeyLayouts
 
     public static (KernelKeyLayout Layout, string? Problem) For(TlsLibrary lib, KeyExtractor keys)
     {
-        var layout = Resolver.TryResolve(lib.Path, out var error);
+        var layout = Resolver.TryResolve(lib.Path, out var error, lib.Symbols);
         if (layout is null)
             return (default, error ?? "no key layout");
         keys.SetLayout((uint)lib.Id, layout);

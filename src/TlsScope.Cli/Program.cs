@@ -123,6 +123,9 @@ public static class Program
             if (packetStats is { } ps)
                 Console.Error.WriteLine($"tlsscope: packets: {pcapng!.Counters.PacketsWritten} written, {ps.Filtered} not from traced processes, "
                     + $"{ps.LostPackets} lost (ring buffer full), {ps.Truncated} cut at {PacketHeader.Max} bytes; {pcapng.Counters}");
+            foreach (var plain in sinks.OfType<PlaintextPcapngSink>())
+                Console.Error.WriteLine($"tlsscope: plaintext pcapng: {plain.PacketsWritten} packets; {plain.MadeUpConnections} connections "
+                    + $"with made-up addresses; {plain.MirroredChunks} chunks left to the other end of a connection traced at both");
             var lost = summary.AnyLoss || packetStats is { LostPackets: > 0 };
             if (fanout.FirstError is { } sinkError)
                 Console.Error.WriteLine($"tlsscope: output failed: {OutputException.Describe(sinkError)}");

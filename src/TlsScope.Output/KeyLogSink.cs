@@ -1,19 +1,17 @@
 using System.Text;
-using TlsScope.Capture.Collections;
 using TlsScope.Capture.Model;
 
 namespace TlsScope.Output;
 
 /// <summary>
 /// Writes TLS secrets as an NSS key log file (what SSLKEYLOGFILE produces; Wireshark reads it),
-/// created with mode 0600. Flushed after every handshake so a live Wireshark sees keys at once;
-/// a line already written is never written again.
+/// created with mode 0600. Flushed after every handshake so a live Wireshark sees keys at once.
+/// Each set comes once: the key extractor de-duplicates by client random.
 /// </summary>
 public sealed class KeyLogSink : IKeySink, IDisposable
 {
     private readonly string _path;
     private readonly Stream _stream;
-    private readonly RecentSet<string> _written = new(1 << 18); // lines: 5 per TLS 1.3 handshake
     private readonly Lock _lock = new();
     private bool _disposed;
 
@@ -34,8 +32,7 @@ public sealed class KeyLogSink : IKeySink, IDisposable
             try
             {
                 foreach (var line in keys.Lines)
-                    if (_written.Add(line))
-                        _stream.Write(Encoding.ASCII.GetBytes(line + "\n"));
+                    _stream.Write(Encoding.ASCII.GetBytes(line + "\n"));
                 _stream.Flush();
             }
             catch (IOException e)

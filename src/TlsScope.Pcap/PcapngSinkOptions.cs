@@ -9,7 +9,7 @@ public sealed record PcapngSinkOptions
     /// <summary>How long a connection's packets wait for its keys after the ClientHello.</summary>
     public TimeSpan HoldTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>All held connections together hold at most this (the oldest go out first).</summary>
+    /// <summary>All held connections together hold at most this (the one nearest its deadline goes out first).</summary>
     public long MaxHeldBytes { get; init; } = 64 * 1024 * 1024;
 
     /// <summary>How long an ended connection still waits for its keys (they may be on their way).</summary>

@@ -1,4 +1,5 @@
 using System.Net;
+using TlsScope.Capture.Collections;
 using TlsScope.Capture.Model;
 
 namespace TlsScope.Pcap;
@@ -23,7 +24,8 @@ public sealed class PlaintextPcapngSink : ICaptureSink
     private readonly int _interfaceId;
     private readonly Dictionary<ulong, SyntheticConnection> _connections = [];
     private const int MaxRememberedTuples = 65536;
-    private readonly Dictionary<(IPEndPoint, IPEndPoint), (ulong Connection, IPEndPoint Local)> _tupleOwners = [];
+    private readonly Dictionary<ConnectionKey, (ulong Connection, TcpEndpoint Local)> _tupleOwners = [];
+    private readonly RecentSet<ulong> _mirrored = new(MaxRememberedTuples);
     private long _madeUpCount;
     private bool _disposed;
 
@@ -58,13 +60,20 @@ public sealed class PlaintextPcapngSink : ICaptureSink
     {
         ArgumentNullException.ThrowIfNull(chunk);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (IsOtherEndOfAWrittenConnection(chunk))
+        if (!_connections.TryGetValue(chunk.Connection, out SyntheticConnection? connection))
         {
-            MirroredChunks++;
-            return;
+            // Decided once per connection: written, or the other end of one that is.
+            if (_mirrored.Contains(chunk.Connection) || IsOtherEndOfAWrittenConnection(chunk))
+            {
+                _mirrored.Add(chunk.Connection);
+                MirroredChunks++;
+                return;
+            }
+
+            connection = NewConnection(chunk);
         }
-        string comment = Describe(chunk.Process, chunk.Address);
-        SyntheticConnection connection = ConnectionFor(chunk, comment);
+
+        string comment = CommentFor(connection, chunk);
         bool fromLocal = chunk.Direction == Direction.Write;
         int maxPayload = SyntheticPacketBuilder.MaxPayload(connection.Family);
 
@@ -102,20 +111,14 @@ public sealed class PlaintextPcapngSink : ICaptureSink
     {
         if (!chunk.Address.IsKnown)
             return false;
-        var (local, remote) = (chunk.Address.Local!, chunk.Address.Remote!);
-        var key = Compare(local, remote) <= 0 ? (local, remote) : (remote, local);
-        if (_tupleOwners.TryGetValue(key, out var owner) && owner.Connection != chunk.Connection && owner.Local.Equals(remote))
+        var (local, remote) = (TcpEndpoint.Of(chunk.Address.Local!), TcpEndpoint.Of(chunk.Address.Remote!));
+        var key = ConnectionKey.Of(local, remote);
+        if (_tupleOwners.TryGetValue(key, out var owner) && owner.Connection != chunk.Connection && owner.Local == remote)
             return true;
         if (_tupleOwners.Count >= MaxRememberedTuples)
             _tupleOwners.Clear();
         _tupleOwners[key] = (chunk.Connection, local);
         return false;
-    }
-
-    private static int Compare(IPEndPoint a, IPEndPoint b)
-    {
-        var byAddress = string.CompareOrdinal(a.Address.ToString(), b.Address.ToString());
-        return byAddress != 0 ? byAddress : a.Port.CompareTo(b.Port);
     }
 
     /// <summary>FIN from the local end, FIN back, last ACK; the kernel's totals move each
@@ -155,20 +158,30 @@ public sealed class PlaintextPcapngSink : ICaptureSink
         }
     }
 
-    private SyntheticConnection ConnectionFor(DataChunk chunk, string comment)
+    private SyntheticConnection NewConnection(DataChunk chunk)
     {
-        if (_connections.TryGetValue(chunk.Connection, out SyntheticConnection? connection))
-        {
-            connection.Comment = comment;
-            return connection;
-        }
-
-        connection = chunk.Address is { Local: { } local, Remote: { } remote }
+        string comment = Describe(chunk.Process, chunk.Address);
+        SyntheticConnection connection = chunk.Address is { Local: { } local, Remote: { } remote }
             ? new SyntheticConnection(local, remote, madeUp: false, comment)
             : MadeUp(comment);
+        connection.DescribedFor = (chunk.Process, chunk.Address.Inferred);
         _connections.Add(chunk.Connection, connection);
         Handshake(connection, chunk.TimeUnixNs);
         return connection;
+    }
+
+    /// <summary>The connection's comment, rebuilt only when its process or address kind changed
+    /// (the decoder hands the same ProcessInfo instance for a thread's chunks).</summary>
+    private string CommentFor(SyntheticConnection connection, DataChunk chunk)
+    {
+        var key = (chunk.Process, chunk.Address.Inferred);
+        if (!ReferenceEquals(connection.DescribedFor.Process, key.Process) || connection.DescribedFor.Inferred != key.Inferred)
+        {
+            connection.Comment = Describe(chunk.Process, chunk.Address);
+            connection.DescribedFor = key;
+        }
+
+        return connection.Comment;
     }
 
     // Documentation addresses (RFC 5737), a port per connection, the server on port 80 so that

@@ -4,7 +4,7 @@ namespace TlsScope.Pcap;
 
 /// <summary>
 /// Describes a process for packet comments: "pid=1234 comm=curl cmdline=curl -k https://…".
-/// Command lines are read once from /proc and cached with the comm, so a reused pid running
+/// Command lines are read once from /proc and the description cached with the comm, so a reused pid running
 /// another program is read again; a process that already exited is described without one.
 /// Thread-safe.
 /// </summary>
@@ -14,7 +14,7 @@ public sealed class ProcessDescriber
     private const int MaxCachedProcesses = 4096;
 
     private readonly string _procRoot;
-    private readonly Dictionary<(int Pid, string Comm), string?> _commandLines = [];
+    private readonly Dictionary<(int Pid, string Comm), string> _descriptions = [];
     private readonly Lock _lock = new();
 
     public ProcessDescriber(string procRoot = "/proc")
@@ -22,32 +22,28 @@ public sealed class ProcessDescriber
         _procRoot = procRoot;
     }
 
-    /// <summary>The process's arguments joined by spaces, or null when it cannot be read.</summary>
-    public string? CommandLine(int pid, string comm)
+    /// <summary>"pid=1234 comm=curl cmdline=curl -k https://…", without cmdline when unknown.
+    /// Built once per process: every packet of a capture asks.</summary>
+    /// <param name="commandLine">Known already (the kernel's copy): /proc is not read.</param>
+    public string Describe(int pid, string comm, string? commandLine = null)
     {
         lock (_lock)
         {
-            if (_commandLines.TryGetValue((pid, comm), out string? cached))
+            if (_descriptions.TryGetValue((pid, comm), out string? cached))
             {
                 return cached;
             }
 
-            if (_commandLines.Count >= MaxCachedProcesses)
+            if (_descriptions.Count >= MaxCachedProcesses)
             {
-                _commandLines.Clear(); // a long capture sees many short-lived processes
+                _descriptions.Clear(); // a long capture sees many short-lived processes
             }
 
-            string? commandLine = ReadCommandLine(pid);
-            _commandLines[(pid, comm)] = commandLine;
-            return commandLine;
+            commandLine ??= ReadCommandLine(pid);
+            string text = commandLine is null ? $"pid={pid} comm={comm}" : $"pid={pid} comm={comm} cmdline={commandLine}";
+            _descriptions[(pid, comm)] = text;
+            return text;
         }
-    }
-
-    /// <summary>"pid=1234 comm=curl cmdline=curl -k https://…", without cmdline when unknown.</summary>
-    public string Describe(int pid, string comm)
-    {
-        string? commandLine = CommandLine(pid, comm);
-        return commandLine is null ? $"pid={pid} comm={comm}" : $"pid={pid} comm={comm} cmdline={commandLine}";
     }
 
     private string? ReadCommandLine(int pid)

@@ -37,6 +37,9 @@ internal sealed class SyntheticConnection
     /// <summary>The comment of the packets no chunk belongs to (handshake, FIN).</summary>
     public string Comment { get; set; }
 
+    /// <summary>What <see cref="Comment"/> was built from: the process and whether the address was inferred.</summary>
+    public (TlsScope.Capture.Model.ProcessInfo? Process, bool Inferred) DescribedFor { get; set; }
+
     /// <summary>Stream bytes so far (captured, lost or dropped) that the local end wrote.</summary>
     public long WrittenEnd { get; private set; }
 

@@ -4,6 +4,13 @@ namespace TlsScope.Pcap;
 /// so both families share one type.</summary>
 internal readonly record struct TcpEndpoint(UInt128 Address, ushort Port) : IComparable<TcpEndpoint>
 {
+    public static TcpEndpoint Of(System.Net.IPEndPoint endpoint)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        endpoint.Address.MapToIPv6().TryWriteBytes(bytes, out _);
+        return new TcpEndpoint(System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes), (ushort)endpoint.Port);
+    }
+
     public int CompareTo(TcpEndpoint other)
     {
         int byAddress = Address.CompareTo(other.Address);

@@ -9,47 +9,30 @@ namespace TlsScope.KernelTests;
 /// </summary>
 public sealed class KeyTests
 {
+    public static TheoryData<string, TlsVersion> Clients => new()
+    {
+        { "curl", TlsVersion.Tls12 }, { "curl", TlsVersion.Tls13 },         // libssl.so.3, calibrated
+        { "python3", TlsVersion.Tls12 }, { "python3", TlsVersion.Tls13 },   // the same, through SSL_read_ex
+        { "node", TlsVersion.Tls12 }, { "node", TlsVersion.Tls13 },         // OpenSSL inside node: the table
+    };
+
+    /// <summary>Two requests on one connection, against a node server. With --comm node the
+    /// server is traced too: one handshake seen from both ends must still give one set.</summary>
     [KernelTheory]
-    [InlineData(TlsVersion.Tls12)]
-    [InlineData(TlsVersion.Tls13)]
-    public void CurlKeysEqualItsSslKeyLogFile(TlsVersion version)
+    [MemberData(nameof(Clients))]
+    public void KeysEqualTheLibrarysOwnKeyLog(string client, TlsVersion version)
     {
         using var server = NodeHttpServer.Start();
-        using var scope = KeylogScope.Start("--comm", "curl");
-        var curl = KeylogClients.Curl(server.Port, "/k", version, count: 2);
-        Assert.Equal("hello /k\nhello /k\n", curl.Stdout);
-        AssertSameLines(curl.Lines, scope.Lines(curl.Lines.Count), version);
-        Assert.Equal(0, scope.Run.Stop(Proc.SIGTERM));
+        using var scope = KeylogScope.Start("--comm", client);
+        var run = client switch
+        {
+            "curl" => KeylogClients.Curl(server.Port, "/k", version, count: 2),
+            "python3" => KeylogClients.Python(server.Port, "/k", version, count: 2),
+            _ => KeylogClients.Node(server.Port, "/k", version, count: 2),
+        };
+        Assert.Equal("hello /k\nhello /k\n", run.Stdout);
+        AssertSameLines(run.Lines, scope.LinesAfterStop(run.Lines.Count), version);
         Assert.Contains("tlsscope: keys: 1 handshakes", scope.Run.Stderr);
-    }
-
-    [KernelTheory]
-    [InlineData(TlsVersion.Tls12)]
-    [InlineData(TlsVersion.Tls13)]
-    public void PythonKeysEqualItsKeylogFilename(TlsVersion version)
-    {
-        using var server = NodeHttpServer.Start();
-        using var scope = KeylogScope.Start("--comm", "python3");
-        var py = KeylogClients.Python(server.Port, "/py", version);
-        AssertSameLines(py.Lines, scope.Lines(py.Lines.Count), version);
-        Assert.Equal(0, scope.Run.Stop(Proc.SIGTERM));
-    }
-
-    /// <summary>node links OpenSSL into its executable: no library to calibrate with, so the
-    /// layout comes from the table of known versions. Client and server are both node here:
-    /// one handshake seen from both ends must give one set of lines.</summary>
-    [KernelTheory]
-    [InlineData(TlsVersion.Tls12)]
-    [InlineData(TlsVersion.Tls13)]
-    public void NodeKeysEqualItsTlsKeylogAndBothEndsGiveOneSet(TlsVersion version)
-    {
-        using var server = NodeHttpServer.Start();
-        using var scope = KeylogScope.Start("--comm", "node");
-        var node = KeylogClients.Node(server.Port, "/n", version, count: 2);
-        Assert.Equal("hello /n\nhello /n\n", node.Stdout);
-        AssertSameLines(node.Lines, scope.Lines(node.Lines.Count), version);
-        Assert.Equal(0, scope.Run.Stop(Proc.SIGTERM));
-        Assert.Equal(node.Lines.Count, File.ReadAllLines(scope.Path).Length); // no duplicates
     }
 
     /// <summary>BoringSSL keeps different structures, and frees its TLS 1.3 handshake secrets
@@ -69,11 +52,9 @@ public sealed class KeyTests
         Proc.WaitFor(() => dump.Stderr.Contains("listening on"), TimeSpan.FromSeconds(10), "tcpdump listening");
         var client = BoringClient.Run(server.Port, "/boring/secret-path", version);
         Assert.Contains("hello /boring/secret-path", client.Stdout);
-        var ours = scope.Lines(version == TlsVersion.Tls12 ? 1 : 5);
-        Thread.Sleep(300);
+        var ours = scope.LinesAfterStop(version == TlsVersion.Tls12 ? 1 : 5);
         dump.Signal(Proc.SIGTERM);
         Assert.True(dump.WaitForExit(TimeSpan.FromSeconds(10)));
-        Assert.Equal(0, scope.Run.Stop(Proc.SIGTERM));
 
         AssertSameLines(client.Lines, ours, version);
         var uris = Tshark.FieldsWithKeylog(pcap, scope.Path, "http.request", "http.request.uri");
@@ -117,6 +98,15 @@ public sealed class KeyTests
             var dir = Directory.CreateTempSubdirectory("tlsscope-keys-").FullName;
             var path = System.IO.Path.Combine(dir, "keys.log");
             return new KeylogScope(TlsScopeRun.Start(["--keylog", path, .. args]), path);
+        }
+
+        /// <summary>Waits for n lines, stops the run, and returns the whole file: a duplicate
+        /// written late would show.</summary>
+        public IReadOnlyList<string> LinesAfterStop(int n)
+        {
+            Lines(n);
+            Assert.Equal(0, Run.Stop(Proc.SIGTERM));
+            return File.ReadAllLines(Path);
         }
 
         public IReadOnlyList<string> Lines(int n)

@@ -19,8 +19,8 @@ public sealed class PcapTests
     {
         using var ns = NetNs.Create();
         var dir = Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName;
-        var (pcap, plain) = (Path.Combine(dir, "c.pcapng"), Path.Combine(dir, "p.pcapng"));
-        using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--pcapng-plaintext", plain]);
+        var (pcap, plain, keys) = (Path.Combine(dir, "c.pcapng"), Path.Combine(dir, "p.pcapng"), Path.Combine(dir, "k.log"));
+        using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--pcapng-plaintext", plain, "--keylog", keys]);
         var curl = Exchange(ns, version, "/pcap/path?x=1");
         Assert.Equal(0, scope.Stop(Proc.SIGTERM));
 
@@ -28,9 +28,14 @@ public sealed class PcapTests
         var rows = Tshark.Fields(pcap, "http.request", "http.request.uri", "frame.comment");
         var row = Assert.Single(rows);
         Assert.Equal("/pcap/path?x=1", row[0]);
-        Assert.Contains($"pid={curl.Pid}", row[1]);
-        Assert.Contains("comm=curl", row[1]);
+        Assert.Contains($"pid={curl.Pid} comm=curl cmdline=curl -sk --http1.1 https://127.0.0.1:{Port}/pcap/path?x=1", row[1]);
         Assert.Equal(NoLeftovers, LeftFilters(ns));
+        // No packet went out before its keys (they either came first or the packets waited for
+        // them), and each packet is there once (loopback is hooked on one side only).
+        Assert.Matches(@"1 key sets; held until their keys: \d+ packets; written without keys: 0 packets of 0 TLS connections", scope.Stderr);
+        Assert.Empty(Tshark.Fields(pcap, "tcp.analysis.flags", "frame.number"));
+        // The same capture fed the key log too: one set, the DSB's lines.
+        Assert.Equal(version == "-tls1_2" ? 1 : 5, File.ReadAllLines(keys).Length);
 
         // The plaintext capture of the same exchange: plain HTTP on the real 4-tuple, once, though
         // both ends were traced (whichever end was seen first is the one written).
@@ -53,23 +58,69 @@ public sealed class PcapTests
         ns.Run("bash", "-c", "echo hi > /dev/udp/127.0.0.1/9999; (echo x > /dev/tcp/127.0.0.1/5555) 2>/dev/null; true");
         Assert.Equal(0, scope.Stop(Proc.SIGTERM));
 
+        Assert.Matches(@"\(([1-9]\d*) filtered out\)", scope.Stderr); // the other traffic was seen, and dropped
         var ports = Tshark.Fields(pcap, null, "tcp.srcport", "tcp.dstport", "udp.port");
         Assert.NotEmpty(ports);
         Assert.All(ports, p => Assert.Contains(Port.ToString(CultureInfo.InvariantCulture), p[0] + "," + p[1]));
         Assert.Single(Tshark.Fields(pcap, "http.request", "http.request.uri"));
     }
 
-    [KernelFact]
-    public void PidRestrictsThePacketsInTheKernel()
+    /// <summary>--pid, --uid and --comm restrict packets in the kernel: none of another
+    /// process's connection is kept.</summary>
+    [KernelTheory]
+    [InlineData("--pid")]
+    [InlineData("--comm")]
+    [InlineData("--uid")]
+    public void ProcessFiltersDropOtherProcessesPacketsInTheKernel(string option)
     {
         using var ns = NetNs.Create();
-        var pcap = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName, "pid.pcapng");
+        var pcap = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName, "r.pcapng");
         using var sleeper = ns.Start("sleep", ["60"]);
-        using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--pid", sleeper.Pid.ToString(CultureInfo.InvariantCulture)]);
+        var value = option switch
+        {
+            "--pid" => sleeper.Pid.ToString(CultureInfo.InvariantCulture),
+            "--comm" => "sleep",
+            _ => "4242", // no process of the test runs as that user
+        };
+        using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, option, value]);
         Exchange(ns, "-tls1_3", "/not-traced");
         Assert.Equal(0, scope.Stop(Proc.SIGTERM));
         Assert.Empty(Tshark.Fields(pcap, null, "frame.number"));
         Assert.Matches(@"packets: 0 written, [1-9]\d* not from traced processes", scope.Stderr);
+    }
+
+    /// <summary>The other side of the restriction: with --comm curl, curl's connection is kept
+    /// (every packet but its SYN, whose port is not known yet when the socket gets an owner),
+    /// each packet naming curl, and it decrypts.</summary>
+    [KernelFact]
+    public void CommKeepsThatProcesssPacketsAndNamesItInEach()
+    {
+        using var ns = NetNs.Create();
+        var pcap = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName, "c.pcapng");
+        using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--comm", "curl"]);
+        var curl = Exchange(ns, "-tls1_3", "/kept");
+        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+        Assert.Equal(["/kept"], Tshark.Fields(pcap, "http.request", "http.request.uri").Select(r => r[0]));
+        var comments = Tshark.Comments(pcap);
+        Assert.True(comments.Count >= 8, $"{comments.Count} packets");
+        Assert.All(comments, c => Assert.StartsWith($"pid={curl.Pid} comm=curl", c, StringComparison.Ordinal));
+        Assert.Empty(Tshark.Fields(pcap, "tcp.flags.syn == 1 && tcp.flags.ack == 0", "frame.number"));
+    }
+
+    /// <summary>Two captures cannot share a hook: the second is refused, naming the first,
+    /// before it creates its file, and the first goes on.</summary>
+    [KernelFact]
+    public void ASecondRunOnAHeldHookIsRefused()
+    {
+        using var ns = NetNs.Create();
+        var dir = Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName;
+        using var first = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", Path.Combine(dir, "a.pcapng"), "-i", "lo"]);
+        var (code, _, err) = ns.Run("dotnet", TlsScopeRun.Dll, "--pcapng", Path.Combine(dir, "b.pcapng"), "-i", "lo", "--duration", "1");
+        Assert.Equal(1, code);
+        Assert.Equal($"tlsscope: another TlsScope (pid {first.Pid}) captures packets on interface 1; stop it first", err.Trim());
+        Assert.False(File.Exists(Path.Combine(dir, "b.pcapng")));
+        Assert.Single(ns.TcFilters("lo", "egress"));
+        Assert.Equal(0, first.Stop(Proc.SIGTERM));
     }
 
     [KernelFact]
@@ -105,6 +156,7 @@ public sealed class PcapTests
         using (var killed = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", Path.Combine(dir, "a.pcapng")]))
         {
             Assert.NotEmpty(ns.TcFilters("lo", "egress"));
+            Assert.Empty(ns.TcFilters("lo", "ingress")); // loopback: one side only, each packet once
             Assert.NotEmpty(ns.TcFilters(veth.Name, "ingress"));
             Assert.NotEmpty(ns.TcFilters(veth.Name, "egress"));
             killed.Signal(Proc.SIGKILL);

@@ -77,27 +77,14 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
 
     private ProcessInfo Process(uint pid, uint tid, uint uid, byte* comm)
     {
-        var name = new ReadOnlySpan<byte>(comm, ChunkHeader.CommLength);
-        var end = name.IndexOf((byte)0);
-        if (end >= 0)
-            name = name[..end];
-        if (processes.TryGetValue(tid, out var p) && p.Pid == (int)pid && p.Uid == uid && SameComm(p.Comm, name))
+        var name = KernelComm.Bytes(comm);
+        if (processes.TryGetValue(tid, out var p) && p.Pid == (int)pid && p.Uid == uid && KernelComm.Same(p.Comm, name))
             return p;
-        p = new ProcessInfo((int)pid, (int)tid, uid, Encoding.UTF8.GetString(name));
+        p = new ProcessInfo((int)pid, (int)tid, uid, KernelComm.Decode(name));
         if (processes.Count > 65536)
             processes.Clear();
         processes[tid] = p;
         return p;
-    }
-
-    private static bool SameComm(string cached, ReadOnlySpan<byte> bytes)
-    {
-        if (cached.Length != bytes.Length)
-            return false;
-        for (var i = 0; i < bytes.Length; i++)
-            if (cached[i] != bytes[i])
-                return false;
-        return true;
     }
 
     private ConnectionAddress Address(in ChunkHeader h)

@@ -76,7 +76,7 @@ public struct ConnCloseRecord
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public struct KernelStats
+public struct KernelStats : ICounters<KernelStats>
 {
     public ulong Chunks;
     public ulong Bytes;
@@ -110,7 +110,15 @@ public unsafe struct KernelConfig
     public uint FilterComm;
     public uint MaxPayload;
     public uint WakeupBytes;
+    public uint Keys;
+    public uint Pad;
     public fixed byte Comm[ChunkHeader.CommLength];
+}
+
+/// <summary>Per-CPU counters that add up (the kernel keeps one copy per CPU).</summary>
+public interface ICounters<T> where T : struct
+{
+    void Add(in T other);
 }
 
 /// <summary>struct tscope_mem_path: follow <see cref="Deref"/> pointers, then read
@@ -138,7 +146,7 @@ public unsafe struct KernelKeyLayout
     public uint ReadySlot12;
     public uint ReadySlot13;
     public uint HandshakeMask;
-    public uint Pad;
+    public uint HandshakeReadySlot;
 
     public static ref MemPath Slot(ref KernelKeyLayout layout, int i)
     {
@@ -195,7 +203,16 @@ public unsafe struct SocketOwner
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public struct PacketStats
+public unsafe struct CommandLineRecord
+{
+    public const int Max = 256;
+    public uint Len;
+    public uint Pad;
+    public fixed byte Args[Max];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct PacketStats : ICounters<PacketStats>
 {
     public ulong Packets;
     public ulong Bytes;

@@ -17,8 +17,9 @@ public sealed record CapturedPacket(
     ReadOnlyMemory<byte> Data,
     PacketOwner? Owner);
 
-/// <summary>The process owning a packet's socket.</summary>
-public sealed record PacketOwner(int Pid, uint Uid, string Comm);
+/// <summary>The process owning a packet's socket; <see cref="CommandLine"/> (arguments joined by
+/// spaces) as the kernel read it when the process connected or listened, null when unknown.</summary>
+public sealed record PacketOwner(int Pid, uint Uid, string Comm, string? CommandLine = null);
 
 /// <summary>A consumer of captured packets. Calls come from the packet reader thread, which is
 /// not the thread that delivers chunks and keys: a sink taking both must lock.</summary>

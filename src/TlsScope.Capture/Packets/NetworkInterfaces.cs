@@ -10,7 +10,11 @@ public static class NetworkInterfaces
     private const int IffUp = 0x1;
 
     /// <summary>A capturable interface and the length of its link-layer header.</summary>
-    public sealed record Entry(CaptureInterface Interface, int LinkHeaderLength, bool IsLoopback, bool IsUp);
+    public sealed record Entry(CaptureInterface Interface, bool IsLoopback, bool IsUp)
+    {
+        /// <summary>Bytes before the IP header: Ethernet's 14, raw IP's none.</summary>
+        public int LinkHeaderLength => Interface.LinkType == 1 ? 14 : 0;
+    }
 
     public static IReadOnlyList<Entry> All()
     {
@@ -52,15 +56,15 @@ public static class NetworkInterfaces
             var flags = Convert.ToInt32(File.ReadAllText(Path.Combine(dir, "flags")).Trim(), 16);
             // ARPHRD_ETHER (1) and ARPHRD_LOOPBACK (772) carry an Ethernet header; ARPHRD_NONE
             // (65534: tun, wireguard) starts at the IP header.
-            (int linkType, int l2)? link = type switch
+            int? linkType = type switch
             {
-                1 or 772 => (1, 14),
-                65534 => (101, 0),
+                1 or 772 => 1,
+                65534 => 101,
                 _ => null,
             };
-            if (link is not { } l)
+            if (linkType is not { } l)
                 return null;
-            return new Entry(new CaptureInterface(index, name, l.linkType), l.l2, type == 772, (flags & IffUp) != 0);
+            return new Entry(new CaptureInterface(index, name, l), type == 772, (flags & IffUp) != 0);
         }
         catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
         {

@@ -15,7 +15,7 @@ namespace TlsScope.Capture.Packets;
 /// </summary>
 public sealed class PacketCapture : IDisposable, IRingBufferConsumer
 {
-    private const int PollMilliseconds = 100;
+    private const int PollMilliseconds = 20; // as the TLS reader: woken early for bursts only
 
     private readonly BpfObject obj;
     private readonly IPacketSink sink;
@@ -142,28 +142,27 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     {
         fixed (byte* c = h.Comm)
         {
-            var name = new ReadOnlySpan<byte>(c, ChunkHeader.CommLength);
-            var end = name.IndexOf((byte)0);
-            var comm = Encoding.UTF8.GetString(end >= 0 ? name[..end] : name);
-            if (owners.TryGetValue(h.Pid, out var known) && known.Uid == h.Uid && known.Comm == comm)
+            var name = KernelComm.Bytes(c);
+            if (owners.TryGetValue(h.Pid, out var known) && known.Uid == h.Uid && KernelComm.Same(known.Comm, name))
                 return known;
             if (owners.Count > 65536)
                 owners.Clear();
-            return owners[h.Pid] = new PacketOwner((int)h.Pid, h.Uid, comm);
+            return owners[h.Pid] = new PacketOwner((int)h.Pid, h.Uid, KernelComm.Decode(name), CommandLine(h.Pid));
         }
     }
 
-    /// <summary>The kernel's packet counters, summed over CPUs.</summary>
-    public unsafe PacketStats Stats()
+    /// <summary>Read from the kernel's copy: the process may be gone already.</summary>
+    private unsafe string? CommandLine(uint pid)
     {
-        var values = new PacketStats[KernelSupport.PossibleCpus()];
-        var total = default(PacketStats);
-        var key = 0;
-        if (obj.Lookup("packet_stats", MemoryMarshal.AsBytes(new Span<int>(ref key)), MemoryMarshal.AsBytes(values.AsSpan())))
-            foreach (ref readonly var v in values.AsSpan())
-                total.Add(in v);
-        return total;
+        var record = default(CommandLineRecord);
+        if (!obj.Lookup("cmdlines", new ReadOnlySpan<byte>(&pid, 4), new Span<byte>(&record, sizeof(CommandLineRecord))))
+            return null;
+        var args = new ReadOnlySpan<byte>(record.Args, (int)Math.Min(record.Len, (uint)CommandLineRecord.Max)).TrimEnd((byte)0);
+        return args.IsEmpty ? null : Encoding.UTF8.GetString(args).Replace('\0', ' ');
     }
+
+    /// <summary>The kernel's packet counters, summed over CPUs.</summary>
+    public PacketStats Stats() => CaptureObject.SumPerCpu<PacketStats>(obj, "packet_stats");
 
     /// <summary>Detaches the filters, drains what the kernel produced, stops the reader.</summary>
     public PacketStats Stop()

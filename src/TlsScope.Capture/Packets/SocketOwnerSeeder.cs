@@ -16,24 +16,26 @@ public static class SocketOwnerSeeder
     /// <summary>Owners of the TCP sockets held by processes passing the capture's filters.</summary>
     public static unsafe List<Seed> Scan(CaptureOptions filter)
     {
-        var sockets = new Dictionary<ulong, SockAddr>();
+        var sockets = new Dictionary<ulong, SockAddr[]>();
         ReadTable("/proc/net/tcp", 2, sockets);
         ReadTable("/proc/net/tcp6", 10, sockets);
         var seeds = new List<Seed>();
         if (sockets.Count == 0)
             return seeds;
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        foreach (var pid in Libraries.ProcMaps.AllPids())
         {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-                continue;
             if (filter.Pid is { } want && want != pid)
                 continue;
+            var dir = $"/proc/{pid}";
             try
             {
                 var comm = File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd('\n');
                 var uid = ReadUid(dir);
                 if ((filter.Uid is { } u && u != uid) || (filter.Comm is { } c && c != comm))
                     continue;
+                var owner = new SocketOwner { Pid = (uint)pid, Uid = uid };
+                var name = Encoding.UTF8.GetBytes(comm);
+                name.AsSpan(0, Math.Min(name.Length, ChunkHeader.CommLength - 1)).CopyTo(new Span<byte>(owner.Comm, ChunkHeader.CommLength));
                 foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(dir, "fd")))
                 {
                     var target = new FileInfo(fd).LinkTarget;
@@ -41,12 +43,9 @@ public static class SocketOwnerSeeder
                         continue;
                     if (!ulong.TryParse(target.AsSpan(8, target.Length - 9), CultureInfo.InvariantCulture, out var inode))
                         continue;
-                    if (!sockets.TryGetValue(inode, out var key))
-                        continue;
-                    var owner = new SocketOwner { Pid = (uint)pid, Uid = uid };
-                    var bytes = Encoding.UTF8.GetBytes(comm);
-                    bytes.AsSpan(0, Math.Min(bytes.Length, ChunkHeader.CommLength - 1)).CopyTo(new Span<byte>(owner.Comm, ChunkHeader.CommLength));
-                    seeds.Add(new Seed(key, owner));
+                    if (sockets.TryGetValue(inode, out var keys))
+                        foreach (var key in keys)
+                            seeds.Add(new Seed(key, owner));
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -65,9 +64,10 @@ public static class SocketOwnerSeeder
         return uint.MaxValue;
     }
 
-    /// <summary>Parses "sl local rem st ... inode" rows; a listener's remote end stays zero,
-    /// as the kernel's key for it has.</summary>
-    private static unsafe void ReadTable(string path, ushort family, Dictionary<ulong, SockAddr> into)
+    /// <summary>Parses "sl local rem st ... inode" rows into the kernel's keys (packets.bpf.c):
+    /// a listener's remote end stays zero, an IPv4 peer of a dual-stack socket is keyed as IPv4,
+    /// and a listener on [::] has an IPv4 twin.</summary>
+    private static unsafe void ReadTable(string path, ushort family, Dictionary<ulong, SockAddr[]> into)
     {
         if (!File.Exists(path))
             return;
@@ -81,9 +81,33 @@ public static class SocketOwnerSeeder
             ParseEndpoint(f[1], new Span<byte>(key.LocalAddr, 16), out key.LocalPort);
             if (!listen)
                 ParseEndpoint(f[2], new Span<byte>(key.RemoteAddr, 16), out key.RemotePort);
-            into[inode] = key;
+            into[inode] = AsKernelKeys(key, listen);
         }
     }
+
+    private static unsafe SockAddr[] AsKernelKeys(SockAddr key, bool listen)
+    {
+        if (key.Family != 10)
+            return [key];
+        var local = new Span<byte>(key.LocalAddr, 16);
+        var remote = new Span<byte>(key.RemoteAddr, 16);
+        if (listen && !local.ContainsAnyExcept((byte)0))
+        {
+            var twin = key;
+            twin.Family = 2;
+            return [key, twin];
+        }
+        if (!IsV4Mapped(local) || (!listen && !IsV4Mapped(remote)))
+            return [key];
+        var v4 = new SockAddr { Family = 2, LocalPort = key.LocalPort, RemotePort = key.RemotePort };
+        local[12..].CopyTo(new Span<byte>(v4.LocalAddr, 4));
+        if (!listen)
+            remote[12..].CopyTo(new Span<byte>(v4.RemoteAddr, 4));
+        return [v4];
+    }
+
+    private static bool IsV4Mapped(ReadOnlySpan<byte> a) =>
+        !a[..10].ContainsAnyExcept((byte)0) && a[10] == 0xff && a[11] == 0xff;
 
     /// <summary>"0100007F:1F90": the address as the kernel's 32-bit words printed in host
     /// (little-endian) order, the port in hex.</summary>

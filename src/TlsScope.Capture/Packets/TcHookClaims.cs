@@ -25,9 +25,7 @@ public sealed class TcHookClaims : IDisposable
         var netns = CurrentNetns();
         var live = LiveClaims(netns);
         var wanted = hooks.ToList();
-        foreach (var (ifIndex, egress) in wanted)
-            if (live.TryGetValue((ifIndex, egress), out var pid))
-                throw new CaptureException($"another TlsScope (pid {pid}) captures packets on interface {ifIndex}; stop it first");
+        RefuseHeld(live, wanted);
         var removed = 0;
         foreach (var e in NetworkInterfaces.All())
             foreach (var egress in new[] { false, true })
@@ -76,9 +74,12 @@ public sealed class TcHookClaims : IDisposable
     /// <summary>Refuses, before anything is created, when a living run holds one of the hooks.</summary>
     public static void EnsureFree(IEnumerable<(int IfIndex, bool Egress)> hooks)
     {
-        if (!Directory.Exists(Dir))
-            return;
-        var live = LiveClaims(CurrentNetns());
+        if (Directory.Exists(Dir))
+            RefuseHeld(LiveClaims(CurrentNetns()), hooks);
+    }
+
+    private static void RefuseHeld(Dictionary<(int, bool), int> live, IEnumerable<(int IfIndex, bool Egress)> hooks)
+    {
         foreach (var hook in hooks)
             if (live.TryGetValue(hook, out var pid))
                 throw new CaptureException($"another TlsScope (pid {pid}) captures packets on interface {hook.IfIndex}; stop it first");

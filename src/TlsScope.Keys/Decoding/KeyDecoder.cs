@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using TlsScope.Keys.Calibration;
 using TlsScope.Keys.Layout;
 
 namespace TlsScope.Keys.Decoding;
@@ -79,7 +80,7 @@ public static class KeyDecoder
     {
         if (view.Required(SlotKind.MasterKey, MasterKeyLength, out var master) is { } missing)
             return missing;
-        lines.Add($"CLIENT_RANDOM {random} {Convert.ToHexStringLower(master)}");
+        lines.Add($"{KnownSecrets.MasterKeyLabel} {random} {Convert.ToHexStringLower(master)}");
         return null;
     }
 
@@ -107,11 +108,11 @@ public static class KeyDecoder
             return "the layout has no TLS 1.3 application secrets";
 
         // The order OpenSSL's callback writes them in for a client.
-        Add(lines, "SERVER_HANDSHAKE_TRAFFIC_SECRET", random, serverHs);
-        Add(lines, "EXPORTER_SECRET", random, exporter);
-        Add(lines, "SERVER_TRAFFIC_SECRET_0", random, serverApp);
-        Add(lines, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", random, clientHs);
-        Add(lines, "CLIENT_TRAFFIC_SECRET_0", random, clientApp);
+        Add(lines, KnownSecrets.ServerHandshakeLabel, random, serverHs);
+        Add(lines, KnownSecrets.ExporterLabel, random, exporter);
+        Add(lines, KnownSecrets.ServerAppLabel, random, serverApp);
+        Add(lines, KnownSecrets.ClientHandshakeLabel, random, clientHs);
+        Add(lines, KnownSecrets.ClientAppLabel, random, clientApp);
         return null;
     }
 

@@ -78,7 +78,7 @@ public sealed class KeyExtractor : IKeyMaterialSink
                 return;
             }
             var random = Convert.ToHexStringLower(keys!.ClientRandom);
-            if (!Remember(random))
+            if (!_seen.Add(random))
             {
                 Duplicates++;
                 return;
@@ -139,5 +139,4 @@ public sealed class KeyExtractor : IKeyMaterialSink
         return _pending.GetValueOrDefault(Convert.ToHexStringLower(material.Slots[0].AsSpan(0, 32)));
     }
 
-    private bool Remember(string clientRandom) => _seen.Add(clientRandom);
 }

@@ -58,6 +58,7 @@ public sealed class KeyLayout
         kernel.ReadySlot12 = (uint)ReadyIndex(SlotKind.MasterKey, SlotKind.MasterKey);
         kernel.ReadySlot13 = (uint)ReadyIndex(SlotKind.ClientAppSecret, SlotKind.WriteAppSecret);
         kernel.HandshakeMask = HandshakeMask;
+        kernel.HandshakeReadySlot = HandshakeMask == 0 ? 0 : (uint)System.Numerics.BitOperations.TrailingZeroCount(HandshakeMask);
         return kernel;
     }
 

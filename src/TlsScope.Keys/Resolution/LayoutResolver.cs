@@ -17,22 +17,23 @@ public sealed class LayoutResolver(LayoutCache? cache = null, ILayoutCalibrator?
     private readonly ILayoutCalibrator _calibrator = calibrator ?? new HelperProcessCalibrator();
     private readonly Lock _lock = new();
 
-
+    /// <param name="symbols">The file's symbols when the caller parsed them already (the capture
+    /// has, for every library it attaches): they are not read again.</param>
     /// <exception cref="KeyLayoutException">No layout; the message is one line naming the file.</exception>
-    public KeyLayout Resolve(string libraryPath)
+    public KeyLayout Resolve(string libraryPath, ElfSymbols? symbols = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(libraryPath);
         lock (_lock)
-            return ResolveLocked(libraryPath);
+            return ResolveLocked(libraryPath, symbols ?? OpenElf(libraryPath));
     }
 
     /// <summary><see cref="Resolve"/> without the exception: null and the one-line reason.</summary>
-    public KeyLayout? TryResolve(string libraryPath, out string? error)
+    public KeyLayout? TryResolve(string libraryPath, out string? error, ElfSymbols? symbols = null)
     {
         try
         {
             error = null;
-            return Resolve(libraryPath);
+            return Resolve(libraryPath, symbols);
         }
         catch (KeyLayoutException e)
         {
@@ -41,9 +42,8 @@ public sealed class LayoutResolver(LayoutCache? cache = null, ILayoutCalibrator?
         }
     }
 
-    private KeyLayout ResolveLocked(string path)
+    private KeyLayout ResolveLocked(string path, ElfSymbols elf)
     {
-        var elf = OpenElf(path);
         if (!elf.TryGetFunction("SSL_read", out _) || !elf.TryGetFunction("SSL_write", out _))
             throw Fail(path, "no SSL_read/SSL_write (not an OpenSSL or BoringSSL build)");
         string? calibrationError = null;

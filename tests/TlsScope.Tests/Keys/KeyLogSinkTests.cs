@@ -6,7 +6,7 @@ namespace TlsScope.Tests.Keys;
 public class KeyLogSinkTests
 {
     [Fact]
-    public void WritesEachLineOnceToA0600File()
+    public void WritesEverySetFlushedToA0600File()
     {
         var dir = Directory.CreateTempSubdirectory("tlsscope-keylog");
         try
@@ -16,9 +16,10 @@ public class KeyLogSinkTests
             using (var sink = new KeyLogSink(path))
             {
                 sink.OnKeys(new TlsKeySet(0, 1, process, "lib", new byte[32], ["CLIENT_RANDOM aa bb"]));
-                sink.OnKeys(new TlsKeySet(0, 1, process, "lib", new byte[32], ["CLIENT_RANDOM aa bb", "CLIENT_RANDOM cc dd"]));
                 // Flushed after every set: readable before the sink is closed.
-                Assert.Equal("CLIENT_RANDOM aa bb\nCLIENT_RANDOM cc dd\n", File.ReadAllText(path));
+                Assert.Equal("CLIENT_RANDOM aa bb\n", File.ReadAllText(path));
+                sink.OnKeys(new TlsKeySet(0, 1, process, "lib", new byte[32], ["SERVER_HANDSHAKE_TRAFFIC_SECRET cc dd", "EXPORTER_SECRET cc ee"]));
+                Assert.Equal("CLIENT_RANDOM aa bb\nSERVER_HANDSHAKE_TRAFFIC_SECRET cc dd\nEXPORTER_SECRET cc ee\n", File.ReadAllText(path));
             }
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         }

@@ -19,7 +19,7 @@ public sealed partial class CLayoutFixture
 {
     public static readonly string[] StructNames =
         ["tscope_sock_addr", "tscope_event_head", "tscope_chunk", "tscope_conn_close", "tscope_stats", "tscope_config",
-         "tscope_mem_path", "tscope_key_layout", "tscope_keys", "tscope_packet", "tscope_owner", "tscope_packet_stats"];
+         "tscope_mem_path", "tscope_key_layout", "tscope_keys", "tscope_packet", "tscope_owner", "tscope_packet_stats", "tscope_cmdline"];
 
     public static readonly string[] Macros =
     [
@@ -28,7 +28,7 @@ public sealed partial class CLayoutFixture
         "TSCOPE_DIR_READ", "TSCOPE_DIR_WRITE",
         "TSCOPE_CHUNK_FIRST", "TSCOPE_CHUNK_LAST", "TSCOPE_CHUNK_TRUNCATED", "TSCOPE_CHUNK_FD_INFERRED",
         "TSCOPE_KEY_SLOTS", "TSCOPE_KEY_SLOT_SIZE", "TSCOPE_MAX_LIBRARIES", "TSCOPE_PATH_DEPTH", "TSCOPE_PACKET_MAX",
-        "TSCOPE_EVENT_KEYS", "TSCOPE_EVENT_PACKET", "TSCOPE_PACKET_EGRESS", "TSCOPE_PACKET_OWNED", "TSCOPE_KEYS_HANDSHAKE",
+        "TSCOPE_EVENT_KEYS", "TSCOPE_EVENT_PACKET", "TSCOPE_PACKET_EGRESS", "TSCOPE_PACKET_OWNED", "TSCOPE_KEYS_HANDSHAKE", "TSCOPE_CMDLINE_MAX",
     ];
 
     /// <summary>One declared member of a C struct; a flexible array member has no size.</summary>
@@ -182,6 +182,7 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
         { "tscope_packet", typeof(PacketHeader) },
         { "tscope_owner", typeof(SocketOwner) },
         { "tscope_packet_stats", typeof(PacketStats) },
+        { "tscope_cmdline", typeof(CommandLineRecord) },
     };
 
     /// <summary>C# has no fixed arrays of structs, so the layout's 12 paths are fields of their
@@ -190,9 +191,12 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
     public void KeyLayout_MatchesTheHeader()
     {
         Assert.Equal(c.Value("tscope_key_layout.size"), Unsafe.SizeOf<KernelKeyLayout>());
-        Assert.Equal(c.Value("tscope_key_layout.valid.offset"), (long)Marshal.OffsetOf<KernelKeyLayout>(nameof(KernelKeyLayout.Valid)));
-        Assert.Equal(c.Value("tscope_key_layout.handshake_mask.offset"), (long)Marshal.OffsetOf<KernelKeyLayout>(nameof(KernelKeyLayout.HandshakeMask)));
+        foreach (var (c_, cs) in new[] { ("valid", nameof(KernelKeyLayout.Valid)), ("version_slot", nameof(KernelKeyLayout.VersionSlot)),
+            ("ready_slot12", nameof(KernelKeyLayout.ReadySlot12)), ("ready_slot13", nameof(KernelKeyLayout.ReadySlot13)),
+            ("handshake_mask", nameof(KernelKeyLayout.HandshakeMask)), ("handshake_ready_slot", nameof(KernelKeyLayout.HandshakeReadySlot)) })
+            Assert.True(c.Value($"tscope_key_layout.{c_}.offset") == (long)Marshal.OffsetOf<KernelKeyLayout>(cs), $"{c_} is not at {cs}'s offset");
         Assert.Equal(1, c.Value("TSCOPE_KEYS_HANDSHAKE"));
+        Assert.Equal(CommandLineRecord.Max, c.Value("TSCOPE_CMDLINE_MAX"));
         Assert.Equal(c.Value("tscope_key_layout.slot.size"), KernelKeyLayout.Slots * Unsafe.SizeOf<MemPath>());
         Assert.Equal(KernelKeyLayout.Slots, c.Value("TSCOPE_KEY_SLOTS"));
         Assert.Equal(KernelKeyLayout.SlotSize, c.Value("TSCOPE_KEY_SLOT_SIZE"));

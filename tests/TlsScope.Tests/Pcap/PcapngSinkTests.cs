@@ -134,13 +134,43 @@ public sealed class PcapngSinkTests
         }
     }
 
-    private PcapngSink Sink(PacketFilter? filter = null) =>
+    private PcapngSink Sink(PacketFilter? filter = null, long maxHeld = 64 << 20, long maxPerConnection = 8 << 20) =>
         new(new PcapngWriter(_output), new PcapngSinkOptions
         {
             Clock = _clock,
             Filter = filter,
             Describer = new ProcessDescriber("/nonexistent"),
+            MaxHeldBytes = maxHeld,
+            MaxHeldBytesPerConnection = maxPerConnection,
         });
+
+    [Fact]
+    public void AConnectionOverItsOwnCapGoesOutWithoutKeys()
+    {
+        PcapngSink sink = Sink(maxPerConnection: 300);
+        sink.OnPacket(_packets.Segment(TestPackets.Client, TestPackets.Server, 1, 0, TestPackets.ClientHello(RandomA)));
+        Assert.Equal(0, sink.Counters.PacketsWritten);
+        sink.OnPacket(_packets.Segment(TestPackets.Server, TestPackets.Client, 1, 0, new byte[300]));
+        Assert.Equal(new PcapngSinkCounters(2, 0, 0, 2, 1, 0), sink.Counters);
+        sink.Dispose();
+    }
+
+    [Fact]
+    public void PastTheOverallBudgetTheConnectionNearestItsDeadlineGoesOutFirst()
+    {
+        var (first, second) = (new System.Net.IPEndPoint(TestPackets.Client.Address, 50010), new System.Net.IPEndPoint(TestPackets.Client.Address, 50011));
+        byte[] hello = TestPackets.ClientHello(RandomA);
+        int onePacket = _packets.Segment(first, TestPackets.Server, 1, 0, hello).Data.Length;
+        PcapngSink sink = Sink(maxHeld: 2 * onePacket + 10);
+        sink.OnPacket(_packets.Segment(first, TestPackets.Server, 1, 0, hello));
+        _clock.Advance(TimeSpan.FromMilliseconds(10));
+        sink.OnPacket(_packets.Segment(second, TestPackets.Server, 1, 0, TestPackets.ClientHello(TestPackets.Random(0xB2))));
+        Assert.Equal(0, sink.Counters.PacketsWritten); // both fit
+        sink.OnPacket(_packets.Segment(second, TestPackets.Server, 1 + (uint)hello.Length, 0, new byte[20]));
+        Assert.Equal(new PcapngSinkCounters(1, 0, 0, 1, 1, 0), sink.Counters); // the first one's deadline is nearer
+        sink.Dispose();
+        Assert.StartsWith("50010>443", TestPackets.Describe(_output.ToArray())[0], StringComparison.Ordinal);
+    }
 
     private static TlsKeySet Keys(byte[] random) =>
         new(0, 1, Curl, "libssl.so.3", random, [$"CLIENT_RANDOM {Convert.ToHexString(random)} {new string('0', 96)}"]);

@@ -5,7 +5,8 @@ namespace TlsScope.Tests.Pcap;
 /// <summary>Reads pcapng files with the machine's tshark, the judge of what we write.</summary>
 internal static class Tshark
 {
-    /// <summary>One line per frame passing <paramref name="displayFilter"/>, fields tab-separated.</summary>
+    /// <summary>One line per frame passing <paramref name="displayFilter"/>, fields tab-separated;
+    /// a frame without the fields is an empty line, not a missing one.</summary>
     public static string[] Fields(string path, string displayFilter, params string[] fields) =>
         Fields(path, displayFilter, [], fields);
 
@@ -25,9 +26,6 @@ internal static class Tshark
         }
 
         string output = ExternalProgram.Run("tshark", [.. args]);
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return output.Split('\n')[..^1];
     }
-
-    /// <summary>The lines tshark prints about the file when it checks every frame.</summary>
-    public static string Expert(string path) => ExternalProgram.Run("tshark", "-n", "-r", path, "-z", "expert,warn", "-q");
 }
