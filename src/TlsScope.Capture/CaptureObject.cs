@@ -9,9 +9,8 @@ namespace TlsScope.Capture;
 /// filters, ring and scratch sizes), loaded, and read back for its counters.</summary>
 public static class CaptureObject
 {
-    /// <param name="keys">Whether TLS secrets are read (--keylog, --pcapng).</param>
-    public static BpfObject Load(CaptureOptions o, bool keys) =>
-        LoadEmbedded("capture.bpf.o", Config(o, keys), scratchMap: "scratch", ringMap: "events", o.RingBufferMiB);
+    public static BpfObject Load(CaptureOptions o) =>
+        LoadEmbedded("capture.bpf.o", Config(o), scratchMap: "scratch", ringMap: "events", o.RingBufferMiB);
 
     /// <summary>Opens an embedded object, sets its .rodata config, its per-CPU scratch array
     /// (one value per CPU) and ring size, and loads it; errors are one-line CaptureExceptions.</summary>
@@ -45,7 +44,8 @@ public static class CaptureObject
         return (uint)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)mib) << 20;
     }
 
-    internal static unsafe KernelConfig Config(CaptureOptions o, bool keys)
+    /// <summary>The .rodata filters; a value the kernel cannot hold is a one-line CaptureException.</summary>
+    internal static unsafe KernelConfig Config(CaptureOptions o)
     {
         var c = new KernelConfig
         {
@@ -54,7 +54,7 @@ public static class CaptureObject
             FilterUid = o.Uid is null ? 0u : 1u,
             MaxPayload = o.MaxPayload,
             WakeupBytes = RingSize(o.RingBufferMiB) / 8,
-            Keys = keys ? 1u : 0u,
+            Keys = o.Keys ? 1u : 0u,
         };
         if (o.Comm is { } comm)
         {

@@ -16,4 +16,7 @@ public sealed record CaptureOptions
     public int RingBufferMiB { get; init; } = 32;
 
     public bool Verbose { get; init; }
+
+    /// <summary>TLS secrets are read (--keylog, --pcapng): the kernel's key work is on.</summary>
+    public bool Keys { get; init; }
 }

@@ -8,9 +8,11 @@ using TlsScope.Capture.Probes;
 namespace TlsScope.Capture;
 
 /// <summary>
-/// One capture: loads the kernel side, attaches every probe, reads the ring buffer on one
-/// thread and decodes into the sinks on another, and keeps attaching libraries that new
-/// processes map. Dispose detaches everything (links, then ring buffer, then object).
+/// One capture: loads the kernel side (<see cref="Load"/>: everything that can refuse, before a
+/// caller touches any output file), then attaches every probe, reads the ring buffer on one
+/// thread and decodes into the sinks on another (<see cref="Start"/>), and keeps attaching
+/// libraries that new processes map. Dispose detaches everything (links, then ring buffer, then
+/// object).
 /// </summary>
 public sealed class CaptureSession : IDisposable
 {
@@ -25,9 +27,9 @@ public sealed class CaptureSession : IDisposable
     private readonly LibraryDiscovery discovery;
     private readonly RecordBatcher batcher = new();
     private readonly CaptureCounters counters = new();
-    private readonly CallAssembler assembler;
-    private readonly EventDecoder decoder;
-    private readonly ICaptureSink sink;
+    private CallAssembler? assembler;
+    private EventDecoder? decoder;
+    private ICaptureSink? sink;
     private readonly RingBuffer ring;
     private readonly Thread reader;
     private readonly Thread pipeline;
@@ -42,21 +44,17 @@ public sealed class CaptureSession : IDisposable
     private string[] libraryNames = [];
     private CaptureSummary? summary;
 
-    private readonly KeyCapture? keys;
+    private KeyCapture? keys;
 
-    private CaptureSession(CaptureOptions options, ICaptureSink sink, Action<string> log, KeyCapture? keys)
+    private CaptureSession(CaptureOptions options, Action<string> log)
     {
         this.options = options;
-        this.sink = sink;
         this.log = log;
-        this.keys = keys;
-        obj = CaptureObject.Load(options, keys is not null);
+        obj = CaptureObject.Load(options);
         try
         {
-            attacher = new ProbeAttacher(obj, options.Pid, keys is not null);
+            attacher = new ProbeAttacher(obj, options.Pid, options.Keys);
             discovery = new LibraryDiscovery(options.Pid, Families);
-            assembler = new CallAssembler(sink, new ClockOffset(), counters);
-            decoder = new EventDecoder(assembler, LibraryName, keys?.Sink);
             ring = RingBuffer.Open(obj, "events", batcher);
         }
         catch
@@ -72,9 +70,9 @@ public sealed class CaptureSession : IDisposable
 
     public int ProbeCount => attacher.LinkCount;
 
-    /// <summary>Checks the machine, loads, attaches everything and starts reading. When this
-    /// returns, capture is live.</summary>
-    public static CaptureSession Start(CaptureOptions options, ICaptureSink sink, Action<string> log, KeyCapture? keys = null)
+    /// <summary>Checks the machine and the options and loads the kernel side; nothing is
+    /// attached yet. Every refusal of a run that needs the kernel happens here.</summary>
+    public static CaptureSession Load(CaptureOptions options, Action<string> log)
     {
         Check(options);
         LibBpfLog.Install(options.Verbose, log);
@@ -86,13 +84,16 @@ public sealed class CaptureSession : IDisposable
         {
             throw new CaptureException(e.Message);
         }
+        return new CaptureSession(options, log);
+    }
 
-        var session = new CaptureSession(options, sink, log, keys);
+    /// <summary>Checks, loads, and starts into <paramref name="sink"/> at once (tests, benchmarks).</summary>
+    public static CaptureSession Start(CaptureOptions options, ICaptureSink sink, Action<string> log, KeyCapture? keys = null)
+    {
+        var session = Load(options with { Keys = keys is not null }, log);
         try
         {
-            session.reader.Start();
-            session.pipeline.Start();
-            session.AttachAll();
+            session.Start(sink, keys);
             return session;
         }
         catch
@@ -102,10 +103,32 @@ public sealed class CaptureSession : IDisposable
         }
     }
 
+    /// <summary>Attaches everything and starts reading into the sinks. When this returns,
+    /// capture is live.</summary>
+    /// <param name="keys">Required when the options ask for keys, null otherwise.</param>
+    public void Start(ICaptureSink sink, KeyCapture? keys)
+    {
+        if (options.Keys != keys is not null)
+            throw new ArgumentException("keys must be given exactly when the options ask for them", nameof(keys));
+        if (this.sink is not null)
+            throw new InvalidOperationException("the session is started already");
+        this.sink = sink;
+        this.keys = keys;
+        assembler = new CallAssembler(sink, new ClockOffset(), counters);
+        decoder = new EventDecoder(assembler, LibraryName, keys?.Sink);
+        reader.Start();
+        pipeline.Start();
+        AttachAll();
+    }
+
     /// <summary>The refusals that need no kernel object (no BPF, no BTF, not root, no such
-    /// --pid), so a caller can make them before creating any output file.</summary>
+    /// --pid, a bad --comm, a --libssl that is not a TLS library), so a caller can make them
+    /// before creating any output file.</summary>
     public static void Check(CaptureOptions options)
     {
+        CaptureObject.Config(options);
+        foreach (var path in options.Libraries)
+            LibraryDiscovery.Examine(path, Families);
         if (KernelSupport.Problems() is { Count: > 0 } problems)
             throw new CaptureException(problems[0]);
         if (options.Pid is { } pid && !Directory.Exists($"/proc/{pid}"))
@@ -252,8 +275,11 @@ public sealed class CaptureSession : IDisposable
         discoveryThread?.Join(TimeSpan.FromSeconds(2)); // a /proc read may hang; the gate covers that
         CloseAttachments(); // no new events from here on
         stopping = true;
-        reader.Join();
-        pipeline.Join();
+        if (sink is not null) // started
+        {
+            reader.Join();
+            pipeline.Join();
+        }
         summary = new CaptureSummary(counters, CaptureObject.ReadStats(obj), discovery.Libraries.Count);
         return summary;
     }
@@ -288,13 +314,13 @@ public sealed class CaptureSession : IDisposable
         {
             foreach (var batch in batcher.Batches())
             {
-                decoder.DecodeBatch(batch.Buffer, batch.Length);
+                decoder!.DecodeBatch(batch.Buffer, batch.Length);
                 batcher.Release(batch);
                 if (!batcher.HasQueued)
-                    sink.Flush();
+                    sink!.Flush();
             }
-            assembler.FlushAll();
-            sink.Flush();
+            assembler!.FlushAll();
+            sink!.Flush();
         }
         catch (Exception e)
         {
@@ -312,7 +338,7 @@ public sealed class CaptureSession : IDisposable
 
     public void Dispose()
     {
-        if (summary is null && reader.IsAlive)
+        if (summary is null && (reader.IsAlive || sink is null))
         {
             try
             {

@@ -44,7 +44,8 @@ public sealed class CliOptions
     public string? Validate(ParseResult r) => r.GetValue(Format) is not ("text" or "json")
             ? $"--format {r.GetValue(Format)}: must be text or json"
         : r.GetValue(Pid) is <= 0 ? $"--pid {r.GetValue(Pid)}: must be a positive process id"
-        : r.GetValue(Duration) is <= 0 ? $"--duration {r.GetValue(Duration)}: must be a positive number of seconds"
+        : r.GetValue(Duration) is { } d && !(d > 0 && double.IsFinite(d)) ? $"--duration {r.GetValue(Duration)}: must be a positive number of seconds"
+        : r.GetValue(Duration) > MaxDurationSeconds ? $"--duration {r.GetValue(Duration)}: at most {MaxDurationSeconds} seconds (49 days); leave it out to run until stopped"
         : r.GetValue(BufferSize) is < 1 or > 1024 ? $"--buffer-size {r.GetValue(BufferSize)}: must be between 1 and 1024 (MiB)"
         : r.GetValue(Comm) is { Length: 0 } ? "--comm: must not be empty"
         : r.GetValue(BodyLimit) < 0 ? $"--body-limit {r.GetValue(BodyLimit)}: must not be negative"
@@ -54,18 +55,24 @@ public sealed class CliOptions
         : r.GetValue(Pcapng) is null && (r.GetValue(Interface) ?? []).Length > 0 ? "--interface selects where --pcapng captures packets: give --pcapng FILE too"
         : r.GetValue(Pcapng) is null && r.GetValue(Filter) is not null ? "--filter selects the packets of --pcapng: give --pcapng FILE too"
         : r.GetValue(Filter) is { } f && string.IsNullOrWhiteSpace(f) ? "--filter: must not be empty"
-        : new[] { (Keylog, r.GetValue(Keylog)), (Pcapng, r.GetValue(Pcapng)), (PcapngPlaintext, r.GetValue(PcapngPlaintext)) }
+        : new[] { (Har, r.GetValue(Har)), (Keylog, r.GetValue(Keylog)), (Pcapng, r.GetValue(Pcapng)), (PcapngPlaintext, r.GetValue(PcapngPlaintext)) }
             .FirstOrDefault(o => o.Item2 == SecureFile.StandardOutputPath) is { Item1: { } dash } ? $"{dash.Name} -: give a file (standard output carries the main output)"
-        : SameFile(r) is { } same ? $"{same}: the same file is given to two outputs"
         : null;
 
-    /// <summary>Two outputs writing one file would interleave into garbage.</summary>
-    private string? SameFile(ParseResult r)
+    /// <summary>How messages name the main output file.</summary>
+    public const string OutputName = "-o";
+
+    /// <summary>CancellationTokenSource.CancelAfter's limit (2^32 - 2 ms), in whole seconds.</summary>
+    public const double MaxDurationSeconds = 4294967;
+
+    /// <summary>Every file the run writes, for <see cref="TlsScope.Output.Files.OutputFileSet"/>: the
+    /// main output ("-" is standard output), then the others in the order of the help.</summary>
+    public IEnumerable<TlsScope.Output.Files.OutputFileSet.Request> OutputRequests(ParseResult r)
     {
-        var files = new[] { r.GetValue(Output), r.GetValue(Json), r.GetValue(Har), r.GetValue(Keylog), r.GetValue(Pcapng), r.GetValue(PcapngPlaintext) }
-            .Where(f => f is not null && f != SecureFile.StandardOutputPath)
-            .Select(f => Path.GetFullPath(f!));
-        return files.GroupBy(f => f, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1)?.Key;
+        yield return new(OutputName, r.GetValue(Output) ?? SecureFile.StandardOutputPath);
+        foreach (var (option, regularOnly) in new[] { (Json, false), (Har, true), (Keylog, false), (Pcapng, false), (PcapngPlaintext, false) })
+            if (r.GetValue(option) is { } path)
+                yield return new(option.Name, path, regularOnly);
     }
 
     public bool Redacting(ParseResult r) => r.GetValue(Redact) || (r.GetValue(RedactHeader) ?? []).Length > 0;
@@ -89,5 +96,6 @@ public sealed class CliOptions
         Libraries = r.GetValue(Libssl) ?? [],
         RingBufferMiB = r.GetValue(BufferSize),
         Verbose = r.GetValue(Verbose),
+        Keys = r.GetValue(Keylog) is not null || r.GetValue(Pcapng) is not null,
     };
 }

@@ -5,7 +5,7 @@ using TlsScope.Capture;
 using TlsScope.Capture.Model;
 using TlsScope.Flows;
 using TlsScope.Output;
-using TlsScope.Output.Har;
+using TlsScope.Output.Files;
 using TlsScope.Capture.Events;
 using TlsScope.Capture.Packets;
 using TlsScope.Keys.Decoding;
@@ -21,6 +21,7 @@ public static class Program
     {
         try
         {
+            DiagnosticChannel.Close();
             return Dispatch(args);
         }
         catch (Exception e)
@@ -70,97 +71,75 @@ public static class Program
 
     private static int Run(CliOptions cli, ParseResult parsed)
     {
-        var sinks = new List<ICaptureSink>();
+        Action<string> log = Console.Error.WriteLine;
         try
         {
-            // Everything that can refuse the command line goes before any output file is created.
+            // 1. Every refusal that needs nothing opened: options, filters, libraries, pid, hooks.
             var options = cli.ToCapture(parsed);
             CaptureSession.Check(options);
             using var filter = parsed.GetValue(cli.Filter) is { } expr ? PacketFilter.Compile(expr, LinkType.Ethernet, LinkType.RawIp) : null;
             var interfaces = parsed.GetValue(cli.Pcapng) is null ? null : NetworkInterfaces.Select(parsed.GetValue(cli.Interface) ?? []);
             if (interfaces is not null)
                 TcHookClaims.EnsureFree(PacketCapture.Hooks(interfaces));
-            sinks.AddRange(Sinks(cli, parsed));
-            using var fanout = new SinkFanout(sinks);
+
+            // 2. The output files, all or nothing; an existing file is not emptied yet.
+            using var files = OutputFileSet.Open(cli.OutputRequests(parsed));
+
+            // 3. The kernel side, loaded: a refusal here still leaves every file as it was.
+            using var session = CaptureSession.Load(options, log);
+            using var packets = interfaces is null ? null : PacketCapture.Load(options, interfaces);
+
+            // 4. The capture starts: outputs are emptied and their sinks made.
+            files.Commit();
             using var cancel = new CancellationTokenSource();
-            PacketCapture? packetsToDetach = null; // set once packets are captured: see Stop
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Stop(c, cancel, packetsToDetach));
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Stop(c, cancel, packetsToDetach));
-            using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => Stop(c, cancel, packetsToDetach));
+            var outputs = new Outputs(cli, parsed, files, filter);
+            using var fanout = new SinkFanout(outputs.Sinks, cli.ToFlows(parsed), line => log("tlsscope: " + line), cancel.Cancel);
+            PacketCapture? packetsToDetach = null; // set once packets are captured: see StopSignals
+            using var signals = StopSignals.Register(cancel.Cancel, () => packetsToDetach?.DetachFilters());
             if (parsed.GetValue(cli.Duration) is { } seconds)
                 cancel.CancelAfter(TimeSpan.FromSeconds(seconds));
-
-            // Keys and packets: --keylog and --pcapng take key sets; --pcapng also the TC packets.
-            using var keylog = parsed.GetValue(cli.Keylog) is { } keyPath ? new KeyLogSink(keyPath) : null;
-            using var pcapng = parsed.GetValue(cli.Pcapng) is { } pcapPath ? new PcapngSink(pcapPath, new PcapngSinkOptions { Filter = filter }) : null;
-            var keySinks = new IKeySink?[] { keylog, pcapng }.OfType<IKeySink>().ToList();
-            var keys = keySinks.Count > 0 ? new KeyExtractor(keySinks) : null;
-
-            // HTTP parsing sits between the capture and the sinks unless --raw.
-            using var http = cli.ToFlows(parsed) is { } flows ? new HttpFlowTracker(fanout, fanout, flows) : null;
-            using var session = CaptureSession.Start(options, http ?? (ICaptureSink)fanout, Console.Error.WriteLine,
-                keys is null ? null : new KeyCapture(keys, lib => KeyLayouts.For(lib, keys)));
+            var keys = options.Keys ? new KeyExtractor(fanout) : null;
+            session.Start(fanout, keys is null ? null : new KeyCapture(keys, lib => KeyLayouts.For(lib, keys)));
             // A packet reader failure ends the run at once; packets.Stop() then reports it.
-            using var packets = pcapng is null ? null
-                : PacketCapture.Start(options, interfaces!, pcapng, Console.Error.WriteLine, _ => cancel.Cancel());
+            packets?.Start(fanout, log, _ => cancel.Cancel());
             packetsToDetach = packets;
-            Console.Error.WriteLine($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
+            log($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
             if (session.Libraries.Count == 0)
-                Console.Error.WriteLine("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
+                log("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
             session.Run(cancel.Token);
+
             var summary = session.Stop();
             var packetStats = packets?.Stop();
-            http?.Dispose(); // exchanges still open are written out before the summary
-            pcapng?.Dispose(); // held packets are written out before the summary
+            fanout.Finish(); // open exchanges and held packets are written out before the summary
             if (session.TargetExited)
-                Console.Error.WriteLine($"tlsscope: process {parsed.GetValue(cli.Pid)} exited");
+                log($"tlsscope: process {parsed.GetValue(cli.Pid)} exited");
             foreach (var line in summary.Lines())
-                Console.Error.WriteLine(line);
-            if (http is not null)
-                Console.Error.WriteLine($"tlsscope: HTTP: {http.Exchanges} exchanges on {http.HttpConnections} connections");
+                log(line);
+            if (fanout.Http is { } http)
+                log($"tlsscope: HTTP: {http.Exchanges} exchanges on {http.HttpConnections} connections");
             if (keys is not null)
-                Console.Error.WriteLine("tlsscope: " + KeyLayouts.Summary(keys));
-            if (packetStats is { } ps)
-                Console.Error.WriteLine($"tlsscope: packets: {pcapng!.Counters.PacketsWritten} written, {ps.Filtered} not from traced processes, "
+                log("tlsscope: " + KeyLayouts.Summary(keys));
+            if (packetStats is { } ps && outputs.Pcapng is { } pcapng)
+                log($"tlsscope: packets: {pcapng.Counters.PacketsWritten} written, {ps.Filtered} not from traced processes, "
                     + $"{ps.LostPackets} lost (ring buffer full), {ps.Truncated} cut at {PacketHeader.Max} bytes; {pcapng.Counters}");
-            foreach (var plain in sinks.OfType<PlaintextPcapngSink>())
-                Console.Error.WriteLine($"tlsscope: plaintext pcapng: {plain.PacketsWritten} packets; {plain.MadeUpConnections} connections "
+            if (outputs.Plaintext is { } plain)
+                log($"tlsscope: plaintext pcapng: {plain.PacketsWritten} packets; {plain.MadeUpConnections} connections "
                     + $"with made-up addresses; {plain.MirroredChunks} chunks left to the other end of a connection traced at both");
+            foreach (var failure in fanout.Failures)
+                log($"tlsscope: output failed: {failure}");
             var lost = summary.AnyLoss || packetStats is { LostPackets: > 0 };
-            if (fanout.FirstError is { } sinkError)
-                Console.Error.WriteLine($"tlsscope: output failed: {OutputException.Describe(sinkError)}");
-            if (keys?.FirstError is { } keyError)
-                Console.Error.WriteLine($"tlsscope: output failed: {keyError.Message}");
-            return lost ? ExitLoss : fanout.FirstError is null && keys?.FirstError is null ? ExitOk : ExitError;
+            return lost ? ExitLoss : fanout.Failures.Count == 0 ? ExitOk : ExitError;
         }
         catch (Exception e) when (e is CaptureException or OutputException or BpfException or PacketFilterException)
         {
-            Console.Error.WriteLine("tlsscope: " + e.Message);
+            log("tlsscope: " + e.Message);
             return e is CaptureException ce ? ce.ExitCode : ExitError;
         }
         catch (DllNotFoundException e)
         {
-            Console.Error.WriteLine($"tlsscope: a native library is missing ({e.Message.Split('\n')[0]}): install libbpf1 (apt-get install libbpf1)");
+            log($"tlsscope: a native library is missing ({e.Message.Split('\n')[0]}): install libbpf1 (apt-get install libbpf1)");
             return ExitError;
         }
-        finally
-        {
-            foreach (var s in sinks)
-                s.Dispose();
-        }
-    }
-
-    private static void Stop(PosixSignalContext c, CancellationTokenSource cancel, PacketCapture? packets)
-    {
-        if (cancel.IsCancellationRequested)
-        {
-            // A second signal ends the process. The kernel drops uprobes and tracepoints with it,
-            // but TC filters outlive it: remove them first.
-            packets?.DetachFilters();
-            return;
-        }
-        c.Cancel = true; // the first one: detach and summarise instead of dying
-        cancel.Cancel();
     }
 
     private static string Describe(ParseResult p, CliOptions cli)
@@ -173,22 +152,5 @@ public static class Program
         if (p.GetValue(cli.Comm) is { } comm)
             parts.Add($"comm {comm}");
         return parts.Count == 0 ? "" : " (" + string.Join(", ", parts) + ")";
-    }
-
-    private static IEnumerable<ICaptureSink> Sinks(CliOptions cli, ParseResult p)
-    {
-        var output = p.GetValue(cli.Output) ?? SecureFile.StandardOutputPath;
-        var stream = SecureFile.CreateForWriting(output);
-        yield return p.GetValue(cli.Format) == "json"
-            ? new JsonSink(stream)
-            : new TextSink(stream, new TextSinkOptions(
-                Color: output == SecureFile.StandardOutputPath && !Console.IsOutputRedirected,
-                BodyLimit: p.GetValue(cli.BodyLimit)));
-        if (p.GetValue(cli.Json) is { } json)
-            yield return new JsonSink(SecureFile.CreateForWriting(json));
-        if (p.GetValue(cli.Har) is { } har)
-            yield return new HarSink(har);
-        if (p.GetValue(cli.PcapngPlaintext) is { } plain)
-            yield return new PlaintextPcapngSink(plain);
     }
 }

@@ -24,6 +24,14 @@ public sealed class OutputException : Exception
         return new OutputException($"cannot write {target}: {Describe(cause)}", cause);
     }
 
+    /// <summary>Why an output failed, without its name: the cause of one of ours, or the I/O error itself.</summary>
+    public static string Reason(Exception error) => error switch
+    {
+        OutputException { InnerException: { } cause } => Describe(cause),
+        OutputException own => own.Message,
+        _ => Describe(error),
+    };
+
     /// <summary>A short lower-case reason for an I/O failure, without the path.</summary>
     public static string Describe(Exception cause) => cause switch
     {
@@ -31,14 +39,16 @@ public sealed class OutputException : Exception
         FileNotFoundException => "file not found",
         PathTooLongException => "file name too long",
         UnauthorizedAccessException => "permission denied",
-        IOException io when DescribeErrno(io.HResult) is { } text => text,
+        IOException io when KnownErrno(io.HResult) is { } text => text,
         ArgumentException when cause.Message.Contains("empty", StringComparison.OrdinalIgnoreCase) => "empty path",
         _ => LowerFirst(OneLine(cause.Message)),
     };
 
     // On Unix, .NET puts the raw errno into HResult for the IOExceptions it cannot map to a
     // more specific type.
-    private static string? DescribeErrno(int errno) => errno switch
+    internal static string DescribeErrno(int errno) => KnownErrno(errno) ?? $"error {errno}";
+
+    private static string? KnownErrno(int errno) => errno switch
     {
         1 or 13 => "permission denied",
         2 => "file not found",

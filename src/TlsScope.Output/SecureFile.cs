@@ -1,8 +1,11 @@
+using TlsScope.Output.Files;
+
 namespace TlsScope.Output;
 
 /// <summary>
-/// Opens output files for captured plaintext: such files hold secrets, so they are created
-/// readable by their owner only (0600) from the first byte on.
+/// Opens one output at once, for sinks given a path: the rules of <see cref="OutputFile"/> (no
+/// symlink followed, new files 0600 with O_EXCL, existing ones only when safe to replace), then
+/// emptied and ready. A run opens all its outputs together through <see cref="OutputFileSet"/>.
 /// </summary>
 public static class SecureFile
 {
@@ -10,87 +13,47 @@ public static class SecureFile
     public const string StandardOutputPath = "-";
 
     /// <summary>Buffer size of the returned streams.</summary>
-    public const int BufferSize = 64 * 1024;
-
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
-    private const UnixFileMode GroupOrOther =
-        UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
-        UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute |
-        UnixFileMode.SetUser | UnixFileMode.SetGroup | UnixFileMode.StickyBit;
+    public const int BufferSize = OutputFile.BufferSize;
 
     /// <summary>
-    /// Creates or truncates <paramref name="path"/> with mode 0600 and returns a buffered stream
-    /// for writing it. An existing file with wider permissions is narrowed to 0600 before any
-    /// byte is written. "-" returns a buffered stream on standard output that writes with
+    /// A buffered stream writing <paramref name="path"/> from its start (created 0600, or an
+    /// existing file replaced). "-" returns a buffered stream on standard output that writes with
     /// write(2) (so it shares the file offset with anything else writing to the same file),
     /// leaves file descriptor 1 open when disposed, and throws an <see cref="IOException"/>
     /// (broken pipe) once the reader went away.
     /// </summary>
-    /// <exception cref="OutputException">The file cannot be opened; the message is one line.</exception>
+    /// <exception cref="OutputException">The file is refused or cannot be opened; the message is one line.</exception>
     public static Stream CreateForWriting(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return path == StandardOutputPath ? OpenStandardOutput() : OpenFile(path);
+        return path == StandardOutputPath ? OpenStandardOutput() : CreateFile(path);
     }
 
-    /// <summary>
-    /// Creates or truncates the regular file <paramref name="path"/> (taken literally: "-" is a
-    /// file name here) with mode 0600, like <see cref="CreateForWriting"/>, and returns its
-    /// buffered, seekable stream, for outputs that rewrite their tail in place (HAR).
-    /// </summary>
-    /// <exception cref="OutputException">The file cannot be opened; the message is one line.</exception>
-    public static FileStream CreateFile(string path)
+    /// <summary>Like <see cref="CreateForWriting"/>, with <paramref name="path"/> taken literally
+    /// ("-" is a file name here) and a regular file required: for outputs that rewrite their tail
+    /// in place (HAR).</summary>
+    /// <exception cref="OutputException">The file is refused or cannot be opened; the message is one line.</exception>
+    public static FileStream CreateFile(string path, bool regularOnly = false)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return OpenFile(path);
-    }
-
-    private static FileStream OpenFile(string path)
-    {
-        if (path.Length == 0)
-        {
-            throw new OutputException("cannot write '': empty path");
-        }
-
-        FileStream? stream = null;
+        OutputFile file = OutputFile.Open(null, path, regularOnly);
         try
         {
-            if (Directory.Exists(path))
-            {
-                throw new IOException("is a directory", 21);
-            }
-
-            stream = new FileStream(path, new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                Share = FileShare.Read,
-                BufferSize = BufferSize,
-                UnixCreateMode = OwnerOnly,
-            });
-
-            if (!OperatingSystem.IsWindows())
-            {
-                // FileMode.Create keeps the mode of a file that already existed; narrow it
-                // through the open handle (no window in which a renamed file could be hit).
-                UnixFileMode mode = File.GetUnixFileMode(stream.SafeFileHandle);
-                if ((mode & GroupOrOther) != 0)
-                {
-                    File.SetUnixFileMode(stream.SafeFileHandle, OwnerOnly);
-                }
-            }
-
+            file.Commit();
+            FileStream stream = file.OpenStream();
+            file.Dispose(); // the stream holds the file; this closes its directory
             return stream;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        catch
         {
-            stream?.Dispose();
-            throw OutputException.CannotWrite(path, e);
+            file.Abandon();
+            throw;
         }
     }
 
-    private static Stream OpenStandardOutput()
+    /// <summary>The buffered standard output stream described at <see cref="CreateForWriting"/>.</summary>
+    /// <exception cref="OutputException">File descriptor 1 is closed or read-only.</exception>
+    public static Stream OpenStandardOutput()
     {
         try
         {

@@ -1,149 +1,256 @@
-using System.Runtime.ExceptionServices;
 using TlsScope.Capture.Model;
 using TlsScope.Flows;
 
 namespace TlsScope.Output;
 
-/// <summary>
-/// Feeds one capture to several sinks. A sink that throws an <see cref="IOException"/> (a full
-/// disk, EPIPE on stdout after the pager quit) is dropped and the others carry on; the first
-/// such error is kept in <see cref="FirstError"/>. Other exceptions are bugs and propagate.
-/// Disposing the fanout disposes every sink, the failed ones included.
-/// </summary>
-public sealed class SinkFanout : ICaptureSink, IHttpSink
-{
-    private readonly ICaptureSink[] _sinks;
-    private readonly bool[] _failed;
-    private bool _disposed;
+/// <summary>One output of a run: a sink and how messages name it ("--json /tmp/x.json").</summary>
+/// <param name="Sink">Any of <see cref="ICaptureSink"/>, <see cref="IHttpSink"/>,
+/// <see cref="IKeySink"/>, <see cref="IPacketSink"/>: it receives the kinds it implements.</param>
+public readonly record struct NamedSink(IDisposable Sink, string Label);
 
-    public SinkFanout(IEnumerable<ICaptureSink> sinks)
+/// <summary>
+/// The one fan-out of a capture. Every output receives the kinds of event it implements:
+/// chunks, gaps and closes (<see cref="ICaptureSink"/>; with HTTP parsing on, HTTP connections'
+/// chunks become HTTP events first), every chunk whatever the parsing (<see cref="IEveryChunkSink"/>),
+/// HTTP events (<see cref="IHttpSink"/>), key sets (<see cref="IKeySink"/>) and packets
+/// (<see cref="IPacketSink"/>). One failure policy for all of them: the first I/O error of an
+/// output is reported at once, naming it; that output receives nothing more and the others go
+/// on; when none is left, <paramref name="noneLeft"/> is called. Other exceptions are bugs and
+/// propagate. Chunks, HTTP events and keys come from the decoding thread, packets from the
+/// packet reader's: each sink synchronises what it shares between the two (the pcapng sink).
+/// </summary>
+public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink
+{
+    private readonly NamedSink[] _outputs;
+    private readonly bool[] _failed; // written under _gate, read without it: a late read only delivers once more
+    private readonly int[] _everyChunk, _shownChunks, _capture, _http, _keys, _packets;
+    private readonly HttpFlowTracker? _tracker;
+    private readonly Action<string> _report;
+    private readonly Action? _noneLeft;
+    private readonly Lock _gate = new();
+    private readonly List<string> _failures = [];
+    private int _active;
+    private bool _finishing, _finished;
+
+    /// <param name="outputs">The outputs, in the order they are fed.</param>
+    /// <param name="http">HTTP parsing between the capture and the chunk sinks; null for raw chunks.</param>
+    /// <param name="report">Where a failure is told at once (stderr), one line without the "tlsscope: " prefix.</param>
+    /// <param name="noneLeft">Called once every output has failed.</param>
+    public SinkFanout(IEnumerable<NamedSink> outputs, FlowOptions? http = null, Action<string>? report = null, Action? noneLeft = null)
     {
-        ArgumentNullException.ThrowIfNull(sinks);
-        _sinks = [.. sinks];
-        foreach (ICaptureSink sink in _sinks)
+        ArgumentNullException.ThrowIfNull(outputs);
+        _outputs = [.. outputs];
+        foreach (NamedSink output in _outputs)
         {
-            ArgumentNullException.ThrowIfNull(sink, nameof(sinks));
+            ArgumentNullException.ThrowIfNull(output.Sink, nameof(outputs));
         }
 
-        _failed = new bool[_sinks.Length];
-        ActiveCount = _sinks.Length;
+        _failed = new bool[_outputs.Length];
+        _active = _outputs.Length;
+        _report = report ?? (_ => { });
+        _noneLeft = noneLeft;
+        _everyChunk = Indexes(s => s is IEveryChunkSink);
+        _shownChunks = Indexes(s => s is ICaptureSink and not IEveryChunkSink);
+        _capture = Indexes(s => s is ICaptureSink);
+        _http = Indexes(s => s is IHttpSink);
+        _keys = Indexes(s => s is IKeySink);
+        _packets = Indexes(s => s is IPacketSink);
+        if (http is not null)
+        {
+            _tracker = new HttpFlowTracker(new ShownChunks(this), this, http);
+        }
     }
 
+    /// <summary>Unnamed outputs (tests): labelled by their type.</summary>
     public SinkFanout(params ICaptureSink[] sinks)
-        : this((IEnumerable<ICaptureSink>)sinks)
+        : this(sinks.Select(s => new NamedSink(s, s.GetType().Name)))
     {
     }
 
-    /// <summary>All sinks, in the order they are fed.</summary>
-    public IReadOnlyList<ICaptureSink> Sinks => _sinks;
+    /// <summary>The HTTP stage, when parsing is on (its counters are the summary's).</summary>
+    public HttpFlowTracker? Http => _tracker;
 
-    /// <summary>The first I/O error a sink threw; null while all sinks are healthy.</summary>
-    public Exception? FirstError { get; private set; }
-
-    /// <summary>The sink that threw <see cref="FirstError"/>.</summary>
-    public ICaptureSink? FirstFailedSink { get; private set; }
-
-    /// <summary>How many sinks are still being fed; 0 means the capture has nowhere to go.</summary>
-    public int ActiveCount { get; private set; }
-
-    /// <summary>Whether <paramref name="sink"/> was dropped after an I/O error.</summary>
-    public bool HasFailed(ICaptureSink sink)
+    /// <summary>"LABEL: reason" of every output that failed, in order.</summary>
+    public IReadOnlyList<string> Failures
     {
-        int index = Array.IndexOf(_sinks, sink);
-        return index >= 0 && _failed[index];
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _failures];
+            }
+        }
     }
 
-    public void OnData(DataChunk chunk) => Forward(chunk, static (sink, c) => sink.OnData(c));
+    /// <summary>How many outputs still receive events.</summary>
+    public int ActiveCount => Volatile.Read(ref _active);
 
-    public void OnGap(StreamGap gap) => Forward(gap, static (sink, g) => sink.OnGap(g));
+    public bool HasFailed(IDisposable sink)
+    {
+        int index = Array.FindIndex(_outputs, o => ReferenceEquals(o.Sink, sink));
+        return index >= 0 && Volatile.Read(ref _failed[index]);
+    }
 
-    public void OnClose(ConnectionClosed closed) => Forward(closed, static (sink, c) => sink.OnClose(c));
+    public void OnData(DataChunk chunk)
+    {
+        Deliver(_everyChunk, chunk, static (s, c) => ((ICaptureSink)s).OnData(c));
+        if (_tracker is null)
+        {
+            Deliver(_shownChunks, chunk, static (s, c) => ((ICaptureSink)s).OnData(c));
+        }
+        else
+        {
+            _tracker.OnData(chunk);
+        }
+    }
 
-    public void Flush() => Forward(0, static (sink, _) => sink.Flush());
+    public void OnGap(StreamGap gap)
+    {
+        Deliver(_everyChunk, gap, static (s, g) => ((ICaptureSink)s).OnGap(g));
+        if (_tracker is null)
+        {
+            Deliver(_shownChunks, gap, static (s, g) => ((ICaptureSink)s).OnGap(g));
+        }
+        else
+        {
+            _tracker.OnGap(gap);
+        }
+    }
 
-    // HTTP events go to the sinks that take them (text, NDJSON, HAR); the others never see them.
+    public void OnClose(ConnectionClosed closed)
+    {
+        Deliver(_everyChunk, closed, static (s, c) => ((ICaptureSink)s).OnClose(c));
+        if (_tracker is null)
+        {
+            Deliver(_shownChunks, closed, static (s, c) => ((ICaptureSink)s).OnClose(c));
+        }
+        else
+        {
+            _tracker.OnClose(closed);
+        }
+    }
+
+    /// <summary>The decoding thread drained what was available.</summary>
+    public void Flush() => Deliver(_capture, 0, static (s, _) => ((ICaptureSink)s).Flush());
+
     public void OnRequest(HttpFlow flow, long sequence, HttpMessage request) =>
-        Forward((flow, sequence, request), static (sink, e) => (sink as IHttpSink)?.OnRequest(e.flow, e.sequence, e.request));
+        Deliver(_http, (flow, sequence, request), static (s, e) => ((IHttpSink)s).OnRequest(e.flow, e.sequence, e.request));
 
     public void OnResponse(HttpFlow flow, long sequence, HttpMessage response) =>
-        Forward((flow, sequence, response), static (sink, e) => (sink as IHttpSink)?.OnResponse(e.flow, e.sequence, e.response));
+        Deliver(_http, (flow, sequence, response), static (s, e) => ((IHttpSink)s).OnResponse(e.flow, e.sequence, e.response));
 
     public void OnExchange(HttpExchange exchange) =>
-        Forward(exchange, static (sink, e) => (sink as IHttpSink)?.OnExchange(e));
+        Deliver(_http, exchange, static (s, e) => ((IHttpSink)s).OnExchange(e));
 
     public void OnWebSocket(WebSocketEvent frame) =>
-        Forward(frame, static (sink, e) => (sink as IHttpSink)?.OnWebSocket(e));
+        Deliver(_http, frame, static (s, e) => ((IHttpSink)s).OnWebSocket(e));
 
-    /// <summary>One call to every healthy sink; a sink's I/O error drops that sink only.</summary>
-    private void Forward<T>(T item, Action<ICaptureSink, T> call)
+    public void OnKeys(TlsKeySet keys) => Deliver(_keys, keys, static (s, k) => ((IKeySink)s).OnKeys(k));
+
+    public void OnPacket(CapturedPacket packet) => Deliver(_packets, packet, static (s, p) => ((IPacketSink)s).OnPacket(p));
+
+    /// <summary>The packet reader drained what was available.</summary>
+    void IPacketSink.Flush() => Deliver(_packets, 0, static (s, _) => ((IPacketSink)s).Flush());
+
+    /// <summary>Ends the HTTP stage (exchanges still open are written out) and closes every
+    /// output, so their counters are final; a failure while closing is reported like any other.
+    /// Idempotent.</summary>
+    public void Finish()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        for (int i = 0; i < _sinks.Length; i++)
+        if (_finishing)
         {
-            if (_failed[i])
+            return;
+        }
+
+        _finishing = true;
+        _tracker?.Dispose();
+        _finished = true;
+        for (int i = 0; i < _outputs.Length; i++)
+        {
+            try
+            {
+                _outputs[i].Sink.Dispose();
+            }
+            catch (Exception e) when (IsOutputFailure(e))
+            {
+                if (!Volatile.Read(ref _failed[i]))
+                {
+                    Fail(i, e, finishing: true);
+                }
+            }
+        }
+    }
+
+    public void Dispose() => Finish();
+
+    /// <summary>One call to every healthy output of a kind; an output's I/O error drops that output only.</summary>
+    private void Deliver<T>(int[] targets, T item, Action<IDisposable, T> call)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        foreach (int i in targets)
+        {
+            if (Volatile.Read(ref _failed[i]))
             {
                 continue;
             }
 
             try
             {
-                call(_sinks[i], item);
+                call(_outputs[i].Sink, item);
             }
-            catch (IOException e)
+            catch (Exception e) when (IsOutputFailure(e))
             {
-                Fail(i, e);
+                Fail(i, e, finishing: false);
             }
         }
     }
 
-    /// <summary>Disposes every sink; an I/O error while a sink writes out its last bytes is recorded, not thrown.</summary>
-    public void Dispose()
+    private static bool IsOutputFailure(Exception e) => e is IOException or OutputException or UnauthorizedAccessException;
+
+    private void Fail(int index, Exception error, bool finishing)
     {
-        if (_disposed)
+        bool noneLeft;
+        string line;
+        lock (_gate)
         {
-            return;
+            if (_failed[index])
+            {
+                return;
+            }
+
+            Volatile.Write(ref _failed[index], true);
+            _active--;
+            noneLeft = _active == 0;
+            line = $"{_outputs[index].Label}: {OutputException.Reason(error)}";
+            _failures.Add(line);
         }
 
-        _disposed = true;
-        List<Exception>? errors = null;
-        for (int i = 0; i < _sinks.Length; i++)
+        _report(line + (finishing ? "" : noneLeft ? "; no output left, stopping" : "; other outputs continue"));
+        if (noneLeft && !finishing)
         {
-            try
-            {
-                _sinks[i].Dispose();
-            }
-            catch (IOException e)
-            {
-                if (!_failed[i])
-                {
-                    Fail(i, e);
-                }
-            }
-            catch (Exception e)
-            {
-                (errors ??= []).Add(e);
-            }
-        }
-
-        if (errors is not null)
-        {
-            if (errors.Count == 1)
-            {
-                ExceptionDispatchInfo.Throw(errors[0]);
-            }
-
-            throw new AggregateException(errors);
+            _noneLeft?.Invoke();
         }
     }
 
-    private void Fail(int index, IOException error)
+    private int[] Indexes(Func<IDisposable, bool> wants) =>
+        [.. Enumerable.Range(0, _outputs.Length).Where(i => wants(_outputs[i].Sink))];
+
+    /// <summary>Where the HTTP stage sends what it does not turn into HTTP events.</summary>
+    private sealed class ShownChunks(SinkFanout fanout) : ICaptureSink
     {
-        _failed[index] = true;
-        ActiveCount--;
-        if (FirstError is null)
+        public void OnData(DataChunk chunk) => fanout.Deliver(fanout._shownChunks, chunk, static (s, c) => ((ICaptureSink)s).OnData(c));
+
+        public void OnGap(StreamGap gap) => fanout.Deliver(fanout._shownChunks, gap, static (s, g) => ((ICaptureSink)s).OnGap(g));
+
+        public void OnClose(ConnectionClosed closed) => fanout.Deliver(fanout._shownChunks, closed, static (s, c) => ((ICaptureSink)s).OnClose(c));
+
+        public void Flush()
         {
-            FirstError = error;
-            FirstFailedSink = _sinks[index];
+            // the fanout flushes every chunk sink itself
+        }
+
+        public void Dispose()
+        {
         }
     }
 }

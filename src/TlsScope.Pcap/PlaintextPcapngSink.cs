@@ -11,7 +11,7 @@ namespace TlsScope.Pcap;
 /// (lost and dropped bytes stay missing sequence space), and FINs both ways when it closes.
 /// Calls come from one thread.
 /// </summary>
-public sealed class PlaintextPcapngSink : ICaptureSink
+public sealed class PlaintextPcapngSink : IEveryChunkSink
 {
     private const string InterfaceName = "tlsscope-plaintext";
     private const byte DataFlags = TcpFlags.Push | TcpFlags.Ack;

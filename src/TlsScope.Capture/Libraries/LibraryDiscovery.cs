@@ -59,8 +59,20 @@ public sealed class LibraryDiscovery(int? targetPid, IReadOnlyList<LibraryFamily
     /// <summary>A path the user named with --libssl: must be an ELF file with TLS symbols.</summary>
     public TlsLibrary AddExplicit(string path)
     {
+        var (id, elf, family) = Examine(path, families);
+        if (examined.TryGetValue(id, out var known) && known is not null)
+            return known;
+        return Add(path, id, family, elf);
+    }
+
+    /// <summary>Reads a --libssl path and finds its family; every reason to refuse it is a
+    /// one-line CaptureException, so it can be checked before anything else happens.</summary>
+    public static (FileIdentity Id, ElfSymbols Elf, LibraryFamily Family) Examine(string path, IReadOnlyList<LibraryFamily> families)
+    {
+        if (path.Length == 0)
+            throw new CaptureException("--libssl '': empty path");
         if (!File.Exists(path))
-            throw new CaptureException($"--libssl {path}: no such file");
+            throw new CaptureException(Directory.Exists(path) ? $"--libssl {path}: is a directory" : $"--libssl {path}: no such file");
         var id = FileIdentity.Of(path) ?? throw new CaptureException($"--libssl {path}: cannot stat the file");
         ElfSymbols elf;
         try
@@ -75,11 +87,9 @@ public sealed class LibraryDiscovery(int? targetPid, IReadOnlyList<LibraryFamily
         {
             throw new CaptureException($"--libssl {path}: cannot read it ({e.Message.ToLowerInvariant()})");
         }
-        if (examined.TryGetValue(id, out var known) && known is not null)
-            return known;
-        var family = FamilyOf(elf) ?? throw new CaptureException(
+        var family = FamilyOf(elf, families) ?? throw new CaptureException(
             $"--libssl {path}: no TLS functions found (needs {string.Join(" and ", families[0].RequiredSymbols)}); is it stripped, or statically linked without exporting them?");
-        return Add(path, id, family, elf);
+        return (id, elf, family);
     }
 
     private static string Tail(string message, string path) =>
@@ -126,11 +136,11 @@ public sealed class LibraryDiscovery(int? targetPid, IReadOnlyList<LibraryFamily
         {
             return; // not ours to report: discovery looks at many files
         }
-        if (FamilyOf(elf) is { } family)
+        if (FamilyOf(elf, families) is { } family)
             found.Add(Add(path, id, family, elf));
     }
 
-    private LibraryFamily? FamilyOf(ElfSymbols elf) =>
+    private static LibraryFamily? FamilyOf(ElfSymbols elf, IReadOnlyList<LibraryFamily> families) =>
         families.FirstOrDefault(f => elf.HasFunctions(f.RequiredSymbols.ToArray()));
 
     private TlsLibrary Add(string path, FileIdentity id, LibraryFamily family, ElfSymbols elf)

@@ -17,3 +17,7 @@ public interface ICaptureSink : IDisposable
     /// <summary>Called when the reader has drained what was available; write out buffers.</summary>
     void Flush();
 }
+
+/// <summary>A sink that writes the bytes themselves (the plaintext pcapng): it receives every
+/// chunk, gap and close, whatever HTTP parsing makes of the connection for the other sinks.</summary>
+public interface IEveryChunkSink : ICaptureSink;

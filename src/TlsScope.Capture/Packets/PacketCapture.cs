@@ -18,7 +18,9 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     private const int PollMilliseconds = 20; // as the TLS reader: woken early for bursts only
 
     private readonly BpfObject obj;
-    private readonly IPacketSink sink;
+    private readonly CaptureOptions options;
+    private readonly IReadOnlyList<NetworkInterfaces.Entry> chosen;
+    private IPacketSink? sink;
     private readonly List<TcFilter> filters = [];
     private readonly Dictionary<int, CaptureInterface> interfaces = [];
     private readonly Dictionary<uint, PacketOwner> owners = [];
@@ -29,15 +31,15 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     private RingBuffer? ring;
     private Thread? reader;
     private readonly object detachGate = new();
-    private readonly Action<Exception> failed;
+    private Action<Exception> failed = _ => { };
     private volatile bool stopping;
     private Exception? readerError;
 
-    private PacketCapture(BpfObject obj, IPacketSink sink, Action<Exception> failed)
+    private PacketCapture(BpfObject obj, CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen)
     {
         this.obj = obj;
-        this.sink = sink;
-        this.failed = failed;
+        this.options = options;
+        this.chosen = chosen;
     }
 
     /// <summary>The TC hooks for these interfaces: loopback egress only (each packet passes
@@ -45,29 +47,36 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     public static List<(int IfIndex, bool Egress)> Hooks(IReadOnlyList<NetworkInterfaces.Entry> chosen) =>
         chosen.SelectMany(e => e.IsLoopback ? [(e.Interface.Index, true)] : new[] { (e.Interface.Index, false), (e.Interface.Index, true) }).ToList();
 
+    /// <summary>Loads the packet programs (every refusal that needs the kernel); nothing is attached yet.</summary>
     /// <param name="chosen">From <see cref="NetworkInterfaces.Select"/>.</param>
-    /// <param name="failed">Called (on the reader thread) when reading or writing packets fails;
-    /// the filters are already detached then.</param>
-    public static PacketCapture Start(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen, IPacketSink sink,
-        Action<string> log, Action<Exception> failed)
+    public static PacketCapture Load(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen)
     {
         if (chosen.Count == 0)
             throw new CaptureException("--pcapng: no network interface is up");
-        var obj = PacketObject.Load(options);
-        var capture = new PacketCapture(obj, sink, failed);
+        return new PacketCapture(PacketObject.Load(options), options, chosen);
+    }
+
+    /// <summary>Learns socket owners, attaches the filters and reads packets into <paramref name="sink"/>.</summary>
+    /// <param name="failed">Called (on the reader thread) when reading packets fails; the filters
+    /// are already detached then.</param>
+    public void Start(IPacketSink sink, Action<string> log, Action<Exception> failed)
+    {
+        if (this.sink is not null)
+            throw new InvalidOperationException("the packet capture is started already");
+        this.sink = sink;
+        this.failed = failed;
         try
         {
-            capture.Attach(options, chosen, log);
-            return capture;
+            Attach(options, chosen, log);
         }
         catch (BpfException e)
         {
-            capture.Dispose();
+            DetachFilters();
             throw new CaptureException(e.Message);
         }
         catch
         {
-            capture.Dispose();
+            DetachFilters();
             throw;
         }
     }
@@ -109,10 +118,10 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
             while (!stopping)
             {
                 ring!.Poll(PollMilliseconds);
-                sink.Flush();
+                sink!.Flush();
             }
             ring!.Consume();
-            sink.Flush();
+            sink!.Flush();
         }
         catch (Exception e)
         {
@@ -134,7 +143,7 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         record.Slice(sizeof(PacketHeader), len).CopyTo(copy);
         var flags = (PacketFlags)(uint)h.Head.Flags;
         var owner = (flags & PacketFlags.Owned) != 0 ? Owner(in h) : null;
-        sink.OnPacket(new CapturedPacket(clock.ToUnixNs(h.Head.TimeNs), iface, (flags & PacketFlags.Egress) != 0,
+        sink!.OnPacket(new CapturedPacket(clock.ToUnixNs(h.Head.TimeNs), iface, (flags & PacketFlags.Egress) != 0,
             (int)h.Len, new ReadOnlyMemory<byte>(copy, 0, len), owner));
     }
 

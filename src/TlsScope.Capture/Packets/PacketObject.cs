@@ -7,6 +7,6 @@ namespace TlsScope.Capture.Packets;
 internal static class PacketObject
 {
     public static BpfObject Load(CaptureOptions o) =>
-        CaptureObject.LoadEmbedded("packets.bpf.o", CaptureObject.Config(o, keys: false), scratchMap: "packet_scratch",
+        CaptureObject.LoadEmbedded("packets.bpf.o", CaptureObject.Config(o with { Keys = false }), scratchMap: "packet_scratch",
             ringMap: "packets", o.RingBufferMiB);
 }

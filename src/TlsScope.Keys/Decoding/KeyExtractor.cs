@@ -19,18 +19,18 @@ public sealed class KeyExtractor : IKeyMaterialSink
     // Handshakes read during the handshake, waiting for their record after it; oldest dropped.
     private const int PendingHandshakes = 4096;
 
-    private readonly IKeySink[] _sinks;
+    private readonly IKeySink _sink;
     private readonly Dictionary<uint, KeyLayout> _layouts = [];
     private readonly RecentSet<string> _seen = new(RememberedHandshakes);
-    private readonly HashSet<IKeySink> _failedSinks = [];
     private readonly Dictionary<string, HandshakeTrafficSecrets> _pending = [];
     private readonly Queue<string> _pendingOrder = new();
     private readonly Lock _lock = new();
 
-    public KeyExtractor(IEnumerable<IKeySink> sinks)
+    /// <param name="sink">Where the sets go: the run's fan-out, which isolates failing outputs.</param>
+    public KeyExtractor(IKeySink sink)
     {
-        ArgumentNullException.ThrowIfNull(sinks);
-        _sinks = sinks.ToArray();
+        ArgumentNullException.ThrowIfNull(sink);
+        _sink = sink;
     }
 
     /// <summary>Sets passed to the sinks.</summary>
@@ -87,26 +87,8 @@ public sealed class KeyExtractor : IKeyMaterialSink
             Sets++;
             set = new TlsKeySet(material.TimeUnixNs, material.Connection, material.Process, material.Library, keys.ClientRandom, keys.Lines);
         }
-        foreach (var sink in _sinks)
-        {
-            if (_failedSinks.Contains(sink))
-                continue;
-            try
-            {
-                sink.OnKeys(set);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                // A full disk under the key log must not keep the keys from the pcapng (or the
-                // reverse): that sink is dropped, the others go on, the error is reported at the end.
-                _failedSinks.Add(sink);
-                FirstError ??= e;
-            }
-        }
+        _sink.OnKeys(set);
     }
-
-    /// <summary>The first error a key sink threw; that sink receives nothing more.</summary>
-    public Exception? FirstError { get; private set; }
 
     private void Stash(KeyLayout layout, KeyMaterial material)
     {

@@ -16,6 +16,9 @@ public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? comm
     private readonly TimeSpan _timeout = timeout ?? DefaultTimeout;
 
     private const string Setpriv = "/usr/bin/setpriv";
+
+    // No diagnostic socket or debugger pipes in /tmp for the helper either.
+    private const string NoDiagnostics = "DOTNET_EnableDiagnostics";
     private const int Nobody = 65534;
 
     /// <summary>dotnet (this process's host when it is one, else the one this runtime came
@@ -31,13 +34,14 @@ public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? comm
         {
             var unprivileged = new ProcessStartInfo(Setpriv);
             foreach (var a in (string[])[$"--reuid={Nobody}", $"--regid={Nobody}", "--clear-groups", "--no-new-privs",
-                "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent", .. helper])
+                "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent", $"{NoDiagnostics}=0", .. helper])
                 unprivileged.ArgumentList.Add(a);
             return unprivileged;
         }
         var start = new ProcessStartInfo(host);
         foreach (var a in helper[1..])
             start.ArgumentList.Add(a);
+        start.Environment[NoDiagnostics] = "0";
         return start;
     }
 

@@ -38,19 +38,21 @@ public sealed class HarSink : ICaptureSink, IHttpSink
 
     private bool _disposed;
 
-    /// <summary>Creates (or truncates) <paramref name="path"/> with mode 0600 and writes an empty HAR log to it.</summary>
+    /// <summary>Creates (or replaces) <paramref name="path"/>, by the rules of <see cref="SecureFile"/>, and writes an empty HAR log to it.</summary>
     /// <param name="path">The HAR file; "-" (stdout) is refused: the file's tail is rewritten in place.</param>
     /// <param name="creatorVersion">log.creator.version; by default this assembly's informational version.</param>
     /// <exception cref="OutputException">The file cannot be created or written; the message is one line.</exception>
     public HarSink(string path, string? creatorVersion = null)
+        : this(Create(path), creatorVersion)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        if (path == SecureFile.StandardOutputPath)
-        {
-            throw new OutputException("cannot write HAR to stdout: the file is completed in place after each exchange; give --har a file name");
-        }
+    }
 
-        _stream = SecureFile.CreateFile(path);
+    /// <summary>Writes an empty HAR log into <paramref name="stream"/> (a regular file, which the sink then owns).</summary>
+    /// <exception cref="IOException">The log cannot be written.</exception>
+    public HarSink(FileStream stream, string? creatorVersion = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        _stream = stream;
         try
         {
             byte[] prefix = Encoding.UTF8.GetBytes(
@@ -62,10 +64,10 @@ public sealed class HarSink : ICaptureSink, IHttpSink
             _stream.Write(Suffix);
             _stream.Flush();
         }
-        catch (IOException e)
+        catch
         {
             _stream.Dispose();
-            throw OutputException.CannotWrite(path, e);
+            throw;
         }
 
         _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions
@@ -206,6 +208,17 @@ public sealed class HarSink : ICaptureSink, IHttpSink
         }
 
         _json.Reset(_buffer);
+    }
+
+    private static FileStream Create(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (path == SecureFile.StandardOutputPath)
+        {
+            throw new OutputException("cannot write HAR to stdout: the file is completed in place after each exchange; give --har a file name");
+        }
+
+        return SecureFile.CreateFile(path, regularOnly: true);
     }
 
     private static string DefaultVersion()

@@ -9,7 +9,7 @@ public class HandshakePhaseTests
     private static (KeyExtractor, KeyTestData.Collect) Extractor()
     {
         var sink = new KeyTestData.Collect();
-        var extractor = new KeyExtractor([sink]);
+        var extractor = new KeyExtractor(sink);
         extractor.SetLayout(0, KeyTestData.HandshakeLayout());
         return (extractor, sink);
     }

@@ -15,11 +15,13 @@ public sealed class HelperCommandTests
         if (Environment.UserName != "root")
         {
             Assert.True(Path.IsPathRooted(start.FileName), start.FileName);
+            Assert.Equal("0", start.Environment["DOTNET_EnableDiagnostics"]);
             return; // not root: nothing to drop
         }
         Assert.Equal("/usr/bin/setpriv", start.FileName);
         Assert.Equal(["--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "/usr/bin/env", "-i"], args[..6]);
-        Assert.True(Path.IsPathRooted(args[8]), args[8]); // the dotnet host, by absolute path
+        Assert.Equal(["PATH=/usr/bin:/bin", "HOME=/nonexistent", "DOTNET_EnableDiagnostics=0"], args[6..9]); // no diagnostic socket in /tmp
+        Assert.True(Path.IsPathRooted(args[9]), args[9]); // the dotnet host, by absolute path
         Assert.Equal([CalibrationHelper.Command, "/usr/lib/x86_64-linux-gnu/libssl.so.3"], args[^2..]);
     }
 

@@ -67,7 +67,7 @@ public sealed class SecureFileTests : IDisposable
 
         OutputException error = Assert.Throws<OutputException>(() => SecureFile.CreateForWriting(path));
 
-        Assert.Equal($"cannot write {path}: directory not found", error.Message);
+        Assert.Equal($"{path}: directory not found", error.Message);
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class SecureFileTests : IDisposable
     {
         OutputException error = Assert.Throws<OutputException>(() => SecureFile.CreateForWriting(_directory));
 
-        Assert.Equal($"cannot write {_directory}: is a directory", error.Message);
+        Assert.Equal($"{_directory}: is a directory", error.Message);
     }
 
     [Fact]
@@ -89,19 +89,17 @@ public sealed class SecureFileTests : IDisposable
             File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserExecute);
             path = Path.Combine(locked, "x.json");
         }
-        else if (File.Exists("/sys/kernel/notes"))
-        {
-            // Read-only sysfs attributes refuse writers even to root.
-            path = "/sys/kernel/notes";
-        }
         else
         {
+            // Root may write anywhere; /proc/1 is not writable to it either, and is refused as a kernel interface first.
+            OutputException proc = Assert.Throws<OutputException>(() => SecureFile.CreateForWriting("/proc/1/comm"));
+            Assert.Equal("/proc/1/comm: is on procfs, a kernel interface, not storage: refusing to write there", proc.Message);
             return;
         }
 
         OutputException error = Assert.Throws<OutputException>(() => SecureFile.CreateForWriting(path));
 
-        Assert.Equal($"cannot write {path}: permission denied", error.Message);
+        Assert.Equal($"{path}: permission denied", error.Message);
     }
 
     [Theory]

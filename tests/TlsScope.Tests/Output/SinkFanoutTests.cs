@@ -1,4 +1,6 @@
+using System.Text;
 using TlsScope.Capture.Model;
+using TlsScope.Flows;
 using TlsScope.Output;
 
 namespace TlsScope.Tests.Output;
@@ -19,19 +21,25 @@ public sealed class SinkFanoutTests
 
         Assert.Equal(["data", "gap", "close", "flush"], a.Calls);
         Assert.Equal(a.Calls, b.Calls);
-        Assert.Null(fanout.FirstError);
+        Assert.Empty(fanout.Failures);
         Assert.Equal(2, fanout.ActiveCount);
     }
 
     [Fact]
-    public void KeepsFeedingSinkBAfterSinkAThrowsIOException()
+    public void AFailingOutputIsReportedAtOnceByNameAndTheOthersGoOn()
     {
-        var broken = new IOException("Broken pipe", 32);
-        var a = new RecordingSink { ThrowOnCall = 2, Error = broken };
+        var a = new RecordingSink { ThrowOnCall = 2, Error = new IOException("No space left on device", 28) };
         var b = new RecordingSink();
-        var fanout = new SinkFanout(a, b);
+        var reports = new List<string>();
+        var noneLeft = 0;
+        var fanout = new SinkFanout([new NamedSink(a, "--json /mnt/x.json"), new NamedSink(b, "-o out.txt")], report: reports.Add, noneLeft: () => noneLeft++);
 
-        for (int i = 0; i < 5; i++)
+        fanout.OnData(Chunks.Text("x"));
+        Assert.Empty(reports);
+        fanout.OnData(Chunks.Text("x"));
+        // Told when it happens, not at the end: before the next event is even delivered.
+        Assert.Equal(["--json /mnt/x.json: no space left on device; other outputs continue"], reports);
+        for (int i = 0; i < 3; i++)
         {
             fanout.OnData(Chunks.Text("x"));
         }
@@ -40,11 +48,12 @@ public sealed class SinkFanoutTests
         fanout.OnClose(new ConnectionClosed(2, 7, 1, 0, 0));
         fanout.Flush();
 
-        Assert.Same(broken, fanout.FirstError);
-        Assert.Same(a, fanout.FirstFailedSink);
+        Assert.Single(reports);
+        Assert.Equal(["--json /mnt/x.json: no space left on device"], fanout.Failures);
         Assert.True(fanout.HasFailed(a));
         Assert.False(fanout.HasFailed(b));
         Assert.Equal(1, fanout.ActiveCount);
+        Assert.Equal(0, noneLeft);
         Assert.Equal(["data", "data"], a.Calls);
         Assert.Equal(["data", "data", "data", "data", "data", "gap", "close", "flush"], b.Calls);
 
@@ -54,18 +63,20 @@ public sealed class SinkFanoutTests
     }
 
     [Fact]
-    public void FirstErrorStaysTheFirst()
+    public void WhenTheLastOutputFailsTheRunIsToldToStop()
     {
-        var first = new IOException("first");
-        var a = new RecordingSink { ThrowOnCall = 1, Error = first };
-        var b = new RecordingSink { ThrowOnCall = 2, Error = new IOException("second") };
-        using var fanout = new SinkFanout(a, b);
+        var reports = new List<string>();
+        var noneLeft = 0;
+        var a = new RecordingSink { ThrowOnCall = 1, Error = new IOException("first", 28) };
+        var b = new RecordingSink { ThrowOnCall = 2, Error = new IOException("broken pipe", 32) };
+        using var fanout = new SinkFanout([new NamedSink(a, "-o a"), new NamedSink(b, "standard output")], report: reports.Add, noneLeft: () => noneLeft++);
 
         fanout.OnData(Chunks.Text("x"));
         fanout.OnData(Chunks.Text("x"));
         fanout.OnData(Chunks.Text("x"));
 
-        Assert.Same(first, fanout.FirstError);
+        Assert.Equal(["-o a: no space left on device; other outputs continue", "standard output: broken pipe; no output left, stopping"], reports);
+        Assert.Equal(1, noneLeft);
         Assert.Equal(0, fanout.ActiveCount);
     }
 
@@ -76,7 +87,7 @@ public sealed class SinkFanoutTests
         using var fanout = new SinkFanout(a, new RecordingSink());
 
         Assert.Throws<InvalidOperationException>(() => fanout.OnData(Chunks.Text("x")));
-        Assert.Null(fanout.FirstError);
+        Assert.Empty(fanout.Failures);
     }
 
     [Fact]
@@ -89,7 +100,104 @@ public sealed class SinkFanoutTests
         fanout.Dispose();
 
         Assert.True(b.Disposed);
-        Assert.IsType<IOException>(fanout.FirstError);
+        Assert.Equal(["RecordingSink: no space left on device"], fanout.Failures);
+    }
+
+    [Fact]
+    public void AKeyOutputThatFailsIsDroppedAndTheOtherKeyOutputGoesOn()
+    {
+        var full = new KeyOutput { Error = new IOException("No space left on device", 28) };
+        var good = new KeyOutput();
+        var reports = new List<string>();
+        using var fanout = new SinkFanout([new NamedSink(full, "--keylog k"), new NamedSink(good, "--pcapng p")], report: reports.Add);
+
+        fanout.OnKeys(KeySet(1));
+        fanout.OnKeys(KeySet(2));
+
+        Assert.Equal(1, full.Calls);
+        Assert.Equal(2, good.Calls);
+        Assert.Equal(["--keylog k: no space left on device; other outputs continue"], reports);
+    }
+
+    [Fact]
+    public void EachKindGoesToTheOutputsThatTakeIt()
+    {
+        var chunks = new RecordingSink();
+        var keys = new KeyOutput();
+        using var fanout = new SinkFanout([new NamedSink(chunks, "chunks"), new NamedSink(keys, "keys")]);
+
+        fanout.OnKeys(KeySet(1));
+        fanout.OnData(Chunks.Text("x"));
+
+        Assert.Equal(["data"], chunks.Calls);
+        Assert.Equal(1, keys.Calls);
+    }
+
+    [Fact]
+    public void WithHttpParsingAnEveryChunkOutputStillGetsTheChunksOfAnHttpConnection()
+    {
+        var shown = new RecordingSink();
+        var every = new EveryChunk();
+        using var fanout = new SinkFanout([new NamedSink(shown, "-o"), new NamedSink(every, "--pcapng-plaintext p")], http: new FlowOptions());
+
+        fanout.OnData(Chunks.Text("GET /every HTTP/1.1\r\nHost: x\r\n\r\n"));
+        fanout.OnData(Chunks.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Direction.Read));
+        fanout.OnClose(new ConnectionClosed(2, 7, 1, 0, 0));
+        fanout.Finish();
+
+        // The shown side got HTTP events instead of chunks; the plaintext side got every byte.
+        Assert.DoesNotContain("data", shown.Calls);
+        Assert.Equal(2, every.Chunks.Count);
+        Assert.StartsWith("GET /every HTTP/1.1", every.Chunks[0]);
+        Assert.EndsWith("\r\n\r\nok", every.Chunks[1]);
+        Assert.Equal(1, every.Closes);
+        Assert.Equal(1, fanout.Http!.Exchanges);
+    }
+
+    private static TlsKeySet KeySet(byte seed) =>
+        new(0, 7, Chunks.Curl, "libssl.so.3", Enumerable.Repeat(seed, 32).ToArray(), [$"CLIENT_RANDOM {seed:x2} 00"]);
+
+    private sealed class KeyOutput : IKeySink, IDisposable
+    {
+        public int Calls { get; private set; }
+
+        public Exception? Error { get; init; }
+
+        public void OnKeys(TlsKeySet keys)
+        {
+            Calls++;
+            if (Error is not null)
+            {
+                throw Error;
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class EveryChunk : IEveryChunkSink
+    {
+        public List<string> Chunks { get; } = [];
+
+        public int Closes { get; private set; }
+
+        public void OnData(DataChunk chunk) => Chunks.Add(Encoding.ASCII.GetString(chunk.Data.Span));
+
+        public void OnGap(StreamGap gap)
+        {
+        }
+
+        public void OnClose(ConnectionClosed closed) => Closes++;
+
+        public void Flush()
+        {
+        }
+
+        public void Dispose()
+        {
+        }
     }
 
     private sealed class RecordingSink : ICaptureSink

@@ -1,0 +1,28 @@
+namespace TlsScope.Output.Files;
+
+/// <summary>Who asked for the capture: root, or under sudo the user who ran sudo (SUDO_UID and
+/// SUDO_GID, which only root could have set for a process that runs as root). New output files
+/// are given to that user, and their own files may be replaced.</summary>
+public readonly record struct InvokingUser(uint Uid, uint Gid)
+{
+    public static InvokingUser Current { get; } = Detect();
+
+    /// <summary>Whether output files are owned by someone else than the process (sudo).</summary>
+    public bool IsDelegated => Uid != Posix.GetEuid();
+
+    /// <summary>Root, the process's own user, or the user who ran sudo.</summary>
+    public bool Trusts(uint owner) => owner == 0 || owner == Posix.GetEuid() || owner == Uid;
+
+    private static InvokingUser Detect()
+    {
+        uint euid = Posix.GetEuid();
+        if (euid == 0
+            && uint.TryParse(Environment.GetEnvironmentVariable("SUDO_UID"), out uint uid)
+            && uint.TryParse(Environment.GetEnvironmentVariable("SUDO_GID"), out uint gid))
+        {
+            return new InvokingUser(uid, gid);
+        }
+
+        return new InvokingUser(euid, Posix.GetEgid());
+    }
+}
