@@ -134,13 +134,13 @@ public sealed class OutputFile : IDisposable
     /// <summary>One look and one open; null when the entry changed in between (look again).</summary>
     private static OutputFile? TryOpen(string? option, string label, string path, SafeFileHandle directory, string name, FileStatus dir, bool regularOnly)
     {
-        bool othersWrite = OthersCanWrite(dir);
+        string? othersWrite = WhoElseCanWrite(dir);
         FileStatus? entry = Posix.StatEntry(directory, name);
         if (entry is null)
         {
-            if (othersWrite && !dir.IsSticky)
+            if (othersWrite is not null && !dir.IsSticky)
             {
-                throw Refuse(label, $"its directory is writable by others and not sticky (mode {Convert.ToString(dir.Permissions, 8).PadLeft(4, '0')}): anyone could swap the file; choose a directory only you can write");
+                throw Refuse(label, $"its directory is writable by {othersWrite} and not sticky: the file could be swapped; choose a directory only root or you can write");
             }
 
             SafeFileHandle created = Posix.OpenAt(directory, name,
@@ -161,7 +161,7 @@ public sealed class OutputFile : IDisposable
         }
 
         CheckExisting(label, entry.Value, regularOnly);
-        if (othersWrite && entry.Value.IsRegular)
+        if (othersWrite is not null && entry.Value.IsRegular)
         {
             throw Refuse(label, "exists in a directory others can write: remove it first, or choose a new name");
         }
@@ -238,11 +238,22 @@ public sealed class OutputFile : IDisposable
         }
     }
 
-    /// <summary>Someone other than root and the invoking user can add, remove or rename entries.</summary>
-    private static bool OthersCanWrite(FileStatus dir) =>
-        (dir.Permissions & 0x2) != 0 // o+w
-        || ((dir.Permissions & 0x10) != 0 && dir.Group != 0 && dir.Group != InvokingUser.Current.Gid) // g+w, a group not ours
-        || !InvokingUser.Current.Trusts(dir.Owner);
+    /// <summary>Who, other than root and the invoking user, can add, remove or rename entries; null for nobody.</summary>
+    private static string? WhoElseCanWrite(FileStatus dir)
+    {
+        string mode = Convert.ToString(dir.Permissions, 8).PadLeft(4, '0');
+        if ((dir.Permissions & 0x2) != 0)
+        {
+            return $"everyone (mode {mode})";
+        }
+
+        if ((dir.Permissions & 0x10) != 0 && dir.Group != 0 && dir.Group != InvokingUser.Current.Gid)
+        {
+            return $"group {dir.Group} (mode {mode})";
+        }
+
+        return InvokingUser.Current.Trusts(dir.Owner) ? null : $"its owner, uid {dir.Owner}";
+    }
 
     private static void CheckFileSystem(string label, SafeFileHandle directory)
     {

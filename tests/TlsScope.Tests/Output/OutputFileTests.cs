@@ -117,7 +117,7 @@ public sealed class OutputFileTests : IDisposable
         File.WriteAllText(Path.Combine(sticky, "old"), "old");
 
         var notSticky = Assert.Throws<OutputException>(() => OutputFile.Open("-o", Path.Combine(open, "x")));
-        Assert.Contains("its directory is writable by others and not sticky (mode 0777)", notSticky.Message);
+        Assert.EndsWith("its directory is writable by everyone (mode 0777) and not sticky: the file could be swapped; choose a directory only root or you can write", notSticky.Message);
         Assert.False(File.Exists(Path.Combine(open, "x")));
 
         using (var created = OutputFile.Open("-o", Path.Combine(sticky, "new")))
