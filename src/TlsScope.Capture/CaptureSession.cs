@@ -46,9 +46,12 @@ public sealed class CaptureSession : IDisposable
 
     private KeyCapture? keys;
 
-    private CaptureSession(CaptureOptions options, Action<string> log)
+    private readonly IReadOnlyList<(string Path, ExaminedLibrary Examined)> explicitLibraries;
+
+    private CaptureSession(CheckedOptions checkedOptions, Action<string> log)
     {
-        this.options = options;
+        options = checkedOptions.Options;
+        explicitLibraries = checkedOptions.Libraries;
         this.log = log;
         obj = CaptureObject.Load(options);
         try
@@ -70,12 +73,24 @@ public sealed class CaptureSession : IDisposable
 
     public int ProbeCount => attacher.LinkCount;
 
-    /// <summary>Checks the machine and the options and loads the kernel side; nothing is
-    /// attached yet. Every refusal of a run that needs the kernel happens here.</summary>
-    public static CaptureSession Load(CaptureOptions options, Action<string> log)
+    /// <summary>The refusals that need no kernel object (a bad --comm, a --libssl that is not a
+    /// TLS library, no BPF, no BTF, not root, no such --pid), so a caller can make them before
+    /// creating any output file. What it read of the --libssl files is kept for <see cref="Load"/>.</summary>
+    public static CheckedOptions Check(CaptureOptions options)
     {
-        Check(options);
-        LibBpfLog.Install(options.Verbose, log);
+        CaptureObject.Config(options);
+        var libraries = options.Libraries.Select(path => (path, LibraryDiscovery.Examine(path, Families))).ToList();
+        if (KernelSupport.Problems() is { Count: > 0 } problems)
+            throw new CaptureException(problems[0]);
+        if (options.Pid is { } pid && !Directory.Exists($"/proc/{pid}"))
+            throw new CaptureException($"--pid {pid}: no such process");
+        return new CheckedOptions(options, libraries);
+    }
+
+    /// <summary>Loads the kernel side of checked options; nothing is attached yet.</summary>
+    public static CaptureSession Load(CheckedOptions options, Action<string> log)
+    {
+        LibBpfLog.Install(options.Options.Verbose, log);
         try
         {
             Tracefs.EnsureMounted();
@@ -87,12 +102,13 @@ public sealed class CaptureSession : IDisposable
         return new CaptureSession(options, log);
     }
 
-    /// <summary>Checks, loads, and starts into <paramref name="sink"/> at once (tests, benchmarks).</summary>
+    /// <summary>Checks, loads, attaches and starts into <paramref name="sink"/> at once (tests, benchmarks).</summary>
     public static CaptureSession Start(CaptureOptions options, ICaptureSink sink, Action<string> log, KeyCapture? keys = null)
     {
-        var session = Load(options with { Keys = keys is not null }, log);
+        var session = Load(Check(options with { Keys = keys is not null }), log);
         try
         {
+            session.Attach();
             session.Start(sink, keys);
             return session;
         }
@@ -103,8 +119,20 @@ public sealed class CaptureSession : IDisposable
         }
     }
 
-    /// <summary>Attaches everything and starts reading into the sinks. When this returns,
-    /// capture is live.</summary>
+    /// <summary>Attaches the tracepoints and every probe of the libraries known now: from here
+    /// on, events wait in the ring buffer for <see cref="Start"/>. A --libssl that cannot be
+    /// attached is refused here, before the caller's outputs are touched.</summary>
+    public void Attach()
+    {
+        attacher.AttachTracepoints();
+        foreach (var (path, examined) in explicitLibraries)
+            AttachProbes(discovery.AddExplicit(path, examined));
+        foreach (var lib in discovery.ScanAll())
+            AttachProbes(lib);
+    }
+
+    /// <summary>Starts reading and decoding into the sinks, then gives the libraries attached
+    /// so far their key layouts. When this returns, capture is live.</summary>
     /// <param name="keys">Required when the options ask for keys, null otherwise.</param>
     public void Start(ICaptureSink sink, KeyCapture? keys)
     {
@@ -118,37 +146,13 @@ public sealed class CaptureSession : IDisposable
         decoder = new EventDecoder(assembler, LibraryName, keys?.Sink);
         reader.Start();
         pipeline.Start();
-        AttachAll();
-    }
-
-    /// <summary>The refusals that need no kernel object (no BPF, no BTF, not root, no such
-    /// --pid, a bad --comm, a --libssl that is not a TLS library), so a caller can make them
-    /// before creating any output file.</summary>
-    public static void Check(CaptureOptions options)
-    {
-        CaptureObject.Config(options);
-        foreach (var path in options.Libraries)
-            LibraryDiscovery.Examine(path, Families);
-        if (KernelSupport.Problems() is { Count: > 0 } problems)
-            throw new CaptureException(problems[0]);
-        if (options.Pid is { } pid && !Directory.Exists($"/proc/{pid}"))
-            throw new CaptureException($"--pid {pid}: no such process");
-    }
-
-    private void AttachAll()
-    {
-        attacher.AttachTracepoints();
-        foreach (var path in options.Libraries)
-            Attach(discovery.AddExplicit(path));
-        foreach (var lib in discovery.ScanAll())
-            Attach(lib);
+        foreach (var lib in discovery.Libraries.ToList())
+            SetKeyLayout(lib);
     }
 
     /// <summary>Attaches from the start-up thread or the discovery thread. The gate keeps an
-    /// attach and the teardown apart: libbpf must not attach with an object being freed. The key
-    /// layout comes after the probes, outside the gate: it may take a calibration (seconds), and
-    /// neither the plaintext nor a stop may wait for that.</summary>
-    private void Attach(TlsLibrary lib)
+    /// attach and the teardown apart: libbpf must not attach with an object being freed.</summary>
+    private void AttachProbes(TlsLibrary lib)
     {
         lock (attachGate)
         {
@@ -159,6 +163,13 @@ public sealed class CaptureSession : IDisposable
             if (options.Verbose)
                 log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
         }
+    }
+
+    /// <summary>A library found while capturing: probes, then its key layout outside the gate
+    /// (it may take a calibration, seconds, and neither the plaintext nor a stop may wait).</summary>
+    private void Attach(TlsLibrary lib)
+    {
+        AttachProbes(lib);
         SetKeyLayout(lib);
     }
 
@@ -336,8 +347,13 @@ public sealed class CaptureSession : IDisposable
         failed.Cancel();
     }
 
+    private bool disposed;
+
     public void Dispose()
     {
+        if (disposed)
+            return;
+        disposed = true;
         if (summary is null && (reader.IsAlive || sink is null))
         {
             try

@@ -2,6 +2,7 @@ using System.CommandLine;
 using TlsScope.Capture;
 using TlsScope.Flows;
 using TlsScope.Output;
+using TlsScope.Output.Files;
 
 namespace TlsScope.Cli;
 
@@ -55,8 +56,7 @@ public sealed class CliOptions
         : r.GetValue(Pcapng) is null && (r.GetValue(Interface) ?? []).Length > 0 ? "--interface selects where --pcapng captures packets: give --pcapng FILE too"
         : r.GetValue(Pcapng) is null && r.GetValue(Filter) is not null ? "--filter selects the packets of --pcapng: give --pcapng FILE too"
         : r.GetValue(Filter) is { } f && string.IsNullOrWhiteSpace(f) ? "--filter: must not be empty"
-        : new[] { (Har, r.GetValue(Har)), (Keylog, r.GetValue(Keylog)), (Pcapng, r.GetValue(Pcapng)), (PcapngPlaintext, r.GetValue(PcapngPlaintext)) }
-            .FirstOrDefault(o => o.Item2 == SecureFile.StandardOutputPath) is { Item1: { } dash } ? $"{dash.Name} -: give a file (standard output carries the main output)"
+        : r.GetValue(Har) is { } har && OutputFileSet.IsStandardOutput(har) ? $"--har {har}: give a file (HAR is completed in place after each exchange)"
         : null;
 
     /// <summary>How messages name the main output file.</summary>
@@ -65,9 +65,9 @@ public sealed class CliOptions
     /// <summary>CancellationTokenSource.CancelAfter's limit (2^32 - 2 ms), in whole seconds.</summary>
     public const double MaxDurationSeconds = 4294967;
 
-    /// <summary>Every file the run writes, for <see cref="TlsScope.Output.Files.OutputFileSet"/>: the
+    /// <summary>Every file the run writes, for <see cref="OutputFileSet"/>: the
     /// main output ("-" is standard output), then the others in the order of the help.</summary>
-    public IEnumerable<TlsScope.Output.Files.OutputFileSet.Request> OutputRequests(ParseResult r)
+    public IEnumerable<OutputFileSet.Request> OutputRequests(ParseResult r)
     {
         yield return new(OutputName, r.GetValue(Output) ?? SecureFile.StandardOutputPath);
         foreach (var (option, regularOnly) in new[] { (Json, false), (Har, true), (Keylog, false), (Pcapng, false), (PcapngPlaintext, false) })

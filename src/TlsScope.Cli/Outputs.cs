@@ -17,24 +17,24 @@ internal sealed class Outputs
         try
         {
             var main = p.GetValue(cli.Output) ?? SecureFile.StandardOutputPath;
-            var toTerminal = main == SecureFile.StandardOutputPath;
-            Add<IDisposable>(toTerminal ? "standard output" : files[CliOptions.OutputName].Label, () =>
+            var toStdout = OutputFileSet.IsStandardOutput(main);
+            Add(Name(files, CliOptions.OutputName, main), () =>
             {
-                var stream = toTerminal ? SecureFile.OpenStandardOutput() : files[CliOptions.OutputName].OpenStream();
+                var stream = Open(files, CliOptions.OutputName, main);
                 return p.GetValue(cli.Format) == "json"
                     ? new JsonSink(stream)
-                    : (IDisposable)new TextSink(stream, new TextSinkOptions(Color: toTerminal && !Console.IsOutputRedirected, BodyLimit: p.GetValue(cli.BodyLimit)));
+                    : (IDisposable)new TextSink(stream, new TextSinkOptions(Color: toStdout && !Console.IsOutputRedirected, BodyLimit: p.GetValue(cli.BodyLimit)));
             });
-            if (p.GetValue(cli.Json) is not null)
-                Add(files[cli.Json.Name], f => new JsonSink(f.OpenStream()));
+            if (p.GetValue(cli.Json) is { } json)
+                Add(Name(files, cli.Json.Name, json), () => new JsonSink(Open(files, cli.Json.Name, json)));
             if (p.GetValue(cli.Har) is not null)
-                Add(files[cli.Har.Name], f => new HarSink(f.OpenStream()));
-            if (p.GetValue(cli.Keylog) is not null)
-                Add(files[cli.Keylog.Name], f => new KeyLogSink(f.OpenStream()));
-            if (p.GetValue(cli.Pcapng) is not null)
-                Pcapng = Add(files[cli.Pcapng.Name], f => new PcapngSink(new PcapngWriter(f.OpenStream(), f.Path), new PcapngSinkOptions { Filter = filter }));
-            if (p.GetValue(cli.PcapngPlaintext) is not null)
-                Plaintext = Add(files[cli.PcapngPlaintext.Name], f => new PlaintextPcapngSink(new PcapngWriter(f.OpenStream(), f.Path)));
+                Add(files[cli.Har.Name].Label, () => new HarSink(files[cli.Har.Name].OpenStream()));
+            if (p.GetValue(cli.Keylog) is { } keylog)
+                Add(Name(files, cli.Keylog.Name, keylog), () => new KeyLogSink(Open(files, cli.Keylog.Name, keylog)));
+            if (p.GetValue(cli.Pcapng) is { } pcap)
+                Pcapng = Add(Name(files, cli.Pcapng.Name, pcap), () => new PcapngSink(Writer(Open(files, cli.Pcapng.Name, pcap), pcap), new PcapngSinkOptions { Filter = filter }));
+            if (p.GetValue(cli.PcapngPlaintext) is { } plain)
+                Plaintext = Add(Name(files, cli.PcapngPlaintext.Name, plain), () => new PlaintextPcapngSink(Writer(Open(files, cli.PcapngPlaintext.Name, plain), plain)));
         }
         catch
         {
@@ -50,7 +50,25 @@ internal sealed class Outputs
 
     public PlaintextPcapngSink? Plaintext { get; }
 
-    private T Add<T>(OutputFile file, Func<OutputFile, T> make) where T : IDisposable => Add(file.Label, () => make(file));
+    private static string Name(OutputFileSet files, string option, string path) =>
+        OutputFileSet.IsStandardOutput(path) ? "standard output" : files[option].Label;
+
+    private static Stream Open(OutputFileSet files, string option, string path) =>
+        OutputFileSet.IsStandardOutput(path) ? SecureFile.OpenStandardOutput() : files[option].OpenStream();
+
+    /// <summary>A pcapng writer owns its stream once made; if its header cannot be written, the stream is closed here.</summary>
+    private static PcapngWriter Writer(Stream stream, string path)
+    {
+        try
+        {
+            return new PcapngWriter(stream, path);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>A sink's first bytes (a file header) may fail to write: that is this output's error.</summary>
     private T Add<T>(string label, Func<T> make) where T : IDisposable
@@ -60,7 +78,7 @@ internal sealed class Outputs
         {
             sink = make();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OutputException)
         {
             throw new OutputException($"{label}: {OutputException.Reason(e)}", e);
         }

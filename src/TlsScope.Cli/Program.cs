@@ -21,7 +21,8 @@ public static class Program
     {
         try
         {
-            DiagnosticChannel.Close();
+            if (System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name == "tlsscope")
+                DiagnosticChannel.Close(); // the tool itself, not a test host calling Main
             return Dispatch(args);
         }
         catch (Exception e)
@@ -72,45 +73,64 @@ public static class Program
     private static int Run(CliOptions cli, ParseResult parsed)
     {
         Action<string> log = Console.Error.WriteLine;
+        // Signals first: a stop asked for while starting is honoured, and leaves nothing behind.
+        using var stop = new CancellationTokenSource();
+        PacketCapture? packetsToDetach = null;
+        using var signals = StopSignals.Register(stop.Cancel, () => packetsToDetach?.DetachFilters());
         try
         {
             // 1. Every refusal that needs nothing opened: options, filters, libraries, pid, hooks.
-            var options = cli.ToCapture(parsed);
-            CaptureSession.Check(options);
+            var options = CaptureSession.Check(cli.ToCapture(parsed));
             using var filter = parsed.GetValue(cli.Filter) is { } expr ? PacketFilter.Compile(expr, LinkType.Ethernet, LinkType.RawIp) : null;
             var interfaces = parsed.GetValue(cli.Pcapng) is null ? null : NetworkInterfaces.Select(parsed.GetValue(cli.Interface) ?? []);
             if (interfaces is not null)
                 TcHookClaims.EnsureFree(PacketCapture.Hooks(interfaces));
 
-            // 2. The output files, all or nothing; an existing file is not emptied yet.
+            // 2. The output files, all or nothing; an existing file is not replaced yet.
             using var files = OutputFileSet.Open(cli.OutputRequests(parsed));
 
-            // 3. The kernel side, loaded: a refusal here still leaves every file as it was.
+            // 3. The kernel side, loaded and attached: events wait in the ring buffers. A refusal
+            // here still leaves every file as it was.
             using var session = CaptureSession.Load(options, log);
-            using var packets = interfaces is null ? null : PacketCapture.Load(options, interfaces);
-
-            // 4. The capture starts: outputs are emptied and their sinks made.
-            files.Commit();
-            using var cancel = new CancellationTokenSource();
-            var outputs = new Outputs(cli, parsed, files, filter);
-            using var fanout = new SinkFanout(outputs.Sinks, cli.ToFlows(parsed), line => log("tlsscope: " + line), cancel.Cancel);
-            PacketCapture? packetsToDetach = null; // set once packets are captured: see StopSignals
-            using var signals = StopSignals.Register(cancel.Cancel, () => packetsToDetach?.DetachFilters());
-            if (parsed.GetValue(cli.Duration) is { } seconds)
-                cancel.CancelAfter(TimeSpan.FromSeconds(seconds));
-            var keys = options.Keys ? new KeyExtractor(fanout) : null;
-            session.Start(fanout, keys is null ? null : new KeyCapture(keys, lib => KeyLayouts.For(lib, keys)));
-            // A packet reader failure ends the run at once; packets.Stop() then reports it.
-            packets?.Start(fanout, log, _ => cancel.Cancel());
+            session.Attach();
+            using var packets = interfaces is null ? null : PacketCapture.Load(options.Options, interfaces);
+            packets?.Attach(log);
             packetsToDetach = packets;
-            log($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
-            if (session.Libraries.Count == 0)
-                log("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
-            session.Run(cancel.Token);
+            if (stop.IsCancellationRequested)
+            {
+                log("tlsscope: stopped before the capture started; no output written");
+                return ExitOk;
+            }
 
-            var summary = session.Stop();
-            var packetStats = packets?.Stop();
-            fanout.Finish(); // open exchanges and held packets are written out before the summary
+            // 4. The capture starts: outputs are replaced and their sinks made.
+            files.Commit();
+            var outputs = new Outputs(cli, parsed, files, filter);
+            var fanout = new SinkFanout(outputs.Sinks, cli.ToFlows(parsed), line => log("tlsscope: " + line), stop.Cancel);
+            KeyExtractor? keys = null;
+            CaptureSummary summary;
+            PacketStats? packetStats;
+            try
+            {
+                keys = options.Options.Keys ? new KeyExtractor(fanout) : null;
+                session.Start(fanout, keys is null ? null : new KeyCapture(keys, lib => KeyLayouts.For(lib, keys)));
+                packets?.Start(fanout, _ => stop.Cancel()); // a packet reader failure ends the run; Stop() reports it
+                log($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
+                if (session.Libraries.Count == 0)
+                    log("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
+                if (parsed.GetValue(cli.Duration) is { } seconds)
+                    stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+                session.Run(stop.Token);
+                summary = session.Stop();
+                packetStats = packets?.Stop();
+            }
+            finally
+            {
+                // Every thread that feeds the outputs ends before they are closed.
+                packets?.Dispose();
+                session.Dispose();
+                fanout.Finish(); // open exchanges and held packets are written out before the summary
+            }
+
             if (session.TargetExited)
                 log($"tlsscope: process {parsed.GetValue(cli.Pid)} exited");
             foreach (var line in summary.Lines())
@@ -125,10 +145,9 @@ public static class Program
             if (outputs.Plaintext is { } plain)
                 log($"tlsscope: plaintext pcapng: {plain.PacketsWritten} packets; {plain.MadeUpConnections} connections "
                     + $"with made-up addresses; {plain.MirroredChunks} chunks left to the other end of a connection traced at both");
-            foreach (var failure in fanout.Failures)
-                log($"tlsscope: output failed: {failure}");
+            // An output that failed was told when it failed; it decides the status first.
             var lost = summary.AnyLoss || packetStats is { LostPackets: > 0 };
-            return lost ? ExitLoss : fanout.Failures.Count == 0 ? ExitOk : ExitError;
+            return fanout.Failures.Count > 0 ? ExitError : lost ? ExitLoss : ExitOk;
         }
         catch (Exception e) when (e is CaptureException or OutputException or BpfException or PacketFilterException)
         {

@@ -163,9 +163,22 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink
         }
 
         _finishing = true;
-        _tracker?.Dispose();
-        _finished = true;
-        for (int i = 0; i < _outputs.Length; i++)
+        try
+        {
+            _tracker?.Dispose();
+        }
+        finally
+        {
+            _finished = true;
+            CloseOutputs(0);
+        }
+    }
+
+    /// <summary>Closes the outputs from <paramref name="first"/> on; one that throws a bug does
+    /// not keep the others from writing out their buffers.</summary>
+    private void CloseOutputs(int first)
+    {
+        for (int i = first; i < _outputs.Length; i++)
         {
             try
             {
@@ -177,6 +190,11 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink
                 {
                     Fail(i, e, finishing: true);
                 }
+            }
+            catch
+            {
+                CloseOutputs(i + 1);
+                throw;
             }
         }
     }
@@ -225,7 +243,7 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink
             _failures.Add(line);
         }
 
-        _report(line + (finishing ? "" : noneLeft ? "; no output left, stopping" : "; other outputs continue"));
+        _report(line + (finishing ? " (while closing)" : noneLeft ? "; no output left, stopping" : "; other outputs continue"));
         if (noneLeft && !finishing)
         {
             _noneLeft?.Invoke();

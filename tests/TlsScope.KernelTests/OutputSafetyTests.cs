@@ -36,7 +36,10 @@ public sealed class OutputSafetyTests
             File.SetUnixFileMode(dir, (UnixFileMode)0x1ED); // 0755: nobody can reach shared
             var victim = Path.Combine(dir, "victim");
             File.WriteAllText(victim, "root's file\n");
-            AsNobody($"ln -s {victim} {shared}/link && ln -s {dir}/created-by-root {shared}/dangling && echo mine > {shared}/pre && chmod 666 {shared}/pre");
+            var rootDir = Path.Combine(dir, "root-only");
+            Directory.CreateDirectory(rootDir);
+            AsNobody($"ln -s {victim} {shared}/link && ln -s {dir}/created-by-root {shared}/dangling && echo mine > {shared}/pre && chmod 666 {shared}/pre"
+                + $" && ln -s {rootDir} {shared}/dirlink");
 
             foreach (var option in OutputOptions)
             {
@@ -48,11 +51,16 @@ public sealed class OutputSafetyTests
                 }
             }
 
+            // A link planted in the directory part is not followed either.
+            var (linkCode, linkErr) = TlsScopeRun.RunToEnd("--keylog", Path.Combine(shared, "dirlink", "keys"), "--duration", "1");
+            AssertOneLineRefusal(linkCode, linkErr, $"{shared}/dirlink is a symbolic link owned by uid 65534; refusing to follow it");
+            Assert.Empty(Directory.GetFileSystemEntries(rootDir));
+
             Assert.Equal("root's file\n", File.ReadAllText(victim));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(victim));
             Assert.Equal("mine\n", File.ReadAllText(Path.Combine(shared, "pre")));
             Assert.False(File.Exists(Path.Combine(dir, "created-by-root")));
-            Assert.Equal(["dangling", "link", "pre"], Directory.GetFileSystemEntries(shared).Select(Path.GetFileName).Order());
+            Assert.Equal(["dangling", "dirlink", "link", "pre"], Directory.GetFileSystemEntries(shared).Select(Path.GetFileName).Order());
         }
         finally
         {
@@ -154,7 +162,6 @@ public sealed class OutputSafetyTests
 
             Assert.Equal(1, scope.Stop());
             Assert.Single(scope.Stderr.Split('\n'), l => l.Contains("no space left on device; other outputs continue"));
-            Assert.Contains($"tlsscope: output failed: --json {json}: no space left on device", scope.Stderr);
             var text = File.ReadAllText(scope.OutputPath);
             Assert.Contains("> POST https://127.0.0.1:" + server.Port + "/echo HTTP/1.1", text);
             Assert.Contains("< HTTP/1.1 200", text);
@@ -207,8 +214,11 @@ public sealed class OutputSafetyTests
         }
     }
 
-    [KernelFact]
-    public void ABackgroundJobOfAScriptStopsOnSigintWithItsSummaryAndNoDiagnosticChannel()
+    [KernelTheory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    [InlineData("HUP")]
+    public void ABackgroundJobOfAScriptStopsOnASignalWithItsSummaryAndNoDiagnosticChannel(string signal)
     {
         var dir = Directory.CreateTempSubdirectory("tlsscope-bg-").FullName;
         try
@@ -223,12 +233,36 @@ public sealed class OutputSafetyTests
             Assert.Empty(Directory.GetFiles("/tmp", $"dotnet-diagnostic-{pid}-*"));
             Assert.Empty(Directory.GetFiles("/tmp", $"clr-debug-pipe-{pid}-*"));
 
-            Assert.Equal(0, Proc.Run("kill", ["-INT", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]).Code);
-            Assert.True(shell.WaitForExit(TimeSpan.FromSeconds(30)), "tlsscope did not stop on SIGINT: " + File.ReadAllText(err));
+            Assert.Equal(0, Proc.Run("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]).Code);
+            Assert.True(shell.WaitForExit(TimeSpan.FromSeconds(30)), $"tlsscope did not stop on SIG{signal}: " + File.ReadAllText(err));
             Assert.Equal("0", File.ReadAllText(status).Trim());
             Assert.Contains("tlsscope: 0 chunks", File.ReadAllText(err));
             Assert.DoesNotContain("tls_return", Proc.Run("bpftool", ["prog", "show"]).Out);
             Assert.Empty(Directory.GetFiles("/tmp", $"dotnet-diagnostic-{pid}-*"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [KernelFact]
+    public void UnderSudoNewFilesBelongToTheUserWhoRanSudoAndJsonMayGoToStandardOutput()
+    {
+        var dir = Directory.CreateTempSubdirectory("tlsscope-sudo-").FullName;
+        try
+        {
+            var (text, keys) = (Path.Combine(dir, "out.txt"), Path.Combine(dir, "keys"));
+            using var run = Proc.Start("dotnet", [TlsScopeRun.Dll, "-o", text, "--json", "-", "--keylog", keys, "--duration", "1"],
+                env: new Dictionary<string, string> { ["SUDO_UID"] = "65534", ["SUDO_GID"] = "65534" });
+            Assert.True(run.WaitForExit(TimeSpan.FromSeconds(60)), run.Stderr);
+            Assert.Equal(0, run.Process.ExitCode);
+            Assert.Contains("tlsscope: ready", run.Stderr);
+            foreach (var file in new[] { text, keys })
+            {
+                Assert.Equal("65534", Proc.Run("stat", ["-c", "%u", file]).Out.Trim());
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            }
         }
         finally
         {

@@ -4,6 +4,9 @@ using TlsScope.Capture.Probes;
 
 namespace TlsScope.Capture.Libraries;
 
+/// <summary>A file examined as a TLS library: its identity, symbols and family.</summary>
+public sealed record ExaminedLibrary(FileIdentity Id, ElfSymbols Elf, LibraryFamily Family);
+
 /// <summary>
 /// Finds TLS libraries: the linker cache, every ssl library or TLS-exporting executable mapped by
 /// a running process (private copies count), and paths the user names. Each file (by inode) is
@@ -56,18 +59,17 @@ public sealed class LibraryDiscovery(int? targetPid, IReadOnlyList<LibraryFamily
         return found;
     }
 
-    /// <summary>A path the user named with --libssl: must be an ELF file with TLS symbols.</summary>
-    public TlsLibrary AddExplicit(string path)
+    /// <summary>A path the user named with --libssl, examined already by <see cref="Examine"/>.</summary>
+    public TlsLibrary AddExplicit(string path, ExaminedLibrary library)
     {
-        var (id, elf, family) = Examine(path, families);
-        if (examined.TryGetValue(id, out var known) && known is not null)
+        if (examined.TryGetValue(library.Id, out var known) && known is not null)
             return known;
-        return Add(path, id, family, elf);
+        return Add(path, library.Id, library.Family, library.Elf);
     }
 
     /// <summary>Reads a --libssl path and finds its family; every reason to refuse it is a
     /// one-line CaptureException, so it can be checked before anything else happens.</summary>
-    public static (FileIdentity Id, ElfSymbols Elf, LibraryFamily Family) Examine(string path, IReadOnlyList<LibraryFamily> families)
+    public static ExaminedLibrary Examine(string path, IReadOnlyList<LibraryFamily> families)
     {
         if (path.Length == 0)
             throw new CaptureException("--libssl '': empty path");
@@ -89,7 +91,7 @@ public sealed class LibraryDiscovery(int? targetPid, IReadOnlyList<LibraryFamily
         }
         var family = FamilyOf(elf, families) ?? throw new CaptureException(
             $"--libssl {path}: no TLS functions found (needs {string.Join(" and ", families[0].RequiredSymbols)}); is it stripped, or statically linked without exporting them?");
-        return (id, elf, family);
+        return new ExaminedLibrary(id, elf, family);
     }
 
     private static string Tail(string message, string path) =>

@@ -56,15 +56,11 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         return new PacketCapture(PacketObject.Load(options), options, chosen);
     }
 
-    /// <summary>Learns socket owners, attaches the filters and reads packets into <paramref name="sink"/>.</summary>
-    /// <param name="failed">Called (on the reader thread) when reading packets fails; the filters
-    /// are already detached then.</param>
-    public void Start(IPacketSink sink, Action<string> log, Action<Exception> failed)
+    /// <summary>Learns socket owners and attaches the filters: from here on, packets wait in
+    /// the ring buffer for <see cref="Start"/>. Refusals (a hook another run took since the
+    /// check) happen here, before the caller's outputs are touched.</summary>
+    public void Attach(Action<string> log)
     {
-        if (this.sink is not null)
-            throw new InvalidOperationException("the packet capture is started already");
-        this.sink = sink;
-        this.failed = failed;
         try
         {
             Attach(options, chosen, log);
@@ -79,6 +75,19 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
             DetachFilters();
             throw;
         }
+    }
+
+    /// <summary>Reads the packets into <paramref name="sink"/> on a thread of its own.</summary>
+    /// <param name="failed">Called (on the reader thread) when reading packets fails; the filters
+    /// are already detached then.</param>
+    public void Start(IPacketSink sink, Action<Exception> failed)
+    {
+        if (this.sink is not null || ring is null)
+            throw new InvalidOperationException("the packet capture is started already, or not attached");
+        this.sink = sink;
+        this.failed = failed;
+        reader = new Thread(ReadLoop) { Name = "tlsscope packet reader", IsBackground = true };
+        reader.Start();
     }
 
     private unsafe void Attach(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen, Action<string> log)
@@ -103,8 +112,6 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
             obj.Update("link_header", new ReadOnlySpan<byte>(&index, 4), new ReadOnlySpan<byte>(&l2, 4));
         }
         ring = RingBuffer.Open(obj, "packets", this);
-        reader = new Thread(ReadLoop) { Name = "tlsscope packet reader", IsBackground = true };
-        reader.Start();
         foreach (var (ifIndex, egress) in hooks)
             filters.Add(TcFilter.Attach(obj, egress ? "tscope_egress" : "tscope_ingress", ifIndex, egress));
         if (options.Verbose)
@@ -179,6 +186,7 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         DetachFilters();
         stopping = true;
         reader?.Join();
+        reader = null;
         if (readerError is { } e)
             throw new CaptureException("packet capture failed: " + e.Message);
         return Stats();
@@ -200,8 +208,13 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         }
     }
 
+    private bool disposed;
+
     public void Dispose()
     {
+        if (disposed)
+            return;
+        disposed = true;
         DetachFilters();
         stopping = true;
         if (reader is { IsAlive: true })

@@ -6,17 +6,20 @@ namespace TlsScope.Output.Files;
 /// One output file of a root tool that writes plaintext and keys, opened by rules an attacker
 /// sharing the machine cannot bend (README, "Output files"):
 /// <list type="bullet">
-/// <item>the last component is never followed when it is a symbolic link (O_NOFOLLOW), and the
-/// file is opened relative to its directory, held open, so the checks and the open see the same
-/// directory;</item>
+/// <item>the directory is walked one component at a time and held open, following only links of
+/// root's or the invoking user's (<see cref="OutputRules.OpenDirectory"/>); the last component is
+/// never followed (O_NOFOLLOW);</item>
 /// <item>a new file is created with O_CREAT|O_EXCL, mode 0600, and given to the invoking user
-/// under sudo; an existing file is written only when it is a regular file with one link, owned by
-/// root or the invoking user (character devices and FIFOs of theirs are written, never truncated);</item>
-/// <item>a directory others can write is refused unless it is sticky and the file is new;</item>
+/// under sudo; an existing file is replaced only when it is a regular file with one link, owned by
+/// root or the invoking user, and then by a fresh file renamed over it, so nobody who opened the
+/// old one reads on; /dev/null, /dev/full, terminals and FIFOs of theirs are written in place;</item>
+/// <item>a directory others can write is refused unless it is sticky, owned by root or the
+/// invoking user, and the file is new;</item>
 /// <item>kernel pseudo file systems (/proc, /sys, cgroup, bpf, tracefs, ...) are refused.</item>
 /// </list>
-/// An existing file is not truncated when opened, only by <see cref="Commit"/>, when the capture
-/// really starts; <see cref="Abandon"/> removes a file this run created and leaves others as they were.
+/// Nothing is replaced or emptied when the file is opened, only by <see cref="Commit"/>, when the
+/// capture really starts; <see cref="Abandon"/> removes a file this run created and leaves others
+/// as they were. "/dev/fd/N" names an inherited descriptor (process substitution), written as is.
 /// </summary>
 public sealed class OutputFile : IDisposable
 {
@@ -29,25 +32,27 @@ public sealed class OutputFile : IDisposable
     // statfs f_type of file systems whose files are kernel interfaces, not storage.
     private static readonly Dictionary<long, string> PseudoFileSystems = new()
     {
-        [0x9fa0] = "procfs",
-        [0x62656572] = "sysfs",
-        [0x63677270] = "cgroup2",
-        [0x27e0eb] = "cgroup",
-        [0x64626720] = "debugfs",
-        [0x74726163] = "tracefs",
-        [unchecked((int)0xcafe4a11)] = "bpffs",
-        [0x73636673] = "securityfs",
-        [0x62656570] = "configfs",
-        [unchecked((int)0xde5e81e4)] = "efivarfs",
-        [0x6165676c] = "pstore",
+        [0x9fa0L] = "procfs",
+        [0x62656572L] = "sysfs",
+        [0x63677270L] = "cgroup2",
+        [0x27e0ebL] = "cgroup",
+        [0x64626720L] = "debugfs",
+        [0x74726163L] = "tracefs",
+        [0xcafe4a11L] = "bpffs",
+        [0x73636673L] = "securityfs",
+        [0x62656570L] = "configfs",
+        [0xde5e81e4L] = "efivarfs",
+        [0x6165676cL] = "pstore",
     };
 
-    private readonly SafeFileHandle _directory;
+    private readonly SafeFileHandle? _directory; // null for an inherited descriptor
     private readonly string _name;
+    private readonly OutputRules _rules;
     private bool _committed;
     private bool _streamOwnsHandle;
 
-    private OutputFile(string? option, string label, string path, SafeFileHandle handle, FileStatus status, bool created, SafeFileHandle directory, string name)
+    private OutputFile(string? option, string label, string path, SafeFileHandle handle, FileStatus status, bool created,
+        SafeFileHandle? directory, string name, OutputRules rules)
     {
         Option = option;
         Label = label;
@@ -57,6 +62,7 @@ public sealed class OutputFile : IDisposable
         Created = created;
         _directory = directory;
         _name = name;
+        _rules = rules;
     }
 
     /// <summary>The option that named the file ("--json"), or null.</summary>
@@ -67,20 +73,24 @@ public sealed class OutputFile : IDisposable
 
     public string Path { get; }
 
-    /// <summary>The open file (write only). Streams from <see cref="OpenStream"/> share it.</summary>
-    public SafeFileHandle Handle { get; }
+    /// <summary>The open file (write only). The stream of <see cref="OpenStream"/> owns it.</summary>
+    public SafeFileHandle Handle { get; private set; }
 
-    /// <summary>The opened file's identity and kind, as fstat gave it.</summary>
-    public FileStatus Status { get; }
+    /// <summary>The open file's identity and kind, as fstat gave it.</summary>
+    public FileStatus Status { get; private set; }
 
     /// <summary>This run created the file (it did not exist).</summary>
     public bool Created { get; }
 
-    /// <summary>Opens <paramref name="path"/> by the rules above, without truncating anything.</summary>
+    /// <summary>Opens <paramref name="path"/> by the rules above, replacing or emptying nothing.</summary>
     /// <param name="option">The option that named it ("--json"), for messages; null names the path alone.</param>
     /// <param name="regularOnly">The output rewrites the file in place (HAR): FIFOs and devices are refused.</param>
+    /// <param name="opened">Outputs of the same run opened already: the same file again is refused by name.</param>
     /// <exception cref="OutputException">A one-line refusal: "--json /tmp/x.json: is a symbolic link; ...".</exception>
-    public static OutputFile Open(string? option, string path, bool regularOnly = false)
+    public static OutputFile Open(string? option, string path, bool regularOnly = false, IReadOnlyList<OutputFile>? opened = null) =>
+        Open(option, path, regularOnly, opened ?? [], OutputRules.Current);
+
+    internal static OutputFile Open(string? option, string path, bool regularOnly, IReadOnlyList<OutputFile> opened, OutputRules rules)
     {
         ArgumentNullException.ThrowIfNull(path);
         string label = option is null ? path : $"{option} {path}";
@@ -89,31 +99,26 @@ public sealed class OutputFile : IDisposable
             throw new OutputException($"{(option is null ? "''" : option + " ''")}: empty path");
         }
 
+        if (InheritedDescriptor(path) is { } fd)
+        {
+            return OpenInherited(option, label, path, fd, regularOnly, rules);
+        }
+
         if (path.EndsWith('/') || System.IO.Path.GetFileName(path) is "." or "..")
         {
             throw Refuse(label, "is a directory");
         }
 
         string name = System.IO.Path.GetFileName(path);
-        string directoryPath = System.IO.Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
-        SafeFileHandle directory = Posix.OpenAt(null, directoryPath, Posix.ORdOnly | Posix.ODirectory | Posix.OCloExec, 0, out int errno);
-        if (directory.IsInvalid)
-        {
-            throw Refuse(label, errno switch
-            {
-                Posix.ENOENT => "directory not found",
-                Posix.ENOTDIR => "a component of the directory is not a directory",
-                _ => OutputException.DescribeErrno(errno),
-            });
-        }
-
+        string directoryPath = System.IO.Path.GetDirectoryName(path) is { Length: > 0 } d ? d : path.StartsWith('/') ? "/" : ".";
+        SafeFileHandle directory = rules.OpenDirectory(label, directoryPath);
         try
         {
             CheckFileSystem(label, directory);
             FileStatus dir = Posix.Status(directory) ?? throw Refuse(label, "cannot read its directory");
             for (int attempt = 0; ; attempt++)
             {
-                if (TryOpen(option, label, path, directory, name, dir, regularOnly) is { } file)
+                if (TryOpen(option, label, path, directory, name, dir, regularOnly, opened, rules) is { } file)
                 {
                     return file;
                 }
@@ -132,38 +137,43 @@ public sealed class OutputFile : IDisposable
     }
 
     /// <summary>One look and one open; null when the entry changed in between (look again).</summary>
-    private static OutputFile? TryOpen(string? option, string label, string path, SafeFileHandle directory, string name, FileStatus dir, bool regularOnly)
+    private static OutputFile? TryOpen(string? option, string label, string path, SafeFileHandle directory, string name, FileStatus dir,
+        bool regularOnly, IReadOnlyList<OutputFile> opened, OutputRules rules)
     {
-        string? othersWrite = WhoElseCanWrite(dir);
+        string? othersWrite = rules.WhoElseCanWrite(dir);
         FileStatus? entry = Posix.StatEntry(directory, name);
         if (entry is null)
         {
-            if (othersWrite is not null && !dir.IsSticky)
+            if (othersWrite is not null && !(dir.IsSticky && rules.Trusts(dir.Owner)))
             {
-                throw Refuse(label, $"its directory is writable by {othersWrite} and not sticky: the file could be swapped; choose a directory only root or you can write");
+                throw Refuse(label, $"its directory is writable by {othersWrite}{(dir.IsSticky ? "" : " and not sticky")}: the file could be swapped; choose a directory only root or you can write");
             }
 
-            SafeFileHandle created = Posix.OpenAt(directory, name,
-                Posix.OWrOnly | Posix.OCreat | Posix.OExcl | Posix.ONoFollow | Posix.ONoCtty | Posix.OCloExec, OwnerReadWrite, out int errno);
+            SafeFileHandle created = Posix.OpenAt(directory, name, NewFileFlags, OwnerReadWrite, out int errno);
             if (created.IsInvalid)
             {
                 return errno == Posix.EEXIST ? null : throw Refuse(label, OutputException.DescribeErrno(errno));
             }
 
-            FileStatus status = Posix.Status(created) ?? throw Refuse(label, "cannot read the created file's status");
-            InvokingUser user = InvokingUser.Current;
-            if (user.IsDelegated && Posix.FChown(created, user.Uid, user.Gid) == 0)
+            if (Posix.Status(created) is not { } status)
             {
-                status = status with { Owner = user.Uid, Group = user.Gid };
+                Posix.UnlinkAt(directory, name, 0);
+                created.Dispose();
+                throw Refuse(label, "cannot read the created file's status");
             }
 
-            return new OutputFile(option, label, path, created, status, created: true, directory, name);
+            return new OutputFile(option, label, path, created, GiveToInvoker(created, status, rules), created: true, directory, name, rules);
         }
 
-        CheckExisting(label, entry.Value, regularOnly);
+        if (opened.FirstOrDefault(o => o.Status.SameFile(entry.Value)) is { } earlier)
+        {
+            throw Refuse(label, $"the same file as {earlier.Label}");
+        }
+
+        CheckExisting(label, entry.Value, regularOnly, rules);
         if (othersWrite is not null && entry.Value.IsRegular)
         {
-            throw Refuse(label, "exists in a directory others can write: remove it first, or choose a new name");
+            throw Refuse(label, $"exists in a directory writable by {othersWrite}: remove it first, or choose a new name");
         }
 
         // O_NONBLOCK: opening a FIFO with no reader must fail, not hang; it is cleared below.
@@ -182,21 +192,17 @@ public sealed class OutputFile : IDisposable
 
         try
         {
-            FileStatus opened = Posix.Status(handle) ?? throw Refuse(label, "cannot read its status");
-            if (!opened.SameFile(entry.Value))
+            FileStatus openedStatus = Posix.Status(handle) ?? throw Refuse(label, "cannot read its status");
+            if (!openedStatus.SameFile(entry.Value))
             {
                 handle.Dispose();
                 return null;
             }
 
-            CheckExisting(label, opened, regularOnly); // what was opened is what counts
-            int flags = Posix.Fcntl(handle, Posix.FGetFl, 0);
-            if (flags >= 0)
-            {
-                Posix.Fcntl(handle, Posix.FSetFl, flags & ~Posix.ONonBlock);
-            }
-
-            return new OutputFile(option, label, path, handle, opened, created: false, directory, name);
+            CheckExisting(label, openedStatus, regularOnly, rules); // what was opened is what counts
+            CheckFileSystem(label, handle); // a file bind-mounted from elsewhere
+            ClearNonBlocking(handle);
+            return new OutputFile(option, label, path, handle, openedStatus, created: false, directory, name, rules);
         }
         catch
         {
@@ -205,7 +211,59 @@ public sealed class OutputFile : IDisposable
         }
     }
 
-    private static void CheckExisting(string label, FileStatus file, bool regularOnly)
+    private const int NewFileFlags = Posix.OWrOnly | Posix.OCreat | Posix.OExcl | Posix.ONoFollow | Posix.ONoCtty | Posix.OCloExec;
+
+    /// <summary>"/dev/fd/N" and "/proc/self/fd/N": a descriptor the caller passed (N &gt; 2).</summary>
+    private static int? InheritedDescriptor(string path)
+    {
+        foreach (string prefix in (string[])["/dev/fd/", "/proc/self/fd/"])
+        {
+            if (path.StartsWith(prefix, StringComparison.Ordinal) && int.TryParse(path.AsSpan(prefix.Length), System.Globalization.NumberStyles.None, null, out int fd))
+            {
+                return fd;
+            }
+        }
+
+        return null;
+    }
+
+    private static OutputFile OpenInherited(string? option, string label, string path, int fd, bool regularOnly, OutputRules rules)
+    {
+        if (fd <= 2)
+        {
+            throw Refuse(label, fd == 1 ? "standard output: give - instead" : "standard input and error are not outputs");
+        }
+
+        SafeFileHandle handle = Posix.Duplicate(fd);
+        if (handle.IsInvalid)
+        {
+            throw Refuse(label, "not an open file descriptor");
+        }
+
+        try
+        {
+            int flags = Posix.Fcntl(handle, Posix.FGetFl, 0);
+            if (flags < 0 || (flags & 3) == Posix.ORdOnly)
+            {
+                throw Refuse(label, "not open for writing");
+            }
+
+            FileStatus status = Posix.Status(handle) ?? throw Refuse(label, "cannot read its status");
+            if (regularOnly && !status.IsRegular)
+            {
+                throw Refuse(label, $"is {status.TypeName}: this output is rewritten in place and needs a regular file");
+            }
+
+            return new OutputFile(option, label, path, handle, status, created: false, directory: null, "", rules);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    private static void CheckExisting(string label, FileStatus file, bool regularOnly, OutputRules rules)
     {
         if (file.IsSymlink)
         {
@@ -217,9 +275,11 @@ public sealed class OutputFile : IDisposable
             throw Refuse(label, "is a directory");
         }
 
-        if (!(file.IsRegular || file.IsCharDevice || file.IsFifo))
+        if (!(file.IsRegular || file.IsFifo || IsWritableDevice(file)))
         {
-            throw Refuse(label, $"is {file.TypeName}, not a file to write");
+            throw Refuse(label, file.IsCharDevice
+                ? $"is a character device ({file.DeviceMajor}:{file.DeviceMinor}) other than /dev/null, /dev/full or a terminal"
+                : $"is {file.TypeName}, not a file to write");
         }
 
         if (regularOnly && !file.IsRegular)
@@ -227,7 +287,7 @@ public sealed class OutputFile : IDisposable
             throw Refuse(label, $"is {file.TypeName}: this output is rewritten in place and needs a regular file");
         }
 
-        if (!InvokingUser.Current.Trusts(file.Owner))
+        if (!rules.Trusts(file.Owner))
         {
             throw Refuse(label, $"exists and is owned by uid {file.Owner}, not by root or you: refusing to write into it; remove it or choose another name");
         }
@@ -238,36 +298,44 @@ public sealed class OutputFile : IDisposable
         }
     }
 
-    /// <summary>Who, other than root and the invoking user, can add, remove or rename entries; null for nobody.</summary>
-    private static string? WhoElseCanWrite(FileStatus dir)
-    {
-        string mode = Convert.ToString(dir.Permissions, 8).PadLeft(4, '0');
-        if ((dir.Permissions & 0x2) != 0)
+    /// <summary>/dev/null (1:3), /dev/full (1:7) and terminals (4:*, /dev/tty 5:0, ptys 136-143:*).</summary>
+    private static bool IsWritableDevice(FileStatus file) =>
+        file.IsCharDevice && (file.DeviceMajor, file.DeviceMinor) switch
         {
-            return $"everyone (mode {mode})";
-        }
+            (1, 3) or (1, 7) or (4, _) or (5, 0) => true,
+            (>= 136 and <= 143, _) => true,
+            _ => false,
+        };
 
-        if ((dir.Permissions & 0x10) != 0 && dir.Group != 0 && dir.Group != InvokingUser.Current.Gid)
-        {
-            return $"group {dir.Group} (mode {mode})";
-        }
-
-        return InvokingUser.Current.Trusts(dir.Owner) ? null : $"its owner, uid {dir.Owner}";
-    }
-
-    private static void CheckFileSystem(string label, SafeFileHandle directory)
+    private static void CheckFileSystem(string label, SafeFileHandle file)
     {
-        if (Posix.FileSystemType(directory) is { } type && PseudoFileSystems.TryGetValue(type, out string? fs))
+        if (Posix.FileSystemType(file) is { } type && PseudoFileSystems.TryGetValue(type, out string? fs))
         {
             throw Refuse(label, $"is on {fs}, a kernel interface, not storage: refusing to write there");
         }
     }
 
+    private static void ClearNonBlocking(SafeFileHandle handle)
+    {
+        int flags = Posix.Fcntl(handle, Posix.FGetFl, 0);
+        if (flags >= 0)
+        {
+            Posix.Fcntl(handle, Posix.FSetFl, flags & ~Posix.ONonBlock);
+        }
+    }
+
+    private static FileStatus GiveToInvoker(SafeFileHandle file, FileStatus status, OutputRules rules)
+    {
+        InvokingUser user = rules.User;
+        return user.IsDelegated && Posix.FChown(file, user.Uid, user.Gid) == 0 ? status with { Owner = user.Uid, Group = user.Gid } : status;
+    }
+
     private static OutputException Refuse(string label, string reason) => new($"{label}: {reason}");
 
-    /// <summary>The capture starts writing: an existing regular file is emptied and narrowed to
-    /// 0600 now, through the open file (never by path). Idempotent.</summary>
-    /// <exception cref="OutputException">The file cannot be truncated.</exception>
+    /// <summary>The capture starts writing. An existing regular file is replaced now by a fresh
+    /// 0600 file renamed over it (the old one keeps nobody's new bytes, whoever holds it open);
+    /// devices and FIFOs are written as they are. Idempotent.</summary>
+    /// <exception cref="OutputException">The file cannot be replaced.</exception>
     public void Commit()
     {
         if (_committed)
@@ -275,21 +343,34 @@ public sealed class OutputFile : IDisposable
             return;
         }
 
+        if (!Created && Status.IsRegular && _directory is not null)
+        {
+            ReplaceWithFreshFile(_directory);
+        }
+
         _committed = true;
-        if (Created || !Status.IsRegular)
+    }
+
+    private void ReplaceWithFreshFile(SafeFileHandle directory)
+    {
+        string temporary = $".{_name}.tlsscope-{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6))}";
+        SafeFileHandle fresh = Posix.OpenAt(directory, temporary, NewFileFlags, OwnerReadWrite, out int errno);
+        if (fresh.IsInvalid)
         {
-            return;
+            throw Refuse(Label, "cannot replace it: " + OutputException.DescribeErrno(errno));
         }
 
-        if (Posix.FTruncate(Handle, 0) != 0)
+        if (Posix.Status(fresh) is not { } status || Posix.RenameAt(directory, temporary, directory, _name) != 0)
         {
-            throw Refuse(Label, OutputException.DescribeErrno(Posix.LastError));
+            string reason = OutputException.DescribeErrno(Posix.LastError);
+            Posix.UnlinkAt(directory, temporary, 0);
+            fresh.Dispose();
+            throw Refuse(Label, "cannot replace it: " + reason);
         }
 
-        if ((Status.Permissions & 0xFFF & ~OwnerReadWrite) != 0)
-        {
-            Posix.FChmod(Handle, OwnerReadWrite);
-        }
+        Handle.Dispose();
+        Handle = fresh;
+        Status = GiveToInvoker(fresh, status, _rules);
     }
 
     /// <summary>A buffered stream over the file; it owns the handle from then on.</summary>
@@ -304,7 +385,7 @@ public sealed class OutputFile : IDisposable
     /// must still be the very file created), then closes it. An existing file is left untouched.</summary>
     public void Abandon()
     {
-        if (Created && !_committed && !_directory.IsClosed
+        if (Created && !_committed && _directory is { IsClosed: false }
             && Posix.StatEntry(_directory, _name) is { } entry && entry.SameFile(Status))
         {
             Posix.UnlinkAt(_directory, _name, 0);
@@ -315,7 +396,7 @@ public sealed class OutputFile : IDisposable
 
     public void Dispose()
     {
-        _directory.Dispose();
+        _directory?.Dispose();
         if (!_streamOwnsHandle)
         {
             Handle.Dispose();

@@ -33,7 +33,7 @@ public sealed class OutputFileSet : IDisposable
             string? toStandardOutput = null;
             foreach (Request request in requests)
             {
-                if (request.Path == SecureFile.StandardOutputPath)
+                if (IsStandardOutput(request.Path))
                 {
                     if (toStandardOutput is not null)
                     {
@@ -46,7 +46,7 @@ public sealed class OutputFileSet : IDisposable
                     continue;
                 }
 
-                OutputFile file = OutputFile.Open(request.Option, request.Path, request.RegularOnly);
+                OutputFile file = OutputFile.Open(request.Option, request.Path, request.RegularOnly, files);
                 files.Add(file);
                 if (files.FirstOrDefault(f => f != file && f.Status.SameFile(file.Status)) is { } earlier)
                 {
@@ -73,14 +73,21 @@ public sealed class OutputFileSet : IDisposable
         }
     }
 
-    /// <summary>The capture starts: existing files are emptied now.</summary>
+    /// <summary>"-" and the names of file descriptor 1.</summary>
+    public static bool IsStandardOutput(string path) =>
+        path is SecureFile.StandardOutputPath or "/dev/stdout" or "/dev/fd/1" or "/proc/self/fd/1";
+
+    /// <summary>The capture starts: existing files are replaced now. If one cannot be, nothing
+    /// this run created is left behind.</summary>
+    /// <exception cref="OutputException">A file cannot be replaced.</exception>
     public void Commit()
     {
-        _committed = true;
         foreach (OutputFile file in _files)
         {
             file.Commit();
         }
+
+        _committed = true;
     }
 
     public void Dispose()

@@ -9,12 +9,12 @@ namespace TlsScope.Output.Files;
 internal static unsafe partial class Posix
 {
     public const int ORdOnly = 0, OWrOnly = 1, OCreat = 0x40, OExcl = 0x80, ONoCtty = 0x100,
-        ONonBlock = 0x800, ODirectory = 0x10000, ONoFollow = 0x20000, OCloExec = 0x80000;
+        ONonBlock = 0x800, ODirectory = 0x10000, ONoFollow = 0x20000, OCloExec = 0x80000, OPath = 0x200000;
 
     public const int AtSymlinkNoFollow = 0x100;
-    public const int FGetFl = 3, FSetFl = 4;
+    public const int FGetFl = 3, FSetFl = 4, FDupFdCloExec = 1030;
 
-    public const int ENOENT = 2, EINTR = 4, ENXIO = 6, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, ELOOP = 40;
+    public const int ENOENT = 2, EINTR = 4, ENXIO = 6, EBADF = 9, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, ELOOP = 40;
 
     private const string Lib = "libc";
 
@@ -53,6 +53,28 @@ internal static unsafe partial class Posix
     }
 
     public static int LastError => Marshal.GetLastPInvokeError();
+
+    /// <summary>readlinkat(2); null when it fails.</summary>
+    public static string? ReadLink(SafeFileHandle directory, string name)
+    {
+        byte* buf = stackalloc byte[4096];
+        nint n = SysReadLinkAt(directory, name, buf, 4096);
+        return n < 0 || n >= 4096 ? null : System.Text.Encoding.UTF8.GetString(buf, (int)n);
+    }
+
+    /// <summary>A duplicate of an inherited descriptor (close-on-exec), or an invalid handle.</summary>
+    public static SafeFileHandle Duplicate(int fd)
+    {
+        using var borrowed = new SafeFileHandle(fd, ownsHandle: false);
+        int copy = Fcntl(borrowed, FDupFdCloExec, 3);
+        return new SafeFileHandle(copy, ownsHandle: copy >= 0);
+    }
+
+    [LibraryImport(Lib, EntryPoint = "readlinkat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial nint SysReadLinkAt(SafeFileHandle directory, string name, byte* buf, nint size);
+
+    [LibraryImport(Lib, EntryPoint = "renameat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int RenameAt(SafeFileHandle fromDirectory, string from, SafeFileHandle toDirectory, string to);
 
     private const int AtFdCwd = -100;
 

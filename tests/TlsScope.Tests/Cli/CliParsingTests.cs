@@ -103,9 +103,8 @@ public sealed class CliParsingTests
     [InlineData("--comm: must not be empty", "--comm", "")]
     [InlineData("--interface selects where --pcapng captures packets: give --pcapng FILE too", "-i", "lo")]
     [InlineData("--filter selects the packets of --pcapng: give --pcapng FILE too", "--filter", "tcp port 443")]
-    [InlineData("--keylog -: give a file (standard output carries the main output)", "--keylog", "-")]
-    [InlineData("--pcapng -: give a file (standard output carries the main output)", "--pcapng", "-")]
-    [InlineData("--pcapng-plaintext -: give a file (standard output carries the main output)", "--pcapng-plaintext", "-")]
+    [InlineData("--har -: give a file (HAR is completed in place after each exchange)", "--har", "-")]
+    [InlineData("--har /dev/stdout: give a file (HAR is completed in place after each exchange)", "--har", "/dev/stdout")]
     public void BadValues_GiveTheExactOneLineMessage(string message, string option, string value)
     {
         var (cli, r) = ParseOk(option, value);
@@ -259,6 +258,6 @@ public sealed class CliMainTests
         var (exit, lines) = RunMain("--har", "-", "--duration", "1");
 
         Assert.Equal(1, exit);
-        Assert.Equal("tlsscope: --har -: give a file (standard output carries the main output)", Assert.Single(lines));
+        Assert.Equal("tlsscope: --har -: give a file (HAR is completed in place after each exchange)", Assert.Single(lines));
     }
 }

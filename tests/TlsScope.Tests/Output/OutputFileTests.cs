@@ -41,6 +41,7 @@ public sealed class OutputFileTests : IDisposable
         abandoned.Abandon();
         Assert.Equal("an earlier capture", File.ReadAllText(path)); // a refusal later leaves it whole
 
+        using var earlierReader = new FileStream(path, FileMode.Open, FileAccess.Read); // someone who opened it before
         var file = OutputFile.Open("-o", path);
         Assert.Equal("an earlier capture", File.ReadAllText(path));
         file.Commit();
@@ -52,6 +53,9 @@ public sealed class OutputFileTests : IDisposable
         file.Dispose();
         Assert.Equal("new", File.ReadAllText(path));
         Assert.Equal(OwnerReadWrite, File.GetUnixFileMode(path));
+        // A fresh file took the name: whoever held the old one reads nothing of the new capture.
+        Assert.Equal("an earlier capture", new StreamReader(earlierReader).ReadToEnd());
+        Assert.Equal([Path.GetFileName(path)], Directory.GetFiles(_dir).Select(Path.GetFileName));
     }
 
     [Fact]
@@ -71,6 +75,109 @@ public sealed class OutputFileTests : IDisposable
         Assert.Contains("is a symbolic link", e2.Message);
         Assert.Equal("precious", File.ReadAllText(victim));
         Assert.False(File.Exists(PathOf("would-be-created")));
+    }
+
+    [Fact]
+    public void ALinkInTheDirectoryPartIsFollowedOnlyWhenRootOrYouOwnIt()
+    {
+        string real = PathOf("real");
+        Directory.CreateDirectory(real);
+        string ours = PathOf("ours");
+        Directory.CreateSymbolicLink(ours, real);
+        using (var viaOurLink = OutputFile.Open("-o", Path.Combine(ours, "x")))
+        {
+            Assert.True(viaOurLink.Created);
+        }
+
+        Assert.True(File.Exists(Path.Combine(real, "x")));
+        if (!IsRoot)
+        {
+            return; // only root can make a link someone else owns
+        }
+
+        string planted = PathOf("planted");
+        Directory.CreateSymbolicLink(planted, real);
+        Run("chown", "-h", "65534:65534", planted);
+        var e = Assert.Throws<OutputException>(() => OutputFile.Open("-o", Path.Combine(planted, "y")));
+
+        Assert.Equal($"-o {planted}/y: {planted} is a symbolic link owned by uid 65534; refusing to follow it (give the real path)", e.Message);
+        Assert.False(File.Exists(Path.Combine(real, "y")));
+    }
+
+    [Fact]
+    public void TheSameFileThroughALinkedDirectoryIsRefusedByIdentity()
+    {
+        string real = PathOf("real");
+        Directory.CreateDirectory(real);
+        Directory.CreateSymbolicLink(PathOf("alias"), real);
+        string a = Path.Combine(real, "a");
+
+        var e = Assert.Throws<OutputException>(() => OutputFileSet.Open([new("-o", a), new("--json", Path.Combine(PathOf("alias"), "a"))]));
+
+        Assert.Equal($"--json {_dir}/alias/a: the same file as -o {a}", e.Message);
+        Assert.False(File.Exists(a));
+    }
+
+    [Fact]
+    public void UnderSudoNewFilesGoToTheUserAndTheirFilesMayBeReplaced()
+    {
+        if (!IsRoot)
+        {
+            return;
+        }
+
+        var rules = new OutputRules(InvokingUser.From(0, 0, name => name switch { "SUDO_UID" => "65534", "SUDO_GID" => "65534", _ => null }));
+        string theirs = PathOf("theirs");
+        File.WriteAllText(theirs, "old");
+        Run("chown", "65534:65534", theirs);
+        using (var created = OutputFile.Open("-o", PathOf("new"), false, [], rules))
+        {
+            Assert.Equal(65534u, created.Status.Owner);
+        }
+
+        Assert.Equal(65534, Owner(PathOf("new")));
+        using var replaced = OutputFile.Open("--json", theirs, false, [], rules);
+        replaced.Commit();
+        Assert.Equal(65534, Owner(theirs));
+        Assert.Equal("", File.ReadAllText(theirs));
+    }
+
+    [Fact]
+    public void OnlyHarmlessDevicesAreWritten()
+    {
+        Assert.Contains("is a character device (1:5) other than /dev/null, /dev/full or a terminal",
+            Assert.Throws<OutputException>(() => OutputFile.Open("-o", "/dev/zero")).Message);
+        using var full = OutputFile.Open("-o", "/dev/full");
+        Assert.True(full.Status.IsCharDevice);
+    }
+
+    [Fact]
+    public void AnInheritedDescriptorIsWrittenAsItIs()
+    {
+        string path = PathOf("piped");
+        using var target = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        int fd = (int)target.SafeFileHandle.DangerousGetHandle();
+        using (var file = OutputFile.Open("--json", $"/dev/fd/{fd}"))
+        {
+            file.Commit();
+            using FileStream stream = file.OpenStream();
+            stream.Write("through the fd"u8);
+        }
+
+        Assert.Equal("through the fd", File.ReadAllText(path));
+        Assert.Contains("not an open file descriptor", Assert.Throws<OutputException>(() => OutputFile.Open("-o", "/dev/fd/987")).Message);
+    }
+
+    [Fact]
+    public void BpfFsIsRefused()
+    {
+        if (!Directory.Exists("/sys/fs/bpf") || !File.ReadAllText("/proc/mounts").Contains(" /sys/fs/bpf bpf ", StringComparison.Ordinal))
+        {
+            return; // not mounted here
+        }
+
+        Assert.Equal("-o /sys/fs/bpf/x: is on bpffs, a kernel interface, not storage: refusing to write there",
+            Assert.Throws<OutputException>(() => OutputFile.Open("-o", "/sys/fs/bpf/x")).Message);
     }
 
     [Fact]
@@ -126,7 +233,7 @@ public sealed class OutputFileTests : IDisposable
         }
 
         var existing = Assert.Throws<OutputException>(() => OutputFile.Open("-o", Path.Combine(sticky, "old")));
-        Assert.EndsWith("exists in a directory others can write: remove it first, or choose a new name", existing.Message);
+        Assert.EndsWith("exists in a directory writable by everyone (mode 1777): remove it first, or choose a new name", existing.Message);
         Assert.Equal("old", File.ReadAllText(Path.Combine(sticky, "old")));
     }
 
@@ -197,6 +304,14 @@ public sealed class OutputFileTests : IDisposable
         }
 
         Assert.True(File.Exists(PathOf("j"))); // committed: kept
+    }
+
+    private static int Owner(string path)
+    {
+        using var p = Process.Start(new ProcessStartInfo("stat", ["-c", "%u", path]) { RedirectStandardOutput = true })!;
+        string uid = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return int.Parse(uid, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static void Run(string command, params string[] args)
