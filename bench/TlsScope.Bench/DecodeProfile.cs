@@ -2,9 +2,11 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
-using TlsScope.Capture.Decoding;
-using TlsScope.Capture.Events;
-using TlsScope.Capture.Model;
+using TlsScope.Engine.Kernel;
+using TlsScope.Engine.Model;
+using TlsScope.Engine.Reading;
+using TlsScope.Sources.Tls.Decoding;
+using TlsScope.Sources.Tls.Events;
 
 namespace TlsScope.Bench;
 
@@ -133,7 +135,7 @@ internal static class DecodeProfile
         {
             var h = new ChunkHeader
             {
-                Head = new EventHead { Kind = EventKind.Data, Flags = ChunkFlags.First | ChunkFlags.Last, TimeNs = (ulong)(1_000_000 + seq), ConnId = (ulong)(seq % 64 + 1) },
+                Head = new EventHead { Kind = EventKind.Data, Flags = (uint)(ChunkFlags.First | ChunkFlags.Last), TimeNs = (ulong)(1_000_000 + seq), ConnId = (ulong)(seq % 64 + 1) },
                 StartNs = (ulong)seq,
                 StreamOffset = (ulong)(seq / 128 * payload),
                 Pid = 4242,

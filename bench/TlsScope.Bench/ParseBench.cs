@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using TlsScope.Capture.Model;
 using TlsScope.Flows;
 using TlsScope.Protocols.Http1;
 using TlsScope.Protocols.Http2;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Bench;
 

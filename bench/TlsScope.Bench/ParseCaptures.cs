@@ -3,9 +3,9 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Net;
 using System.Text;
-using TlsScope.Capture.Model;
 using TlsScope.Protocols.Hpack;
 using TlsScope.Protocols.Http2;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Bench;
 

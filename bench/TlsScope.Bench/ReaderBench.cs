@@ -2,9 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using TlsScope.Bpf;
-using TlsScope.Capture.Decoding;
-using TlsScope.Capture.Events;
-using TlsScope.Capture.Model;
+using TlsScope.Engine.Model;
+using TlsScope.Sources.Tls.Decoding;
+using TlsScope.Engine.Reading;
+using TlsScope.Sources.Tls.Events;
 
 namespace TlsScope.Bench;
 
@@ -25,7 +26,7 @@ internal enum WakeupPolicy
     /// <summary>TlsScope before commit d942269: flags 0, the kernel wakes the reader whenever it had
     /// caught up; the reader loop is ring.Poll(100) and Publish.</summary>
     Adaptive = 0,
-    /// <summary>TlsScope since d942269 (ring_flags in bpf/lib/maps.h): no wakeup while less than 1/8
+    /// <summary>TlsScope since d942269 (ring_flags in bpf/tls/maps.h): no wakeup while less than 1/8
     /// of the ring is unread, a forced wakeup for every record past that; the reader loop is
     /// ring.Poll(20), ring.Consume() and Publish.</summary>
     Threshold = 1,

@@ -1,8 +1,8 @@
 using System.CommandLine;
-using TlsScope.Capture;
 using TlsScope.Flows;
-using TlsScope.Output;
-using TlsScope.Output.Files;
+using TlsScope.Engine;
+using TlsScope.Outputs.Files;
+using TlsScope.Outputs.Text;
 
 namespace TlsScope.Cli;
 

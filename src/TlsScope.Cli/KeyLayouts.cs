@@ -1,7 +1,8 @@
-using TlsScope.Capture.Events;
-using TlsScope.Capture.Libraries;
-using TlsScope.Keys.Decoding;
-using TlsScope.Keys.Resolution;
+using TlsScope.Sources.Tls.Discovery;
+using TlsScope.Sources.Tls.Keys.Decoding;
+using TlsScope.Sources.Tls.Keys.Layout;
+using TlsScope.Sources.Tls.Keys.Resolution;
+
 
 namespace TlsScope.Cli;
 

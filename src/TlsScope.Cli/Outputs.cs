@@ -1,8 +1,11 @@
 using System.CommandLine;
-using TlsScope.Output;
-using TlsScope.Output.Files;
-using TlsScope.Output.Har;
-using TlsScope.Pcap;
+using TlsScope.Outputs;
+using TlsScope.Outputs.Files;
+using TlsScope.Outputs.Pcapng;
+using TlsScope.Outputs.Har;
+using TlsScope.Outputs.Json;
+using TlsScope.Outputs.KeyLog;
+using TlsScope.Outputs.Text;
 
 namespace TlsScope.Cli;
 

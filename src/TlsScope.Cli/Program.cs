@@ -1,15 +1,14 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using TlsScope.Bpf;
-using TlsScope.Capture;
-using TlsScope.Capture.Model;
 using TlsScope.Flows;
-using TlsScope.Output;
-using TlsScope.Output.Files;
-using TlsScope.Capture.Events;
-using TlsScope.Capture.Packets;
-using TlsScope.Keys.Decoding;
-using TlsScope.Pcap;
+using TlsScope.Engine;
+using TlsScope.Outputs;
+using TlsScope.Outputs.Files;
+using TlsScope.Outputs.Pcapng;
+using TlsScope.Sources.Packets;
+using TlsScope.Sources.Tls;
+using TlsScope.Sources.Tls.Keys.Decoding;
 
 namespace TlsScope.Cli;
 
@@ -36,9 +35,9 @@ public static class Program
     private static int Dispatch(string[] args)
     {
         // The calibration helper: the same binary, run by the tool itself to find a library's
-        // key layout in a process of its own (see TlsScope.Keys.Calibration).
+        // key layout in a process of its own (see TlsScope.Sources.Tls.Keys.Calibration).
         if (args is ["__calibrate", .. var rest])
-            return TlsScope.Keys.Calibration.CalibrationHelper.Run(rest);
+            return TlsScope.Sources.Tls.Keys.Calibration.CalibrationHelper.Run(rest);
         var cli = new CliOptions();
         var root = cli.Build();
         var parsed = root.Parse(args);

@@ -1,6 +1,6 @@
-using TlsScope.Capture.Model;
 using TlsScope.Protocols.Http1;
 using TlsScope.Protocols.WebSocket;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Flows;
 

@@ -1,5 +1,5 @@
-using TlsScope.Capture.Model;
 using TlsScope.Protocols.Http2;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Flows;
 

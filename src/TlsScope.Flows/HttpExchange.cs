@@ -17,7 +17,7 @@ public sealed class HttpExchange
     public HttpMessage? Response { get; init; }
 
     /// <summary>The process of whichever side is present (the request's when both are).</summary>
-    public TlsScope.Capture.Model.ProcessInfo Process => (Request ?? Response)!.Process;
+    public TlsScope.Engine.Model.ProcessInfo Process => (Request ?? Response)!.Process;
 
     /// <summary>True when both sides are present and complete.</summary>
     public bool Complete => Request is { Complete: true } && Response is { Complete: true };

@@ -1,5 +1,5 @@
 using System.Net;
-using TlsScope.Capture.Model;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Flows;
 

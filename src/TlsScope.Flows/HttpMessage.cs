@@ -1,5 +1,5 @@
 using TlsScope.Protocols;
-using TlsScope.Capture.Model;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Flows;
 

@@ -1,4 +1,3 @@
-using TlsScope.Capture.Model;
 using TlsScope.Protocols.Http1;
 using TlsScope.Protocols.Http2;
 

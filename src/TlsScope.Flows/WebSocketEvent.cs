@@ -1,5 +1,5 @@
-using TlsScope.Capture.Model;
 using TlsScope.Protocols.WebSocket;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Flows;
 

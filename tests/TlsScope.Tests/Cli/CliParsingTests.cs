@@ -1,7 +1,7 @@
 using System.CommandLine;
-using TlsScope.Capture;
 using TlsScope.Cli;
 using TlsScope.Flows;
+using TlsScope.Engine;
 
 namespace TlsScope.Tests.Cli;
 

@@ -1,6 +1,7 @@
-using TlsScope.Capture.Decoding;
-using TlsScope.Capture.Events;
-using TlsScope.Capture.Model;
+using TlsScope.Sources.Tls.Events;
+using TlsScope.Engine.Model;
+using TlsScope.Sources.Tls.Decoding;
+
 using static TlsScope.Tests.Decoding.KernelRecords;
 
 namespace TlsScope.Tests.Decoding;

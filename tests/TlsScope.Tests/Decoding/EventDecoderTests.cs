@@ -2,9 +2,11 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
-using TlsScope.Capture.Decoding;
-using TlsScope.Capture.Events;
-using TlsScope.Capture.Model;
+using TlsScope.Engine.Model;
+using TlsScope.Sources.Tls.Events;
+using TlsScope.Engine.Kernel;
+using TlsScope.Engine.Reading;
+using TlsScope.Sources.Tls.Decoding;
 using static TlsScope.Tests.Decoding.KernelRecords;
 
 namespace TlsScope.Tests.Decoding;

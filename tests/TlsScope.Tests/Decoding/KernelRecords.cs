@@ -3,9 +3,11 @@ using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
-using TlsScope.Capture.Decoding;
-using TlsScope.Capture.Events;
-using TlsScope.Capture.Model;
+using TlsScope.Engine.Kernel;
+using TlsScope.Engine.Model;
+using TlsScope.Engine.Reading;
+using TlsScope.Sources.Tls.Decoding;
+using TlsScope.Sources.Tls.Events;
 
 namespace TlsScope.Tests.Decoding;
 
@@ -40,7 +42,7 @@ internal static unsafe class KernelRecords
     {
         var h = new ChunkHeader
         {
-            Head = new EventHead { Kind = EventKind.Data, Flags = flags, TimeNs = timeNs, ConnId = conn },
+            Head = new EventHead { Kind = EventKind.Data, Flags = (uint)flags, TimeNs = timeNs, ConnId = conn },
             StartNs = timeNs - 1_000,
             StreamOffset = (ulong)offset,
             Pid = Pid,

@@ -1,7 +1,9 @@
 using System.Runtime.InteropServices;
-using TlsScope.Capture.Decoding;
-using TlsScope.Capture.Events;
-using TlsScope.Capture.Model;
+using TlsScope.Engine.Model;
+using TlsScope.Engine.Kernel;
+using TlsScope.Sources.Tls.Decoding;
+using TlsScope.Sources.Tls.Events;
+using TlsScope.Sources.Tls.Keys.Layout;
 
 namespace TlsScope.Tests.Decoding;
 
@@ -19,7 +21,7 @@ public sealed class KeyRecordDecodingTests
     {
         var k = new KeysRecord
         {
-            Head = new EventHead { Kind = EventKind.Keys, Flags = (ChunkFlags)flags, TimeNs = KernelRecords.BaseTimeNs, ConnId = 7 },
+            Head = new EventHead { Kind = EventKind.Keys, Flags = flags, TimeNs = KernelRecords.BaseTimeNs, ConnId = 7 },
             Ssl = 0x5555_0000_1000,
             Pid = 42,
             Tid = 43,

@@ -1,4 +1,5 @@
-using TlsScope.Capture.Collections;
+using TlsScope.Engine.Collections;
+
 
 namespace TlsScope.Tests.Decoding;
 

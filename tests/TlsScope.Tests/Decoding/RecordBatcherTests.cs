@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using TlsScope.Capture.Decoding;
+using TlsScope.Engine.Reading;
 
 namespace TlsScope.Tests.Decoding;
 

@@ -1,4 +1,5 @@
-using TlsScope.Capture.Model;
+using TlsScope.Engine.Model;
+
 
 namespace TlsScope.Tests.Decoding;
 

@@ -1,8 +1,8 @@
 using System.IO.Compression;
 using System.Text;
-using TlsScope.Capture.Model;
 using TlsScope.Flows;
 using TlsScope.Tests.Http2;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Tests.Flows;
 

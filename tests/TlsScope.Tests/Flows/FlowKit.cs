@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
-using TlsScope.Capture.Model;
 using TlsScope.Flows;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Tests.Flows;
 

@@ -1,9 +1,9 @@
 using System.IO.Compression;
 using System.Net;
 using System.Text;
-using TlsScope.Capture.Model;
 using TlsScope.Flows;
 using TlsScope.Tests.Http2;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Tests.Flows;
 

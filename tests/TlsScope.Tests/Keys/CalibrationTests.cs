@@ -1,5 +1,6 @@
-using TlsScope.Keys.Calibration;
-using TlsScope.Keys.Layout;
+using TlsScope.Sources.Tls.Keys.Calibration;
+using TlsScope.Sources.Tls.Keys.Layout;
+
 
 namespace TlsScope.Tests.Keys;
 

@@ -1,6 +1,6 @@
-using TlsScope.Capture.Model;
-using TlsScope.Keys.Decoding;
-using TlsScope.Keys.Layout;
+using TlsScope.Sources.Tls.Keys.Decoding;
+using TlsScope.Sources.Tls.Keys.Layout;
+
 
 namespace TlsScope.Tests.Keys;
 

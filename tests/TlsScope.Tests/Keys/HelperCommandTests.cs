@@ -1,5 +1,6 @@
-using TlsScope.Keys.Calibration;
-using TlsScope.Keys.Resolution;
+using TlsScope.Sources.Tls.Keys.Calibration;
+using TlsScope.Sources.Tls.Keys.Resolution;
+
 
 namespace TlsScope.Tests.Keys;
 

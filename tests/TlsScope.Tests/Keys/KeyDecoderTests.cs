@@ -1,6 +1,6 @@
-using TlsScope.Capture.Model;
-using TlsScope.Keys.Decoding;
-using TlsScope.Keys.Layout;
+using TlsScope.Sources.Tls.Keys.Decoding;
+using TlsScope.Sources.Tls.Keys.Layout;
+
 
 namespace TlsScope.Tests.Keys;
 
@@ -63,7 +63,7 @@ public class KeyDecoderTests
         Assert.Equal(1u, kernel.VersionSlot);
         Assert.Equal(3u, kernel.ReadySlot12);
         Assert.Equal(4u, kernel.ReadySlot13);
-        var cipher = TlsScope.Capture.Events.KernelKeyLayout.Slot(ref kernel, 2);
+        var cipher = TlsScope.Sources.Tls.Keys.Layout.KernelKeyLayout.Slot(ref kernel, 2);
         Assert.Equal(1u, cipher.Deref);
         Assert.Equal(4u, cipher.Size);
         Assert.Throws<ArgumentException>(() => new KeyLayout("x", [new KeySlot(SlotKind.Version, new KeyPath([0]), 2)]));

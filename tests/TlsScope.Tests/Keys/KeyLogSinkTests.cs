@@ -1,5 +1,6 @@
-using TlsScope.Capture.Model;
-using TlsScope.Output;
+using TlsScope.Engine.Model;
+using TlsScope.Outputs.KeyLog;
+
 
 namespace TlsScope.Tests.Keys;
 

@@ -1,6 +1,6 @@
-using TlsScope.Capture.Events;
-using TlsScope.Capture.Model;
-using TlsScope.Keys.Layout;
+using TlsScope.Engine.Model;
+using TlsScope.Sources.Tls.Keys.Layout;
+
 
 namespace TlsScope.Tests.Keys;
 

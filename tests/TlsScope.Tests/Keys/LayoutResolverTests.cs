@@ -1,6 +1,7 @@
-using TlsScope.Keys.Calibration;
-using TlsScope.Keys.Layout;
-using TlsScope.Keys.Resolution;
+using TlsScope.Sources.Tls.Keys.Layout;
+using TlsScope.Sources.Tls.Keys.Resolution;
+using TlsScope.Sources.Tls.Keys.Calibration;
+
 
 namespace TlsScope.Tests.Keys;
 

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using TlsScope.Keys.Decoding;
+using TlsScope.Sources.Tls.Keys.Decoding;
 
 namespace TlsScope.Tests.Keys;
 

@@ -1,4 +1,5 @@
-using TlsScope.Keys.Resolution;
+using TlsScope.Sources.Tls.Keys.Resolution;
+
 
 namespace TlsScope.Tests.Keys;
 

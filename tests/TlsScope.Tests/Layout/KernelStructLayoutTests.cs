@@ -6,7 +6,10 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
-using TlsScope.Capture.Events;
+using TlsScope.Engine.Kernel;
+using TlsScope.Sources.Packets;
+using TlsScope.Sources.Tls.Events;
+using TlsScope.Sources.Tls.Keys.Layout;
 
 namespace TlsScope.Tests.Layout;
 
@@ -299,8 +302,8 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
     {
         Assert.Equal(EventKind.Data, c.Value("TSCOPE_EVENT_DATA"));
         Assert.Equal(EventKind.Close, c.Value("TSCOPE_EVENT_CLOSE"));
-        Assert.Equal((long)TlsScope.Capture.Model.Direction.Read, c.Value("TSCOPE_DIR_READ"));
-        Assert.Equal((long)TlsScope.Capture.Model.Direction.Write, c.Value("TSCOPE_DIR_WRITE"));
+        Assert.Equal((long)TlsScope.Engine.Model.Direction.Read, c.Value("TSCOPE_DIR_READ"));
+        Assert.Equal((long)TlsScope.Engine.Model.Direction.Write, c.Value("TSCOPE_DIR_WRITE"));
         Assert.Equal((long)ChunkFlags.First, c.Value("TSCOPE_CHUNK_FIRST"));
         Assert.Equal((long)ChunkFlags.Last, c.Value("TSCOPE_CHUNK_LAST"));
         Assert.Equal((long)ChunkFlags.Truncated, c.Value("TSCOPE_CHUNK_TRUNCATED"));

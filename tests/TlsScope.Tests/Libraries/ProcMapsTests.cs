@@ -1,5 +1,6 @@
 using TlsScope.Bpf;
-using TlsScope.Capture.Libraries;
+using TlsScope.Engine.Processes;
+using TlsScope.Sources.Tls.Discovery;
 
 namespace TlsScope.Tests.Libraries;
 

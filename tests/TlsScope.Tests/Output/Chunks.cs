@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using TlsScope.Capture.Model;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Tests.Output;
 

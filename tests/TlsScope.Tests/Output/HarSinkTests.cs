@@ -1,12 +1,12 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using TlsScope.Capture.Model;
 using TlsScope.Flows;
-using TlsScope.Output;
-using TlsScope.Output.Har;
 using TlsScope.Tests.Layout;
 using TlsScope.Tests.Tools;
+using TlsScope.Engine.Model;
+using TlsScope.Outputs;
+using TlsScope.Outputs.Har;
 
 namespace TlsScope.Tests.Output;
 

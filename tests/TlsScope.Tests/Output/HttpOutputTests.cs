@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
-using TlsScope.Capture.Model;
 using TlsScope.Flows;
-using TlsScope.Output;
 using TlsScope.Tests.Flows;
+using TlsScope.Outputs.Json;
+using TlsScope.Outputs.Text;
 
 namespace TlsScope.Tests.Output;
 

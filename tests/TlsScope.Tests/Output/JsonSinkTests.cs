@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using TlsScope.Capture.Model;
-using TlsScope.Output;
+using TlsScope.Outputs.Json;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Tests.Output;
 

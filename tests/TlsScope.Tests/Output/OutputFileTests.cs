@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using TlsScope.Output;
-using TlsScope.Output.Files;
+using TlsScope.Outputs;
+using TlsScope.Outputs.Files;
 
 namespace TlsScope.Tests.Output;
 

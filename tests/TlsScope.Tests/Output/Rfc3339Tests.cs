@@ -1,5 +1,5 @@
 using System.Text;
-using TlsScope.Output;
+using TlsScope.Outputs.Json;
 
 namespace TlsScope.Tests.Output;
 

@@ -1,4 +1,6 @@
-using TlsScope.Output;
+using TlsScope.Outputs;
+using TlsScope.Outputs.Files;
+
 
 namespace TlsScope.Tests.Output;
 

@@ -1,7 +1,7 @@
 using System.Text;
-using TlsScope.Capture.Model;
 using TlsScope.Flows;
-using TlsScope.Output;
+using TlsScope.Engine.Model;
+using TlsScope.Outputs;
 
 namespace TlsScope.Tests.Output;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
-using TlsScope.Capture.Model;
-using TlsScope.Output;
+using TlsScope.Outputs.Text;
+using TlsScope.Engine.Model;
 
 namespace TlsScope.Tests.Output;
 

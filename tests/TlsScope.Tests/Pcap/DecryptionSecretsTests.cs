@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using TlsScope.Capture.Model;
-using TlsScope.Pcap;
 using TlsScope.Tests.Tools;
+using TlsScope.Engine.Model;
+using TlsScope.Outputs.Pcapng;
 
 namespace TlsScope.Tests.Pcap;
 

@@ -1,5 +1,5 @@
 using System.Net;
-using TlsScope.Pcap;
+using TlsScope.Outputs.Pcapng;
 
 namespace TlsScope.Tests.Pcap;
 

@@ -1,6 +1,6 @@
 using System.Text;
-using TlsScope.Capture.Model;
-using TlsScope.Pcap;
+using TlsScope.Engine.Model;
+using TlsScope.Outputs.Pcapng;
 
 namespace TlsScope.Tests.Pcap;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using TlsScope.Pcap;
+using TlsScope.Outputs.Pcapng;
 
 namespace TlsScope.Tests.Pcap;
 

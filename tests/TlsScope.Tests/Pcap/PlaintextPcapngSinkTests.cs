@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
-using TlsScope.Capture.Model;
-using TlsScope.Pcap;
+using TlsScope.Engine.Model;
+using TlsScope.Outputs.Pcapng;
 
 namespace TlsScope.Tests.Pcap;
 

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* TlsScope's capture object: TLS library probes, the socket syscall tracepoints that give
+ * their fd and 4-tuple, one ring buffer. Library families differ only in the thin probe
+ * wrappers at the bottom; everything else is shared. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+#include "../lib/config.h"
+#include "maps.h"
+#include "../lib/sock.h"
+#include "keys.h"
+#include "tls_call.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* ---- socket syscalls: reveal the fd of the TLS call running on this thread ---- */
+#define FD_TRACEPOINT(name, is_send)                                                               \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int tp_##name(struct trace_event_raw_sys_enter *ctx)                                       \
+	{                                                                                          \
+		return tls_call_saw_fd(ctx->args[0], is_send);                                     \
+	}
+FD_TRACEPOINT(read, 0)
+FD_TRACEPOINT(write, 1)
+FD_TRACEPOINT(readv, 0)
+FD_TRACEPOINT(writev, 1)
+FD_TRACEPOINT(recvfrom, 0)
+FD_TRACEPOINT(sendto, 1)
+FD_TRACEPOINT(recvmsg, 0)
+FD_TRACEPOINT(sendmsg, 1)
+
+/* ---- OpenSSL / BoringSSL ---- */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf)
+{
+	return tls_call_enter((__u64)ssl, (__u64)buf, 0, TSCOPE_DIR_READ);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, void *buf)
+{
+	return tls_call_enter((__u64)ssl, (__u64)buf, 0, TSCOPE_DIR_WRITE);
+}
+
+/* int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readbytes)
+{
+	return tls_call_enter((__u64)ssl, (__u64)buf, (__u64)readbytes, TSCOPE_DIR_READ);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, void *buf, __u64 num, __u64 *written)
+{
+	return tls_call_enter((__u64)ssl, (__u64)buf, (__u64)written, TSCOPE_DIR_WRITE);
+}
+
+/* One return probe for all four: the saved entry says how to read the byte count. */
+SEC("uretprobe")
+int BPF_KRETPROBE(tls_return, long ret)
+{
+	return tls_call_return(ctx, ret);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	return tls_conn_free((__u64)ssl);
+}
+
+/* int SSL_do_handshake(SSL *s): keys that exist only while it runs (keys.h) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_handshake_enter, void *ssl)
+{
+	return handshake_enter(ctx, (__u64)ssl);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_handshake_return)
+{
+	return handshake_return();
+}

@@ -1,0 +1,56 @@
+using System.Runtime.InteropServices;
+
+namespace TlsScope.Engine.Kernel;
+
+// Blittable mirrors of bpf/include/events.h. A test pins their sizes and offsets to the header.
+
+public static class EventKind
+{
+    public const uint Data = 1;
+    public const uint Close = 2;
+    public const uint Keys = 3;
+    public const uint Packet = 4;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct SockAddr
+{
+    public ushort Family;
+    public ushort LocalPort;
+    public ushort RemotePort;
+    public ushort Pad;
+    public fixed byte LocalAddr[16];
+    public fixed byte RemoteAddr[16];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct EventHead
+{
+    public uint Kind;
+    public uint Flags;
+    public ulong TimeNs;
+    public ulong ConnId;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KernelConfig
+{
+    public const int CommLength = 16;
+
+    public uint TargetPid;
+    public uint TargetUid;
+    public uint FilterUid;
+    public uint FilterComm;
+    public uint MaxPayload;
+    public uint WakeupBytes;
+    public uint Keys;
+    public uint Pad;
+    public fixed byte Comm[CommLength];
+}
+
+/// <summary>Per-CPU counters that add up (the kernel keeps one copy per CPU).</summary>
+public interface ICounters<T> where T : struct
+{
+    void Add(in T other);
+}
+

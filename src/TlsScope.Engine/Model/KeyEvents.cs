@@ -1,0 +1,42 @@
+namespace TlsScope.Engine.Model;
+
+/// <summary>
+/// The raw bytes the kernel read at a library's key layout, once per handshake (and, when the
+/// layout has handshake-phase slots, once more while the handshake runs:
+/// <see cref="DuringHandshake"/>). What each slot means is the layout's business
+/// (TlsScope.Keys), not the capture's.
+/// </summary>
+public sealed record KeyMaterial(
+    long TimeUnixNs,
+    ulong Connection,
+    ProcessInfo Process,
+    uint LibraryIndex,
+    string Library,
+    ulong Ssl,
+    uint ReadMask,
+    byte[][] Slots,
+    bool DuringHandshake = false);
+
+/// <summary>One handshake's secrets as NSS key log lines ("LABEL client_random secret", hex,
+/// no newline), in the order a library's own key log callback writes them.</summary>
+public sealed record TlsKeySet(
+    long TimeUnixNs,
+    ulong Connection,
+    ProcessInfo Process,
+    string Library,
+    byte[] ClientRandom,
+    IReadOnlyList<string> Lines);
+
+/// <summary>A consumer of key material (the key log file, the pcapng writer's secrets).</summary>
+public interface IKeySink
+{
+    /// <summary>Called once per handshake, from the decoding thread.</summary>
+    void OnKeys(TlsKeySet keys);
+}
+
+/// <summary>Receives the raw key records of a capture; the key decoder turns them into
+/// <see cref="TlsKeySet"/>s.</summary>
+public interface IKeyMaterialSink
+{
+    void OnKeyMaterial(KeyMaterial material);
+}

@@ -1,0 +1,79 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using TlsScope.Bpf;
+
+namespace TlsScope.Engine.Reading;
+
+/// <summary>A block of raw ring-buffer records, each prefixed by its int32 length.</summary>
+public readonly record struct RecordBatch(byte[] Buffer, int Length);
+
+/// <summary>
+/// The ring-buffer callback's only job: copy each record into a large block and hand full
+/// blocks to the decoding thread, so a slow sink never stalls the kernel's producer. Queued
+/// memory is bounded; past the bound the reader waits and the kernel counts what it drops.
+/// </summary>
+public sealed class RecordBatcher : IRingBufferConsumer
+{
+    private const int BlockSize = 1 << 20;
+    private readonly BlockingCollection<RecordBatch> queue = new();
+    private readonly long maxQueuedBytes;
+    private long queuedBytes;
+    private byte[] block = ArrayPool<byte>.Shared.Rent(BlockSize);
+    private int used;
+
+    public RecordBatcher(long maxQueuedBytes = 512L << 20) => this.maxQueuedBytes = maxQueuedBytes;
+
+    public long Records { get; private set; }
+
+    public void OnRecord(ReadOnlySpan<byte> record)
+    {
+        var need = 4 + record.Length;
+        if (used + need > block.Length)
+        {
+            Publish(force: true);
+            if (need > block.Length)
+            {
+                ArrayPool<byte>.Shared.Return(block);
+                block = ArrayPool<byte>.Shared.Rent(need);
+            }
+        }
+        BinaryPrimitives.WriteInt32LittleEndian(block.AsSpan(used), record.Length);
+        record.CopyTo(block.AsSpan(used + 4));
+        used += need;
+        Records++;
+    }
+
+    /// <summary>Hands the current block to the decoder (called after each poll). While the
+    /// decoder still has work queued, a block under half full keeps filling instead: blocks stay
+    /// full under load, and an idle decoder gets records at once.</summary>
+    public void Publish(bool force = false)
+    {
+        if (used == 0 || (!force && queue.Count > 0 && used < block.Length / 2))
+            return;
+        // The bound counts whole blocks held, not bytes used: that is the memory taken.
+        while (Interlocked.Read(ref queuedBytes) > maxQueuedBytes && !queue.IsAddingCompleted)
+            Thread.Sleep(1);
+        Interlocked.Add(ref queuedBytes, block.Length);
+        queue.Add(new RecordBatch(block, used));
+        block = ArrayPool<byte>.Shared.Rent(BlockSize);
+        used = 0;
+    }
+
+    public void Complete()
+    {
+        Publish(force: true);
+        queue.CompleteAdding();
+    }
+
+    /// <summary>The decoder's side: batches in order until <see cref="Complete"/>.</summary>
+    public IEnumerable<RecordBatch> Batches() => queue.GetConsumingEnumerable();
+
+    public bool HasQueued => queue.Count > 0;
+
+    public void Release(RecordBatch batch)
+    {
+        Interlocked.Add(ref queuedBytes, -batch.Buffer.Length);
+        ArrayPool<byte>.Shared.Return(batch.Buffer);
+    }
+}

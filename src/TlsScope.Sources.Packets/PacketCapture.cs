@@ -1,0 +1,226 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using TlsScope.Bpf;
+using TlsScope.Engine;
+using TlsScope.Engine.Model;
+using TlsScope.Engine.Reading;
+using TlsScope.Engine.Kernel;
+
+namespace TlsScope.Sources.Packets;
+
+/// <summary>
+/// Packets for --pcapng: loads bpf/packets.bpf.o, learns socket owners, attaches one TC filter
+/// per interface and direction (loopback: egress only, where each packet passes once), and
+/// reads the packets into a sink on a thread of its own. Dispose detaches every filter; stale
+/// filters of a killed run are removed by <see cref="Start"/>.
+/// </summary>
+public sealed class PacketCapture : IDisposable, IRingBufferConsumer
+{
+    private const int PollMilliseconds = 20; // as the TLS reader: woken early for bursts only
+
+    private readonly BpfObject obj;
+    private readonly CaptureOptions options;
+    private readonly IReadOnlyList<NetworkInterfaces.Entry> chosen;
+    private IPacketSink? sink;
+    private readonly List<TcFilter> filters = [];
+    private readonly Dictionary<int, CaptureInterface> interfaces = [];
+    private readonly Dictionary<uint, PacketOwner> owners = [];
+    private readonly ClockOffset clock = new();
+    private readonly byte[] copy = new byte[PacketHeader.Max];
+    private BpfLink? stateLink;
+    private TcHookClaims? claims;
+    private RingBuffer? ring;
+    private Thread? reader;
+    private readonly object detachGate = new();
+    private Action<Exception> failed = _ => { };
+    private volatile bool stopping;
+    private Exception? readerError;
+
+    private PacketCapture(BpfObject obj, CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen)
+    {
+        this.obj = obj;
+        this.options = options;
+        this.chosen = chosen;
+    }
+
+    /// <summary>The TC hooks for these interfaces: loopback egress only (each packet passes
+    /// there once), others both ways.</summary>
+    public static List<(int IfIndex, bool Egress)> Hooks(IReadOnlyList<NetworkInterfaces.Entry> chosen) =>
+        chosen.SelectMany(e => e.IsLoopback ? [(e.Interface.Index, true)] : new[] { (e.Interface.Index, false), (e.Interface.Index, true) }).ToList();
+
+    /// <summary>Loads the packet programs (every refusal that needs the kernel); nothing is attached yet.</summary>
+    /// <param name="chosen">From <see cref="NetworkInterfaces.Select"/>.</param>
+    public static PacketCapture Load(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen)
+    {
+        if (chosen.Count == 0)
+            throw new CaptureException("--pcapng: no network interface is up");
+        return new PacketCapture(PacketObject.Load(options), options, chosen);
+    }
+
+    /// <summary>Learns socket owners and attaches the filters: from here on, packets wait in
+    /// the ring buffer for <see cref="Start"/>. Refusals (a hook another run took since the
+    /// check) happen here, before the caller's outputs are touched.</summary>
+    public void Attach(Action<string> log)
+    {
+        try
+        {
+            Attach(options, chosen, log);
+        }
+        catch (BpfException e)
+        {
+            DetachFilters();
+            throw new CaptureException(e.Message);
+        }
+        catch
+        {
+            DetachFilters();
+            throw;
+        }
+    }
+
+    /// <summary>Reads the packets into <paramref name="sink"/> on a thread of its own.</summary>
+    /// <param name="failed">Called (on the reader thread) when reading packets fails; the filters
+    /// are already detached then.</param>
+    public void Start(IPacketSink sink, Action<Exception> failed)
+    {
+        if (this.sink is not null || ring is null)
+            throw new InvalidOperationException("the packet capture is started already, or not attached");
+        this.sink = sink;
+        this.failed = failed;
+        reader = new Thread(ReadLoop) { Name = "tlsscope packet reader", IsBackground = true };
+        reader.Start();
+    }
+
+    private unsafe void Attach(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen, Action<string> log)
+    {
+        // Owners first: from here on connect()/listen() are seen, and older sockets are seeded.
+        stateLink = BpfLink.AttachTracepoint(obj, "tp_sock_state", "sock", "inet_sock_set_state");
+        foreach (var seed in SocketOwnerSeeder.Scan(options))
+        {
+            var key = seed.Key;
+            var owner = seed.Owner;
+            obj.Update("owners", new ReadOnlySpan<byte>(&key, sizeof(SockAddr)), new ReadOnlySpan<byte>(&owner, sizeof(SocketOwner)));
+        }
+        var hooks = Hooks(chosen);
+        (claims, var stale) = TcHookClaims.Take(hooks);
+        if (stale > 0)
+            log($"tlsscope: removed {stale} TC filter(s) left by a killed run");
+        foreach (var e in chosen)
+        {
+            interfaces[e.Interface.Index] = e.Interface;
+            var index = (uint)e.Interface.Index;
+            var l2 = (uint)e.LinkHeaderLength;
+            obj.Update("link_header", new ReadOnlySpan<byte>(&index, 4), new ReadOnlySpan<byte>(&l2, 4));
+        }
+        ring = RingBuffer.Open(obj, "packets", this);
+        foreach (var (ifIndex, egress) in hooks)
+            filters.Add(TcFilter.Attach(obj, egress ? "tscope_egress" : "tscope_ingress", ifIndex, egress));
+        if (options.Verbose)
+            log($"tlsscope: capturing packets on {string.Join(", ", chosen.Select(e => e.Interface.Name))}");
+    }
+
+    private void ReadLoop()
+    {
+        try
+        {
+            while (!stopping)
+            {
+                ring!.Poll(PollMilliseconds);
+                sink!.Flush();
+            }
+            ring!.Consume();
+            sink!.Flush();
+        }
+        catch (Exception e)
+        {
+            // Stop copying packets nobody reads, and end the capture now rather than at its end.
+            readerError = e;
+            DetachFilters();
+            failed(e);
+        }
+    }
+
+    public unsafe void OnRecord(ReadOnlySpan<byte> record)
+    {
+        if (record.Length < sizeof(PacketHeader))
+            return;
+        ref readonly var h = ref MemoryMarshal.AsRef<PacketHeader>(record);
+        if (h.Head.Kind != EventKind.Packet || !interfaces.TryGetValue((int)h.IfIndex, out var iface))
+            return;
+        var len = (int)Math.Min(h.CapLen, (uint)(record.Length - sizeof(PacketHeader)));
+        record.Slice(sizeof(PacketHeader), len).CopyTo(copy);
+        var flags = (PacketFlags)(uint)h.Head.Flags;
+        var owner = (flags & PacketFlags.Owned) != 0 ? Owner(in h) : null;
+        sink!.OnPacket(new CapturedPacket(clock.ToUnixNs(h.Head.TimeNs), iface, (flags & PacketFlags.Egress) != 0,
+            (int)h.Len, new ReadOnlyMemory<byte>(copy, 0, len), owner));
+    }
+
+    private unsafe PacketOwner Owner(in PacketHeader h)
+    {
+        fixed (byte* c = h.Comm)
+        {
+            var name = KernelComm.Bytes(c);
+            if (owners.TryGetValue(h.Pid, out var known) && known.Uid == h.Uid && KernelComm.Same(known.Comm, name))
+                return known;
+            if (owners.Count > 65536)
+                owners.Clear();
+            return owners[h.Pid] = new PacketOwner((int)h.Pid, h.Uid, KernelComm.Decode(name), CommandLine(h.Pid));
+        }
+    }
+
+    /// <summary>Read from the kernel's copy: the process may be gone already.</summary>
+    private unsafe string? CommandLine(uint pid)
+    {
+        var record = default(CommandLineRecord);
+        if (!obj.Lookup("cmdlines", new ReadOnlySpan<byte>(&pid, 4), new Span<byte>(&record, sizeof(CommandLineRecord))))
+            return null;
+        var args = new ReadOnlySpan<byte>(record.Args, (int)Math.Min(record.Len, (uint)CommandLineRecord.Max)).TrimEnd((byte)0);
+        return args.IsEmpty ? null : Encoding.UTF8.GetString(args).Replace('\0', ' ');
+    }
+
+    /// <summary>The kernel's packet counters, summed over CPUs.</summary>
+    public PacketStats Stats() => EmbeddedObjects.SumPerCpu<PacketStats>(obj, "packet_stats");
+
+    /// <summary>Detaches the filters, drains what the kernel produced, stops the reader.</summary>
+    public PacketStats Stop()
+    {
+        DetachFilters();
+        stopping = true;
+        reader?.Join();
+        reader = null;
+        if (readerError is { } e)
+            throw new CaptureException("packet capture failed: " + e.Message);
+        return Stats();
+    }
+
+    /// <summary>Removes every TC filter of this run and its claim. Safe from any thread, any
+    /// number of times: a second Ctrl-C calls it before the process dies.</summary>
+    public void DetachFilters()
+    {
+        lock (detachGate)
+        {
+            foreach (var f in filters)
+                f.Dispose();
+            filters.Clear();
+            claims?.Dispose();
+            claims = null;
+            stateLink?.Dispose();
+            stateLink = null;
+        }
+    }
+
+    private bool disposed;
+
+    public void Dispose()
+    {
+        if (disposed)
+            return;
+        disposed = true;
+        DetachFilters();
+        stopping = true;
+        if (reader is { IsAlive: true })
+            reader.Join();
+        ring?.Dispose();
+        obj.Dispose();
+    }
+}

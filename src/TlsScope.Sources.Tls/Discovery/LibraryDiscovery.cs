@@ -1,0 +1,157 @@
+using TlsScope.Bpf;
+using TlsScope.Bpf.Elf;
+using TlsScope.Sources.Tls.Probes;
+using TlsScope.Engine;
+using TlsScope.Engine.Processes;
+
+namespace TlsScope.Sources.Tls.Discovery;
+
+/// <summary>A file examined as a TLS library: its identity, symbols and family.</summary>
+public sealed record ExaminedLibrary(FileIdentity Id, ElfSymbols Elf, LibraryFamily Family);
+
+/// <summary>
+/// Finds TLS libraries: the linker cache, every ssl library or TLS-exporting executable mapped by
+/// a running process (private copies count), and paths the user names. Each file (by inode) is
+/// examined once; later scans only look at processes not seen before.
+/// </summary>
+public sealed class LibraryDiscovery(int? targetPid, IReadOnlyList<LibraryFamily> families)
+{
+    /// <summary>A process's maps are read again on each scan for this long after it is first
+    /// seen: its loader or a dlopen may map TLS libraries after exec.</summary>
+    private static readonly TimeSpan YoungProcess = TimeSpan.FromSeconds(5);
+
+    private readonly Dictionary<FileIdentity, TlsLibrary?> examined = [];
+    private readonly Dictionary<int, DateTime> firstSeen = [];
+    private readonly List<TlsLibrary> libraries = [];
+
+    public IReadOnlyList<TlsLibrary> Libraries => libraries;
+
+    /// <summary>Looks at everything there is now; returns the libraries not found before.</summary>
+    public List<TlsLibrary> ScanAll()
+    {
+        var found = new List<TlsLibrary>();
+        if (targetPid is null)
+            foreach (var path in LinkerCache.Find("libssl.", "libboringssl."))
+                if (FileIdentity.Of(path) is { } id)
+                    Consider(path, id, found);
+        foreach (var pid in Pids())
+        {
+            firstSeen.TryAdd(pid, DateTime.UtcNow);
+            ScanProcess(pid, found);
+        }
+        return found;
+    }
+
+    /// <summary>Looks at processes started since the last scan (and young ones again).</summary>
+    public List<TlsLibrary> ScanNew()
+    {
+        var found = new List<TlsLibrary>();
+        var now = DateTime.UtcNow;
+        var alive = new HashSet<int>();
+        foreach (var pid in Pids())
+        {
+            alive.Add(pid);
+            if (!firstSeen.TryGetValue(pid, out var seen))
+                firstSeen[pid] = seen = now;
+            if (targetPid is not null || now - seen <= YoungProcess)
+                ScanProcess(pid, found);
+        }
+        foreach (var gone in firstSeen.Keys.Where(p => !alive.Contains(p)).ToList())
+            firstSeen.Remove(gone);
+        return found;
+    }
+
+    /// <summary>A path the user named with --libssl, examined already by <see cref="Examine"/>.</summary>
+    public TlsLibrary AddExplicit(string path, ExaminedLibrary library)
+    {
+        if (examined.TryGetValue(library.Id, out var known) && known is not null)
+            return known;
+        return Add(path, library.Id, library.Family, library.Elf);
+    }
+
+    /// <summary>Reads a --libssl path and finds its family; every reason to refuse it is a
+    /// one-line CaptureException, so it can be checked before anything else happens.</summary>
+    public static ExaminedLibrary Examine(string path, IReadOnlyList<LibraryFamily> families)
+    {
+        if (path.Length == 0)
+            throw new CaptureException("--libssl '': empty path");
+        if (!File.Exists(path))
+            throw new CaptureException(Directory.Exists(path) ? $"--libssl {path}: is a directory" : $"--libssl {path}: no such file");
+        var id = FileIdentity.Of(path) ?? throw new CaptureException($"--libssl {path}: cannot stat the file");
+        ElfSymbols elf;
+        try
+        {
+            elf = ElfSymbols.Open(path);
+        }
+        catch (ElfFormatException e)
+        {
+            throw new CaptureException($"--libssl {path}: {Tail(e.Message, path)}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CaptureException($"--libssl {path}: cannot read it ({e.Message.ToLowerInvariant()})");
+        }
+        var family = FamilyOf(elf, families) ?? throw new CaptureException(
+            $"--libssl {path}: no TLS functions found (needs {string.Join(" and ", families[0].RequiredSymbols)}); is it stripped, or statically linked without exporting them?");
+        return new ExaminedLibrary(id, elf, family);
+    }
+
+    private static string Tail(string message, string path) =>
+        message.StartsWith(path + ": ", StringComparison.Ordinal) ? message[(path.Length + 2)..] : message;
+
+    private IEnumerable<int> Pids() => targetPid is { } p ? [p] : ProcMaps.AllPids();
+
+    private void ScanProcess(int pid, List<TlsLibrary> found)
+    {
+        var exe = ExePath(pid);
+        foreach (var m in ProcMaps.ExecutableFiles(pid))
+        {
+            if (examined.ContainsKey(m.Identity))
+                continue;
+            var name = Path.GetFileName(m.Path);
+            if (m.Path == exe || name.Contains("ssl", StringComparison.OrdinalIgnoreCase))
+                Consider(ProcMaps.ReachablePath(m), m.Identity, found);
+        }
+    }
+
+    private static string? ExePath(int pid)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{pid}/exe").LinkTarget?.Replace(" (deleted)", "");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private void Consider(string path, FileIdentity id, List<TlsLibrary> found)
+    {
+        if (examined.ContainsKey(id))
+            return;
+        examined[id] = null;
+        ElfSymbols elf;
+        try
+        {
+            elf = ElfSymbols.Open(path);
+        }
+        catch (Exception e) when (e is ElfFormatException or IOException or UnauthorizedAccessException)
+        {
+            return; // not ours to report: discovery looks at many files
+        }
+        if (FamilyOf(elf, families) is { } family)
+            found.Add(Add(path, id, family, elf));
+    }
+
+    private static LibraryFamily? FamilyOf(ElfSymbols elf, IReadOnlyList<LibraryFamily> families) =>
+        families.FirstOrDefault(f => elf.HasFunctions(f.RequiredSymbols.ToArray()));
+
+    private TlsLibrary Add(string path, FileIdentity id, LibraryFamily family, ElfSymbols elf)
+    {
+        var lib = new TlsLibrary(libraries.Count, path, id, family, elf);
+        libraries.Add(lib);
+        examined[id] = lib;
+        return lib;
+    }
+}

@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+using TlsScope.Engine.Kernel;
+using TlsScope.Sources.Tls.Keys.Layout;
+
+namespace TlsScope.Sources.Tls.Events;
+
+// Blittable mirrors of bpf/include/events.h. A test pins their sizes and offsets to the header.
+
+[Flags]
+public enum ChunkFlags : uint
+{
+    None = 0,
+    First = 1,
+    Last = 2,
+    Truncated = 4,
+    FdInferred = 8,
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct ChunkHeader
+{
+    public const int CommLength = 16;
+    public const int DataMax = 32768;
+
+    public EventHead Head;
+    public ulong StartNs;
+    public ulong StreamOffset;
+    public uint Pid;
+    public uint Tid;
+    public uint Uid;
+    public int Fd;
+    public uint Len;
+    public uint CallLen;
+    public uint Dropped;
+    public uint Library;
+    public uint Direction;
+    public uint Pad;
+    public SockAddr Addr;
+    public fixed byte Comm[CommLength];
+
+    public readonly ChunkFlags Flags => (ChunkFlags)Head.Flags;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct ConnCloseRecord
+{
+    public EventHead Head;
+    public ulong ReadBytes;
+    public ulong WriteBytes;
+    public uint Pid;
+    public uint Tid;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public struct KernelStats : ICounters<KernelStats>
+{
+    public ulong Chunks;
+    public ulong Bytes;
+    public ulong LostRecords;
+    public ulong LostBytes;
+    public ulong UnreadableBytes;
+    public ulong TruncatedBytes;
+    public ulong BusyDrops;
+
+    public void Add(in KernelStats o)
+    {
+        Chunks += o.Chunks;
+        Bytes += o.Bytes;
+        LostRecords += o.LostRecords;
+        LostBytes += o.LostBytes;
+        UnreadableBytes += o.UnreadableBytes;
+        TruncatedBytes += o.TruncatedBytes;
+        BusyDrops += o.BusyDrops;
+    }
+
+    /// <summary>Anything transferred and not captured, other than on purpose.</summary>
+    public readonly bool AnyLoss => LostRecords + LostBytes + UnreadableBytes + BusyDrops > 0;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KeysRecord
+{
+    public EventHead Head;
+    public ulong Ssl;
+    public uint Pid;
+    public uint Tid;
+    public uint Uid;
+    public uint Library;
+    public uint ReadMask;
+    public uint Pad;
+    public fixed byte Comm[KernelConfig.CommLength];
+    public fixed byte Slots[KernelKeyLayout.Slots * KernelKeyLayout.SlotSize];
+}

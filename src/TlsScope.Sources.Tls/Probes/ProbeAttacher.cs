@@ -1,0 +1,71 @@
+using TlsScope.Bpf;
+using TlsScope.Sources.Tls.Discovery;
+using TlsScope.Engine;
+
+namespace TlsScope.Sources.Tls.Probes;
+
+/// <summary>The one attach loop: every probe row of a library's family, every fd tracepoint.
+/// Owns the links; disposing detaches them all. The session keeps attaches and disposal apart.</summary>
+public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposable
+{
+    private readonly List<BpfLink> links = [];
+    private readonly object gate = new();
+
+    public int LinkCount
+    {
+        get
+        {
+            lock (gate)
+                return links.Count;
+        }
+    }
+
+    public void AttachTracepoints()
+    {
+        foreach (var syscall in ProbeTable.FdSyscalls)
+            Keep(BpfLink.AttachTracepoint(obj, "tp_" + syscall, "syscalls", "sys_enter_" + syscall));
+    }
+
+    /// <summary>Attaches every probe of the library; returns how many. A required symbol that
+    /// cannot be attached is an error; optional ones are skipped when absent.</summary>
+    public int Attach(TlsLibrary lib)
+    {
+        var count = 0;
+        foreach (var probe in lib.Family.Probes.Where(p => keys || !p.ForKeys))
+        {
+            if (!lib.Symbols.TryGetFunction(probe.Symbol, out var fn))
+            {
+                if (probe.Optional)
+                    continue;
+                throw new CaptureException(
+                    $"attach {probe.Symbol} in {lib.Path}: symbol not found; statically linked? pass --libssl PATH");
+            }
+            try
+            {
+                Keep(BpfLink.AttachUprobe(obj, probe.Program, lib.Path, fn.FileOffset, probe.IsReturn, pid ?? -1, (ulong)lib.Id));
+                count++;
+            }
+            catch (BpfException e)
+            {
+                throw new CaptureException($"attach {probe.Symbol} in {lib.Path}: {e.Message}");
+            }
+        }
+        return count;
+    }
+
+    private void Keep(BpfLink link)
+    {
+        lock (gate)
+            links.Add(link);
+    }
+
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            foreach (var l in links)
+                l.Dispose();
+            links.Clear();
+        }
+    }
+}
