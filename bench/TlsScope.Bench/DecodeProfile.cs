@@ -72,7 +72,7 @@ internal static class DecodeProfile
                     var lib = counters.For(library);
                     lib.Calls++;
                     lib.Bytes += data.Length;
-                    sink.OnData(new DataChunk(clock.ToUnixNs(h.Head.TimeNs), clock.ToUnixNs(h.StartNs), h.Head.ConnId,
+                    sink.OnData(new DataChunk(clock.ToUnixNs(h.Head.TimeNs), clock.ToUnixNs(h.StartNs), h.ConnId,
                         (Direction)(h.Direction & 1), process, h.Fd, address, library, (long)h.StreamOffset, data, false, 0));
                 }
             }));
@@ -85,7 +85,7 @@ internal static class DecodeProfile
                 for (var i = 0; i < headers.Length; i++)
                 {
                     ref readonly var h = ref headers[i];
-                    sink.OnData(new DataChunk(clock.ToUnixNs(h.Head.TimeNs), clock.ToUnixNs(h.StartNs), h.Head.ConnId,
+                    sink.OnData(new DataChunk(clock.ToUnixNs(h.Head.TimeNs), clock.ToUnixNs(h.StartNs), h.ConnId,
                         (Direction)(h.Direction & 1), process, h.Fd, address, library, (long)h.StreamOffset, payloads[i], false, 0));
                 }
             }));
@@ -135,11 +135,10 @@ internal static class DecodeProfile
         {
             var h = new ChunkHeader
             {
-                Head = new EventHead { Kind = EventKind.Data, Flags = (uint)(ChunkFlags.First | ChunkFlags.Last), TimeNs = (ulong)(1_000_000 + seq), ConnId = (ulong)(seq % 64 + 1) },
+                Head = new EventHead { Kind = EventKind.Data, Flags = (uint)(ChunkFlags.First | ChunkFlags.Last), TimeNs = (ulong)(1_000_000 + seq), Task = new KernelTask { Pid = 4242, Tid = 4242, CgroupId = 1 } },
+                ConnId = (ulong)(seq % 64 + 1),
                 StartNs = (ulong)seq,
                 StreamOffset = (ulong)(seq / 128 * payload),
-                Pid = 4242,
-                Tid = 4242,
                 Fd = 7,
                 Len = (uint)payload,
                 CallLen = (uint)payload,
@@ -156,7 +155,7 @@ internal static class DecodeProfile
                 h.Addr.RemoteAddr[3] = 1;
                 var comm = "bench-producer"u8;
                 for (var i = 0; i < comm.Length; i++)
-                    h.Comm[i] = comm[i];
+                    h.Head.Task.Comm[i] = comm[i];
             }
             BinaryPrimitives.WriteInt32LittleEndian(batch.AsSpan(at), size);
             MemoryMarshal.Write(batch.AsSpan(at + 4), in h);

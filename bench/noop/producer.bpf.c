@@ -76,7 +76,7 @@ static long emit_one(__u32 i, void *arg)
 	__u64 seq = r->seq + i;
 	/* stream (conn, dir) gets every 2*BENCH_CONNS-th record: its offsets are contiguous */
 	rec->chunk.head.time_ns = bpf_ktime_get_ns();
-	rec->chunk.head.conn_id = (seq & (BENCH_CONNS - 1)) + 1;
+	rec->chunk.conn_id = (seq & (BENCH_CONNS - 1)) + 1;
 	rec->chunk.direction = (seq / BENCH_CONNS) & 1;
 	rec->chunk.stream_offset = (seq / (2 * BENCH_CONNS)) * len;
 	rec->chunk.start_ns = rec->chunk.head.time_ns - 1000;
@@ -115,9 +115,10 @@ int produce(struct bpf_raw_tracepoint_args *ctx)
 	struct tscope_chunk *h = &rec->chunk;
 	h->head.kind = TSCOPE_EVENT_DATA;
 	h->head.flags = TSCOPE_CHUNK_FIRST | TSCOPE_CHUNK_LAST;
-	h->pid = BENCH_PID;
-	h->tid = BENCH_PID;
-	h->uid = 0;
+	h->head.task.pid = BENCH_PID;
+	h->head.task.tid = BENCH_PID;
+	h->head.task.uid = 0;
+	h->head.task.cgroup_id = 1;
 	h->fd = 7;
 	h->len = len;
 	h->call_len = len;
@@ -130,7 +131,7 @@ int produce(struct bpf_raw_tracepoint_args *ctx)
 	h->addr.local_addr[3] = 1;
 	h->addr.remote_addr[0] = 127;
 	h->addr.remote_addr[3] = 1;
-	__builtin_memcpy(h->comm, "bench-producer", 15);
+	__builtin_memcpy(h->head.task.comm, "bench-producer", 15);
 
 	struct run_state r = { .seq = c->seq, .len = len, .wakeup_bytes = ctx->args[2], .policy = ctx->args[3] };
 	bpf_loop(count, emit_one, &r, 0);

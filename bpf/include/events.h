@@ -45,39 +45,45 @@ struct tscope_sock_addr {
 	__u8 remote_addr[16];
 };
 
-/* Common prefix of every record. */
+/* Who an event is about: the process and thread, its user, its cgroup (v2 id: the inode of
+ * the cgroup's directory; user space maps it to a path and a container), its name. */
+struct tscope_task {
+	__u32 pid; /* thread group id: the process */
+	__u32 tid;
+	__u32 uid;
+	__u32 pad;
+	__u64 cgroup_id;
+	char comm[TSCOPE_COMM_LEN];
+};
+
+/* The envelope of every record, whatever its source: what, when, about whom. */
 struct tscope_event_head {
 	__u32 kind;
 	__u32 flags;
 	__u64 time_ns; /* CLOCK_MONOTONIC */
-	__u64 conn_id; /* stable per connection, never 0 */
+	struct tscope_task task;
 };
 
 struct tscope_chunk {
 	struct tscope_event_head head;
+	__u64 conn_id;       /* stable per connection, never 0 */
 	__u64 start_ns;      /* CLOCK_MONOTONIC at the call's entry; head.time_ns is its return */
 	__u64 stream_offset; /* bytes of this connection and direction before this record */
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
 	__s32 fd;            /* -1 when not learned */
 	__u32 len;           /* payload bytes in data[] */
 	__u32 call_len;      /* bytes the whole call transferred */
 	__u32 dropped;       /* bytes --max-payload dropped from this call (on the last record) */
 	__u32 library;       /* attach cookie: index of the library in user space's table */
 	__u32 direction;     /* enum tscope_direction */
-	__u32 pad;
 	struct tscope_sock_addr addr;
-	char comm[TSCOPE_COMM_LEN];
 	__u8 data[];
 };
 
 struct tscope_conn_close {
 	struct tscope_event_head head;
+	__u64 conn_id;
 	__u64 read_bytes;  /* final stream offsets: any tail loss shows against them */
 	__u64 write_bytes;
-	__u32 pid;
-	__u32 tid;
 };
 
 /* ---- TLS secrets ----
@@ -114,15 +120,11 @@ enum tscope_keys_flags {
 };
 
 struct tscope_keys {
-	struct tscope_event_head head; /* conn_id: the connection the secrets belong to */
+	struct tscope_event_head head;
+	__u64 conn_id;   /* the connection the secrets belong to; 0 during the handshake */
 	__u64 ssl;       /* the connection object's address in the process */
-	__u32 pid;
-	__u32 tid;
-	__u32 uid;
 	__u32 library;   /* attach cookie, as in tscope_chunk */
 	__u32 read_mask; /* bit i: slot i was read */
-	__u32 pad;
-	char comm[TSCOPE_COMM_LEN];
 	__u8 slots[TSCOPE_KEY_SLOTS * TSCOPE_KEY_SLOT_SIZE]; /* slot i at i * TSCOPE_KEY_SLOT_SIZE */
 };
 
@@ -135,23 +137,16 @@ enum tscope_packet_flags {
 };
 
 struct tscope_packet {
-	struct tscope_event_head head; /* flags: tscope_packet_flags; conn_id 0 */
+	struct tscope_event_head head; /* flags: tscope_packet_flags; task: the socket's owner */
 	__u32 ifindex;
 	__u32 len;       /* bytes on the wire */
 	__u32 cap_len;   /* bytes in data[] */
-	__u32 pid;
-	__u32 uid;
 	__u32 pad;
-	char comm[TSCOPE_COMM_LEN];
 	__u8 data[];
 };
 
-/* Who owns a socket, keyed by its tscope_sock_addr (a listener: remote zeroed). */
-struct tscope_owner {
-	__u32 pid;
-	__u32 uid;
-	char comm[TSCOPE_COMM_LEN];
-};
+/* Who owns a socket (keyed by its tscope_sock_addr; a listener: remote zeroed) is the struct
+ * tscope_task that connected or listened. */
 
 /* A process's command line, read in the process when it connects or listens: short-lived
  * clients are gone by the time their packets are written out. */
@@ -195,17 +190,17 @@ struct tscope_config {
 };
 
 _Static_assert(sizeof(struct tscope_sock_addr) == 40, "tscope_sock_addr layout");
-_Static_assert(sizeof(struct tscope_event_head) == 24, "tscope_event_head layout");
-_Static_assert(__builtin_offsetof(struct tscope_chunk, addr) == 80, "tscope_chunk layout");
-_Static_assert(sizeof(struct tscope_chunk) == 136, "tscope_chunk layout");
-_Static_assert(sizeof(struct tscope_conn_close) == 48, "tscope_conn_close layout");
+_Static_assert(sizeof(struct tscope_task) == 40, "tscope_task layout");
+_Static_assert(sizeof(struct tscope_event_head) == 56, "tscope_event_head layout");
+_Static_assert(__builtin_offsetof(struct tscope_chunk, addr) == 104, "tscope_chunk layout");
+_Static_assert(sizeof(struct tscope_chunk) == 144, "tscope_chunk layout");
+_Static_assert(sizeof(struct tscope_conn_close) == 80, "tscope_conn_close layout");
 _Static_assert(sizeof(struct tscope_stats) == 56, "tscope_stats layout");
 _Static_assert(sizeof(struct tscope_config) == 48, "tscope_config layout");
 _Static_assert(sizeof(struct tscope_mem_path) == 24, "tscope_mem_path layout");
 _Static_assert(sizeof(struct tscope_key_layout) == 312, "tscope_key_layout layout");
-_Static_assert(sizeof(struct tscope_keys) == 840, "tscope_keys layout");
-_Static_assert(sizeof(struct tscope_packet) == 64, "tscope_packet layout");
-_Static_assert(sizeof(struct tscope_owner) == 24, "tscope_owner layout");
+_Static_assert(sizeof(struct tscope_keys) == 848, "tscope_keys layout");
+_Static_assert(sizeof(struct tscope_packet) == 72, "tscope_packet layout");
 _Static_assert(sizeof(struct tscope_packet_stats) == 40, "tscope_packet_stats layout");
 _Static_assert(sizeof(struct tscope_cmdline) == 264, "tscope_cmdline layout");
 

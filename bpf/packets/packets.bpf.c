@@ -11,6 +11,7 @@
 #include <bpf/bpf_core_read.h>
 #include "events.h"
 #include "../lib/config.h"
+#include "../lib/task.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -36,7 +37,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct tscope_sock_addr);
-	__type(value, struct tscope_owner);
+	__type(value, struct tscope_task);
 } owners SEC(".maps");
 
 struct {
@@ -84,7 +85,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, struct tscope_owner);
+	__type(value, struct tscope_task);
 } connecting SEC(".maps");
 
 /* An IPv4 peer of a dual-stack (AF_INET6) socket shows as ::ffff:a.b.c.d; its packets are
@@ -130,7 +131,7 @@ static __always_inline int v6_any(const __u8 *a)
 
 /* Sets (owner) or forgets (null) a key. A listener on [::] also takes IPv4 connections: its
  * IPv4 twin (0.0.0.0, same port) is set or forgotten with it. */
-static __always_inline void owner_set(struct tscope_sock_addr *key, struct tscope_owner *owner)
+static __always_inline void owner_set(struct tscope_sock_addr *key, struct tscope_task *owner)
 {
 	if (owner)
 		bpf_map_update_elem(&owners, key, owner, BPF_ANY);
@@ -187,7 +188,7 @@ int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	}
 	if (ev.newstate != TCP_SYN_SENT && ev.newstate != TCP_LISTEN) {
 		/* Not in the owner's context (softirq, often): only completes a connect seen before. */
-		struct tscope_owner *o = bpf_map_lookup_elem(&connecting, &sk);
+		struct tscope_task *o = bpf_map_lookup_elem(&connecting, &sk);
 		if (!o || !ev.sport)
 			return 0;
 		owner_key(&ev, 1, &key);
@@ -200,11 +201,9 @@ int tp_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	 * packets must not pass as an earlier owner's. */
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	int traced = trace_allowed(pid_tgid);
-	struct tscope_owner owner = {
-		.pid = pid_tgid >> 32,
-		.uid = (__u32)bpf_get_current_uid_gid(),
-	};
-	bpf_get_current_comm(owner.comm, sizeof(owner.comm));
+	struct tscope_task owner;
+	task_fill(&owner, pid_tgid);
+	owner.tid = 0; /* a socket is the process's, whichever thread connected */
 	if (traced)
 		remember_cmdline(owner.pid);
 	if (ev.newstate == TCP_SYN_SENT) {
@@ -262,7 +261,7 @@ static __always_inline int parse_flow(struct __sk_buff *skb, __u16 proto, __u32 
 	return 0;
 }
 
-static __always_inline struct tscope_owner *owner_as(struct flow *f, int sender, int listener, int any_addr)
+static __always_inline struct tscope_task *owner_as(struct flow *f, int sender, int listener, int any_addr)
 {
 	struct tscope_sock_addr key = { .family = f->family };
 	__u8 *local = sender ? f->saddr : f->daddr;
@@ -279,9 +278,9 @@ static __always_inline struct tscope_owner *owner_as(struct flow *f, int sender,
 
 /* The sending socket first (on loopback both ends are local), then the receiving one, then a
  * listener on either end (accepted connections, and the SYN before accept). */
-static __always_inline struct tscope_owner *owner_of(struct flow *f)
+static __always_inline struct tscope_task *owner_of(struct flow *f)
 {
-	struct tscope_owner *o;
+	struct tscope_task *o;
 	if (f->proto != PROTO_TCP)
 		return 0;
 	if ((o = owner_as(f, 1, 0, 0)) || (o = owner_as(f, 0, 0, 0)))
@@ -309,7 +308,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
 	__u32 *l2p = bpf_map_lookup_elem(&link_header, &ifindex);
 	__u32 l2 = l2p ? *l2p : 14;
 	struct flow f = {};
-	struct tscope_owner *owner = 0;
+	struct tscope_task *owner = 0;
 	if (parse_flow(skb, proto, l2 & 0xff, &f) == 0)
 		owner = owner_of(&f);
 	if (!owner && restricted()) {
@@ -333,20 +332,14 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
 	s->head.head.kind = TSCOPE_EVENT_PACKET;
 	s->head.head.flags = (egress ? TSCOPE_PACKET_EGRESS : 0) | (owner ? TSCOPE_PACKET_OWNED : 0);
 	s->head.head.time_ns = bpf_ktime_get_ns();
-	s->head.head.conn_id = 0;
 	s->head.ifindex = ifindex;
 	s->head.len = len;
 	s->head.cap_len = cap;
 	s->head.pad = 0;
-	if (owner) {
-		s->head.pid = owner->pid;
-		s->head.uid = owner->uid;
-		__builtin_memcpy(s->head.comm, owner->comm, TSCOPE_COMM_LEN);
-	} else {
-		s->head.pid = 0;
-		s->head.uid = 0;
-		__builtin_memset(s->head.comm, 0, TSCOPE_COMM_LEN);
-	}
+	if (owner)
+		s->head.head.task = *owner; /* the envelope's task is the socket's owner */
+	else
+		__builtin_memset(&s->head.head.task, 0, sizeof(s->head.head.task));
 	/* Like the TLS ring (maps.h): the reader polls, and is woken early only for a burst. */
 	__u64 wake = bpf_ringbuf_query(&packets, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 										     : BPF_RB_NO_WAKEUP;

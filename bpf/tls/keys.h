@@ -82,18 +82,11 @@ static __always_inline int keys_emit(__u64 pid_tgid, __u64 ssl, __u32 lib, const
 		STAT_ADD(lost_records, 1);
 		return 0;
 	}
-	rec->head.kind = TSCOPE_EVENT_KEYS;
-	rec->head.flags = flags;
-	rec->head.time_ns = bpf_ktime_get_ns();
-	rec->head.conn_id = conn_id;
+	event_head(&rec->head, TSCOPE_EVENT_KEYS, flags, pid_tgid);
+	rec->conn_id = conn_id;
 	rec->ssl = ssl;
-	rec->pid = pid_tgid >> 32;
-	rec->tid = (__u32)pid_tgid;
-	rec->uid = (__u32)bpf_get_current_uid_gid();
 	rec->library = lib;
 	rec->read_mask = 0;
-	rec->pad = 0;
-	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
 	struct key_read_ctx k = { .layout = l, .rec = rec, .ssl = ssl, .mask = mask };
 	bpf_loop(TSCOPE_KEY_SLOTS, key_read_slot, &k, 0);
 	bpf_ringbuf_submit(rec, ring_flags());

@@ -9,6 +9,7 @@
 #include <bpf/bpf_endian.h>
 #include "events.h"
 #include "../lib/config.h"
+#include "../lib/task.h"
 #include "maps.h"
 #include "../lib/sock.h"
 #include "keys.h"

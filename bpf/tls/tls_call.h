@@ -250,20 +250,15 @@ static __always_inline void tls_call_emit(void *ctx, __u64 pid_tgid, struct acti
 	}
 	s->busy = 1;
 	struct tscope_chunk *h = &s->chunk;
-	h->head.kind = TSCOPE_EVENT_DATA;
-	h->head.time_ns = bpf_ktime_get_ns();
-	h->head.conn_id = cs->id;
+	event_head(&h->head, TSCOPE_EVENT_DATA, 0, pid_tgid); /* flags are set per record */
+	h->conn_id = cs->id;
 	h->start_ns = c->start_ns;
-	h->pid = tgid;
-	h->tid = (__u32)pid_tgid;
-	h->uid = (__u32)bpf_get_current_uid_gid();
 	h->fd = cs->fd;
 	h->call_len = e.captured + e.dropped;
 	h->dropped = 0;
 	h->library = (__u32)bpf_get_attach_cookie(ctx);
 	h->direction = dir;
 	h->addr = cs->addr;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
 	bpf_loop((e.captured + TSCOPE_CHUNK_DATA_MAX - 1) / TSCOPE_CHUNK_DATA_MAX, emit_record, &e, 0);
 	s->busy = 0;
 	keys_after_call(ctx, pid_tgid, c->ssl, &cs->keys_seen, cs->id);
@@ -320,12 +315,11 @@ static __always_inline int tls_conn_free(__u64 ssl)
 	if (!cs)
 		return 0;
 	struct tscope_conn_close ev = {
-		.head = { .kind = TSCOPE_EVENT_CLOSE, .time_ns = bpf_ktime_get_ns(), .conn_id = cs->id },
+		.conn_id = cs->id,
 		.read_bytes = cs->offset[TSCOPE_DIR_READ],
 		.write_bytes = cs->offset[TSCOPE_DIR_WRITE],
-		.pid = key.tgid,
-		.tid = (__u32)pid_tgid,
 	};
+	event_head(&ev.head, TSCOPE_EVENT_CLOSE, 0, pid_tgid);
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()) < 0)
 		STAT_ADD(lost_records, 1);
 	bpf_map_delete_elem(&conns, &key);

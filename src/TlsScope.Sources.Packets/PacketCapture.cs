@@ -5,6 +5,7 @@ using TlsScope.Engine;
 using TlsScope.Engine.Model;
 using TlsScope.Engine.Reading;
 using TlsScope.Engine.Kernel;
+using TlsScope.Engine.Processes;
 
 namespace TlsScope.Sources.Packets;
 
@@ -24,7 +25,8 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     private IPacketSink? sink;
     private readonly List<TcFilter> filters = [];
     private readonly Dictionary<int, CaptureInterface> interfaces = [];
-    private readonly Dictionary<uint, PacketOwner> owners = [];
+    private readonly TaskDecoder tasks = new(new CgroupNames());
+    private readonly Dictionary<ProcessInfo, PacketOwner> owners = [];
     private readonly ClockOffset clock = new();
     private readonly byte[] copy = new byte[PacketHeader.Max];
     private BpfLink? stateLink;
@@ -99,7 +101,7 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         {
             var key = seed.Key;
             var owner = seed.Owner;
-            obj.Update("owners", new ReadOnlySpan<byte>(&key, sizeof(SockAddr)), new ReadOnlySpan<byte>(&owner, sizeof(SocketOwner)));
+            obj.Update("owners", new ReadOnlySpan<byte>(&key, sizeof(SockAddr)), new ReadOnlySpan<byte>(&owner, sizeof(KernelTask)));
         }
         var hooks = Hooks(chosen);
         (claims, var stale) = TcHookClaims.Take(hooks);
@@ -155,17 +157,14 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
             (int)h.Len, new ReadOnlyMemory<byte>(copy, 0, len), owner));
     }
 
-    private unsafe PacketOwner Owner(in PacketHeader h)
+    private PacketOwner Owner(in PacketHeader h)
     {
-        fixed (byte* c = h.Comm)
-        {
-            var name = KernelComm.Bytes(c);
-            if (owners.TryGetValue(h.Pid, out var known) && known.Uid == h.Uid && KernelComm.Same(known.Comm, name))
-                return known;
-            if (owners.Count > 65536)
-                owners.Clear();
-            return owners[h.Pid] = new PacketOwner((int)h.Pid, h.Uid, KernelComm.Decode(name), CommandLine(h.Pid));
-        }
+        var task = tasks.Decode(in h.Head.Task);
+        if (owners.TryGetValue(task, out var known))
+            return known;
+        if (owners.Count > 65536)
+            owners.Clear();
+        return owners[task] = new PacketOwner(task.Pid, task.Uid, task.Comm, CommandLine(h.Head.Task.Pid), task.Cgroup, task.Container);
     }
 
     /// <summary>Read from the kernel's copy: the process may be gone already.</summary>

@@ -14,26 +14,15 @@ public enum PacketFlags : uint
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct PacketHeader
+public struct PacketHeader
 {
     public const int Max = 65536;
 
-    public EventHead Head; // Head.Flags holds PacketFlags
+    public EventHead Head; // Head.Flags holds PacketFlags; Head.Task is the socket's owner
     public uint IfIndex;
     public uint Len;
     public uint CapLen;
-    public uint Pid;
-    public uint Uid;
     public uint Pad;
-    public fixed byte Comm[KernelConfig.CommLength];
-}
-
-[StructLayout(LayoutKind.Sequential)]
-public unsafe struct SocketOwner
-{
-    public uint Pid;
-    public uint Uid;
-    public fixed byte Comm[KernelConfig.CommLength];
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -13,7 +13,7 @@ namespace TlsScope.Sources.Packets;
 /// </summary>
 public static class SocketOwnerSeeder
 {
-    public sealed record Seed(SockAddr Key, SocketOwner Owner);
+    public sealed record Seed(SockAddr Key, KernelTask Owner);
 
     /// <summary>Owners of the TCP sockets held by processes passing the capture's filters.</summary>
     public static unsafe List<Seed> Scan(CaptureOptions filter)
@@ -35,7 +35,7 @@ public static class SocketOwnerSeeder
                 var uid = ReadUid(dir);
                 if ((filter.Uid is { } u && u != uid) || (filter.Comm is { } c && c != comm))
                     continue;
-                var owner = new SocketOwner { Pid = (uint)pid, Uid = uid };
+                var owner = new KernelTask { Pid = (uint)pid, Uid = uid, CgroupId = ProcMaps.CgroupId(pid) ?? 0 };
                 var name = Encoding.UTF8.GetBytes(comm);
                 name.AsSpan(0, Math.Min(name.Length, KernelConfig.CommLength - 1)).CopyTo(new Span<byte>(owner.Comm, KernelConfig.CommLength));
                 foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(dir, "fd")))

@@ -7,6 +7,7 @@ using TlsScope.Sources.Tls.Discovery;
 using TlsScope.Sources.Tls.Probes;
 using TlsScope.Engine.Kernel;
 using TlsScope.Sources.Tls.Keys.Layout;
+using TlsScope.Engine.Processes;
 
 namespace TlsScope.Sources.Tls;
 
@@ -146,7 +147,7 @@ public sealed class CaptureSession : IDisposable
         this.sink = sink;
         this.keys = keys;
         assembler = new CallAssembler(sink, new ClockOffset(), counters);
-        decoder = new EventDecoder(assembler, LibraryName, keys?.Sink);
+        decoder = new EventDecoder(assembler, LibraryName, keys?.Sink, new TaskDecoder(new CgroupNames()));
         reader.Start();
         pipeline.Start();
         foreach (var lib in discovery.Libraries.ToList())

@@ -23,13 +23,26 @@ public unsafe struct SockAddr
     public fixed byte RemoteAddr[16];
 }
 
+/// <summary>struct tscope_task: whom an event is about.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KernelTask
+{
+    public uint Pid;
+    public uint Tid;
+    public uint Uid;
+    public uint Pad;
+    public ulong CgroupId;
+    public fixed byte Comm[KernelConfig.CommLength];
+}
+
+/// <summary>struct tscope_event_head: the envelope of every record, whatever its source.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct EventHead
 {
     public uint Kind;
     public uint Flags;
     public ulong TimeNs;
-    public ulong ConnId;
+    public KernelTask Task;
 }
 
 [StructLayout(LayoutKind.Sequential)]

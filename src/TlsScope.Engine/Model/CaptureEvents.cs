@@ -1,7 +1,8 @@
 namespace TlsScope.Engine.Model;
 
-/// <summary>Who made a TLS call.</summary>
-public sealed record ProcessInfo(int Pid, int Tid, uint Uid, string Comm);
+/// <summary>Whom an event is about: process, thread, user, name, and the cgroup (v2 id) the
+/// task ran in, with the container id when the cgroup's path names one.</summary>
+public sealed record ProcessInfo(int Pid, int Tid, uint Uid, string Comm, ulong Cgroup = 0, string? Container = null);
 
 /// <summary>
 /// The plaintext of one TLS read or write call, reassembled from the kernel's records.

@@ -19,7 +19,7 @@ public sealed record CapturedPacket(
 
 /// <summary>The process owning a packet's socket; <see cref="CommandLine"/> (arguments joined by
 /// spaces) as the kernel read it when the process connected or listened, null when unknown.</summary>
-public sealed record PacketOwner(int Pid, uint Uid, string Comm, string? CommandLine = null);
+public sealed record PacketOwner(int Pid, uint Uid, string Comm, string? CommandLine = null, ulong Cgroup = 0, string? Container = null);
 
 /// <summary>A consumer of captured packets. Calls come from the packet reader thread, which is
 /// not the thread that delivers chunks and keys: a sink taking both must lock.</summary>

@@ -86,6 +86,16 @@ internal static class HarEntryWriter
         json.WriteNumber("_pid", exchange.Process.Pid);
         json.WriteNumber("_tid", exchange.Process.Tid);
         json.WriteString("_comm", Clean(exchange.Process.Comm));
+        if (exchange.Process.Cgroup != 0)
+        {
+            json.WriteNumber("_cgroup", exchange.Process.Cgroup);
+        }
+
+        if (exchange.Process.Container is { } container)
+        {
+            json.WriteString("_container", container);
+        }
+
         json.WriteString("_side", flow.SideName);
         if (exchange.Stream is { } stream)
         {

@@ -183,6 +183,7 @@ public sealed partial class JsonSink : IHttpSink
         _json.WriteNumber(TidName, process.Tid);
         _json.WriteNumber(UidName, process.Uid);
         _json.WriteString(CommName, process.Comm);
+        WriteCgroup(process);
         _json.WriteString(LibraryName, flow.Library);
         _json.WriteNumber(FdName, flow.Fd < 0 ? -1 : flow.Fd);
 

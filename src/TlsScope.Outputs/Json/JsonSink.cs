@@ -32,6 +32,8 @@ public sealed partial class JsonSink : ICaptureSink
     private static readonly JsonEncodedText TidName = JsonEncodedText.Encode("tid");
     private static readonly JsonEncodedText UidName = JsonEncodedText.Encode("uid");
     private static readonly JsonEncodedText CommName = JsonEncodedText.Encode("comm");
+    private static readonly JsonEncodedText CgroupName = JsonEncodedText.Encode("cgroup");
+    private static readonly JsonEncodedText ContainerName = JsonEncodedText.Encode("container");
     private static readonly JsonEncodedText LibraryName = JsonEncodedText.Encode("library");
     private static readonly JsonEncodedText DirectionName = JsonEncodedText.Encode("direction");
     private static readonly JsonEncodedText FdName = JsonEncodedText.Encode("fd");
@@ -89,6 +91,7 @@ public sealed partial class JsonSink : ICaptureSink
         _json.WriteNumber(TidName, chunk.Process.Tid);
         _json.WriteNumber(UidName, chunk.Process.Uid);
         _json.WriteString(CommName, chunk.Process.Comm);
+        WriteCgroup(chunk.Process);
         _json.WriteString(LibraryName, chunk.Library);
         _json.WriteString(DirectionName, chunk.Direction == Direction.Write ? WriteValue : ReadValue);
         _json.WriteNumber(FdName, chunk.Fd < 0 ? -1 : chunk.Fd);
@@ -249,6 +252,20 @@ public sealed partial class JsonSink : ICaptureSink
             }
 
             _json.Reset(_buffer);
+        }
+    }
+
+    /// <summary>"cgroup" (the v2 id) and, when its path names one, "container".</summary>
+    private void WriteCgroup(ProcessInfo process)
+    {
+        if (process.Cgroup != 0)
+        {
+            _json.WriteNumber(CgroupName, process.Cgroup);
+        }
+
+        if (process.Container is { } container)
+        {
+            _json.WriteString(ContainerName, container);
         }
     }
 }

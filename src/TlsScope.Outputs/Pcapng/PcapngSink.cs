@@ -250,7 +250,7 @@ public sealed class PcapngSink : IPacketSink, IKeySink
     }
 
     private string? Comment(CapturedPacket packet) =>
-        packet.Owner is { } owner ? _describer.Describe(owner.Pid, owner.Comm, owner.CommandLine) : null;
+        packet.Owner is { } owner ? _describer.Describe(owner.Pid, owner.Comm, owner.CommandLine, owner.Container) : null;
 
     private static PacketDirection DirectionOf(CapturedPacket packet) =>
         packet.Egress ? PacketDirection.Outbound : PacketDirection.Inbound;

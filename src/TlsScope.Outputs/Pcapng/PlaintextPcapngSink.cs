@@ -217,7 +217,7 @@ public sealed class PlaintextPcapngSink : IEveryChunkSink
 
     private string Describe(ProcessInfo process, ConnectionAddress address)
     {
-        string text = _describer.Describe(process.Pid, process.Comm);
+        string text = _describer.Describe(process.Pid, process.Comm, container: process.Container);
         if (!address.IsKnown)
         {
             return text + " (address unknown: made-up 4-tuple)";

@@ -25,7 +25,7 @@ public sealed class ProcessDescriber
     /// <summary>"pid=1234 comm=curl cmdline=curl -k https://…", without cmdline when unknown.
     /// Built once per process: every packet of a capture asks.</summary>
     /// <param name="commandLine">Known already (the kernel's copy): /proc is not read.</param>
-    public string Describe(int pid, string comm, string? commandLine = null)
+    public string Describe(int pid, string comm, string? commandLine = null, string? container = null)
     {
         lock (_lock)
         {
@@ -40,7 +40,8 @@ public sealed class ProcessDescriber
             }
 
             commandLine ??= ReadCommandLine(pid);
-            string text = commandLine is null ? $"pid={pid} comm={comm}" : $"pid={pid} comm={comm} cmdline={commandLine}";
+            string where = container is null ? "" : $" container={container}";
+            string text = commandLine is null ? $"pid={pid} comm={comm}{where}" : $"pid={pid} comm={comm}{where} cmdline={commandLine}";
             _descriptions[(pid, comm)] = text;
             return text;
         }

@@ -187,6 +187,7 @@ public sealed partial class TextSink : IHttpSink
         line.Byte((byte)'/');
         line.Number(process.Tid);
         line.Ascii("] "u8);
+        WriteContainer(ref line, process);
         line.Endpoint(flow.Address.Local);
         line.Ascii(" -> "u8);
         line.Endpoint(flow.Address.Remote);

@@ -152,6 +152,7 @@ public sealed partial class TextSink : ICaptureSink
         line.Byte((byte)'/');
         line.Number(chunk.Process.Tid);
         line.Ascii("] "u8);
+        WriteContainer(ref line, chunk.Process);
         line.Ascii(DirectionName(chunk.Direction));
         line.Byte((byte)' ');
         line.Endpoint(chunk.Address.Local);
@@ -525,4 +526,18 @@ public sealed partial class TextSink : ICaptureSink
             bytes = bytes[bytesUsed..];
         }
     }
+
+    /// <summary>"container=ID12 " when the process runs in a recognised container.</summary>
+    private static void WriteContainer(ref Utf8Line line, ProcessInfo process)
+    {
+        if (process.Container is { Length: >= ShortContainerId } container)
+        {
+            line.Ascii("container="u8);
+            line.Text(container.AsSpan(0, ShortContainerId));
+            line.Byte((byte)' ');
+        }
+    }
+
+    /// <summary>How docker ps shows a container id.</summary>
+    private const int ShortContainerId = 12;
 }

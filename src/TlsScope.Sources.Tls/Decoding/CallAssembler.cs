@@ -41,11 +41,11 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
     public void OnRecord(in ChunkHeader h, ReadOnlyMemory<byte> payload, ProcessInfo process, ConnectionAddress address, string library)
     {
         counters.Records++;
-        var key = (h.Head.ConnId, h.Direction & 1);
+        var key = (h.ConnId, h.Direction & 1);
         if (!streams.TryGetValue(key, out var s))
         {
             streams[key] = s = new Stream();
-            if (openConnections.Add(h.Head.ConnId))
+            if (openConnections.Add(h.ConnId))
                 counters.Connections++;
         }
         s.Process = process;
@@ -82,11 +82,11 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
     public void OnClose(in ConnCloseRecord c)
     {
         var time = clock.ToUnixNs(c.Head.TimeNs);
-        var process = Known((c.Head.ConnId, 0u)) ?? Known((c.Head.ConnId, 1u));
-        EndStream((c.Head.ConnId, 0u), (long)c.ReadBytes, time, process);
-        EndStream((c.Head.ConnId, 1u), (long)c.WriteBytes, time, process);
-        openConnections.Remove(c.Head.ConnId);
-        sink.OnClose(new ConnectionClosed(time, c.Head.ConnId, (int)c.Pid, (long)c.ReadBytes, (long)c.WriteBytes));
+        var process = Known((c.ConnId, 0u)) ?? Known((c.ConnId, 1u));
+        EndStream((c.ConnId, 0u), (long)c.ReadBytes, time, process);
+        EndStream((c.ConnId, 1u), (long)c.WriteBytes, time, process);
+        openConnections.Remove(c.ConnId);
+        sink.OnClose(new ConnectionClosed(time, c.ConnId, (int)c.Head.Task.Pid, (long)c.ReadBytes, (long)c.WriteBytes));
     }
 
     /// <summary>At the end of a capture: emit what is left of calls still being assembled.</summary>
@@ -131,7 +131,7 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
         if (truncated)
             counters.TruncatedCalls++;
         sink.OnData(new DataChunk(
-            clock.ToUnixNs(h.Head.TimeNs), clock.ToUnixNs(h.StartNs), h.Head.ConnId, (Direction)(h.Direction & 1),
+            clock.ToUnixNs(h.Head.TimeNs), clock.ToUnixNs(h.StartNs), h.ConnId, (Direction)(h.Direction & 1),
             process, h.Fd, address, library, offset, data, truncated, truncated ? h.Dropped : 0));
     }
 

@@ -14,10 +14,10 @@ namespace TlsScope.Sources.Tls.Decoding;
 /// Turns raw ring-buffer records into model events: reads the C struct in place, resolves the
 /// library name, process and addresses (cached), and feeds the call assembler.
 /// </summary>
-public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, string> libraryName, IKeyMaterialSink? keys = null)
+public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, string> libraryName, IKeyMaterialSink? keys = null, TaskDecoder? tasks = null)
 {
     private static readonly int ChunkSize = sizeof(ChunkHeader);
-    private readonly Dictionary<uint, ProcessInfo> processes = [];
+    private readonly TaskDecoder tasks = tasks ?? new TaskDecoder();
     private readonly Dictionary<ulong, ConnectionAddress> addresses = [];
 
     /// <summary>Decodes every length-prefixed record of a batch. Payloads handed on point into
@@ -43,7 +43,7 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
         {
             ref readonly var h = ref MemoryMarshal.AsRef<ChunkHeader>(record);
             var payload = memory.Slice(ChunkSize, (int)Math.Min(h.Len, (uint)(record.Length - ChunkSize)));
-            assembler.OnRecord(in h, payload, Process(in h), Address(in h), libraryName(h.Library));
+            assembler.OnRecord(in h, payload, tasks.Decode(in h.Head.Task), Address(in h), libraryName(h.Library));
         }
         else if (kind == EventKind.Keys && record.Length >= sizeof(KeysRecord))
         {
@@ -53,7 +53,7 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
         else if (kind == EventKind.Close && record.Length >= sizeof(ConnCloseRecord))
         {
             var c = MemoryMarshal.Read<ConnCloseRecord>(record);
-            addresses.Remove(c.Head.ConnId);
+            addresses.Remove(c.ConnId);
             assembler.OnClose(in c);
         }
     }
@@ -64,30 +64,8 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
         fixed (byte* all = k.Slots)
             for (var i = 0; i < slots.Length; i++)
                 slots[i] = new ReadOnlySpan<byte>(all + i * KernelKeyLayout.SlotSize, KernelKeyLayout.SlotSize).ToArray();
-        fixed (byte* comm = k.Comm)
-        {
-            var process = Process(k.Pid, k.Tid, k.Uid, comm);
-            return new KeyMaterial(assembler.Clock.ToUnixNs(k.Head.TimeNs), k.Head.ConnId, process, k.Library,
-                libraryName(k.Library), k.Ssl, k.ReadMask, slots, DuringHandshake: ((uint)k.Head.Flags & 1) != 0);
-        }
-    }
-
-    private ProcessInfo Process(in ChunkHeader h)
-    {
-        fixed (byte* comm = h.Comm)
-            return Process(h.Pid, h.Tid, h.Uid, comm);
-    }
-
-    private ProcessInfo Process(uint pid, uint tid, uint uid, byte* comm)
-    {
-        var name = KernelComm.Bytes(comm);
-        if (processes.TryGetValue(tid, out var p) && p.Pid == (int)pid && p.Uid == uid && KernelComm.Same(p.Comm, name))
-            return p;
-        p = new ProcessInfo((int)pid, (int)tid, uid, KernelComm.Decode(name));
-        if (processes.Count > 65536)
-            processes.Clear();
-        processes[tid] = p;
-        return p;
+        return new KeyMaterial(assembler.Clock.ToUnixNs(k.Head.TimeNs), k.ConnId, tasks.Decode(in k.Head.Task), k.Library,
+            libraryName(k.Library), k.Ssl, k.ReadMask, slots, DuringHandshake: ((uint)k.Head.Flags & 1) != 0);
     }
 
     private ConnectionAddress Address(in ChunkHeader h)
@@ -95,13 +73,13 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
         if (h.Addr.Family == 0)
             return ConnectionAddress.Unknown;
         var inferred = (h.Flags & ChunkFlags.FdInferred) != 0;
-        if (addresses.TryGetValue(h.Head.ConnId, out var a) && a.IsKnown && a.Local!.Port == h.Addr.LocalPort
+        if (addresses.TryGetValue(h.ConnId, out var a) && a.IsKnown && a.Local!.Port == h.Addr.LocalPort
             && a.Remote!.Port == h.Addr.RemotePort && a.Inferred == inferred)
             return a;
         a = ToAddress(in h.Addr) with { Inferred = inferred };
         if (addresses.Count > 65536)
             addresses.Clear();
-        addresses[h.Head.ConnId] = a;
+        addresses[h.ConnId] = a;
         return a;
     }
 

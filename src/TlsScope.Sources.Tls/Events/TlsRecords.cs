@@ -19,24 +19,19 @@ public enum ChunkFlags : uint
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct ChunkHeader
 {
-    public const int CommLength = 16;
     public const int DataMax = 32768;
 
     public EventHead Head;
+    public ulong ConnId;
     public ulong StartNs;
     public ulong StreamOffset;
-    public uint Pid;
-    public uint Tid;
-    public uint Uid;
     public int Fd;
     public uint Len;
     public uint CallLen;
     public uint Dropped;
     public uint Library;
     public uint Direction;
-    public uint Pad;
     public SockAddr Addr;
-    public fixed byte Comm[CommLength];
 
     public readonly ChunkFlags Flags => (ChunkFlags)Head.Flags;
 }
@@ -45,10 +40,9 @@ public unsafe struct ChunkHeader
 public struct ConnCloseRecord
 {
     public EventHead Head;
+    public ulong ConnId;
     public ulong ReadBytes;
     public ulong WriteBytes;
-    public uint Pid;
-    public uint Tid;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -81,13 +75,9 @@ public struct KernelStats : ICounters<KernelStats>
 public unsafe struct KeysRecord
 {
     public EventHead Head;
+    public ulong ConnId;
     public ulong Ssl;
-    public uint Pid;
-    public uint Tid;
-    public uint Uid;
     public uint Library;
     public uint ReadMask;
-    public uint Pad;
-    public fixed byte Comm[KernelConfig.CommLength];
     public fixed byte Slots[KernelKeyLayout.Slots * KernelKeyLayout.SlotSize];
 }

@@ -145,7 +145,7 @@ public sealed class EventDecoderTests
     public void Comm_EndsAtTheFirstNul()
     {
         var h = Header(1, Direction.Write, 0, 4);
-        SetComm(ref h, "curl\0garbage!!!!"u8);
+        SetComm(ref h.Head.Task, "curl\0garbage!!!!"u8);
 
         var process = DecodeOne(h).Process;
 
@@ -156,7 +156,7 @@ public sealed class EventDecoderTests
     public void Comm_OfAllSixteenBytes_WithoutNul_IsKeptWhole()
     {
         var h = Header(1, Direction.Write, 0, 4);
-        SetComm(ref h, "abcdefghijklmnop"u8);
+        SetComm(ref h.Head.Task, "abcdefghijklmnop"u8);
 
         Assert.Equal("abcdefghijklmnop", DecodeOne(h).Process.Comm);
     }
@@ -165,7 +165,7 @@ public sealed class EventDecoderTests
     public void Comm_IsDecodedAsUtf8()
     {
         var h = Header(1, Direction.Write, 0, 4);
-        SetComm(ref h, Encoding.UTF8.GetBytes("prüfung"));
+        SetComm(ref h.Head.Task, Encoding.UTF8.GetBytes("prüfung"));
 
         Assert.Equal("prüfung", DecodeOne(h).Process.Comm);
     }
@@ -180,8 +180,8 @@ public sealed class EventDecoderTests
         p.Feed(Chunk(in before, [1]), Chunk(in after, [2]));
 
         var processes = p.Sink.Data.Select(d => d.Process).ToList();
-        Assert.Equal(new ProcessInfo((int)Pid, (int)Tid, Uid, "bash"), processes[0]);
-        Assert.Equal(new ProcessInfo((int)Pid, (int)Tid, Uid, "curl"), processes[1]);
+        Assert.Equal(new ProcessInfo((int)Pid, (int)Tid, Uid, "bash", Cgroup: 1), processes[0]);
+        Assert.Equal(new ProcessInfo((int)Pid, (int)Tid, Uid, "curl", Cgroup: 1), processes[1]);
     }
 
     [Fact]

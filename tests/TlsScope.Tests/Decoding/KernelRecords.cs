@@ -42,12 +42,10 @@ internal static unsafe class KernelRecords
     {
         var h = new ChunkHeader
         {
-            Head = new EventHead { Kind = EventKind.Data, Flags = (uint)flags, TimeNs = timeNs, ConnId = conn },
+            Head = new EventHead { Kind = EventKind.Data, Flags = (uint)flags, TimeNs = timeNs, Task = Task() },
+            ConnId = conn,
             StartNs = timeNs - 1_000,
             StreamOffset = (ulong)offset,
-            Pid = Pid,
-            Tid = Tid,
-            Uid = Uid,
             Fd = Fd,
             Len = (uint)len,
             CallLen = callLen == 0 ? (uint)len : callLen,
@@ -56,15 +54,23 @@ internal static unsafe class KernelRecords
             Direction = (uint)direction,
             Addr = Ipv4(IPAddress.Loopback, 50000, IPAddress.Loopback, 443),
         };
-        SetComm(ref h, Encoding.UTF8.GetBytes(comm));
+        SetComm(ref h.Head.Task, Encoding.UTF8.GetBytes(comm));
         return h;
     }
 
-    /// <summary>Writes up to 16 bytes of comm; shorter names are NUL-terminated (the rest is zero).</summary>
-    public static void SetComm(ref ChunkHeader h, ReadOnlySpan<byte> comm)
+    /// <summary>The test process's task: <see cref="Pid"/>, <see cref="Tid"/>, <see cref="Uid"/>, cgroup 1.</summary>
+    public static KernelTask Task(string comm = "curl")
     {
-        for (var i = 0; i < ChunkHeader.CommLength; i++)
-            h.Comm[i] = i < comm.Length ? comm[i] : (byte)0;
+        var t = new KernelTask { Pid = Pid, Tid = Tid, Uid = Uid, CgroupId = 1 };
+        SetComm(ref t, Encoding.UTF8.GetBytes(comm));
+        return t;
+    }
+
+    /// <summary>Writes up to 16 bytes of comm; shorter names are NUL-terminated (the rest is zero).</summary>
+    public static void SetComm(ref KernelTask t, ReadOnlySpan<byte> comm)
+    {
+        for (var i = 0; i < KernelConfig.CommLength; i++)
+            t.Comm[i] = i < comm.Length ? comm[i] : (byte)0;
     }
 
     public static SockAddr Ipv4(IPAddress local, ushort localPort, IPAddress remote, ushort remotePort) =>
@@ -115,11 +121,10 @@ internal static unsafe class KernelRecords
     {
         var c = new ConnCloseRecord
         {
-            Head = new EventHead { Kind = EventKind.Close, TimeNs = timeNs, ConnId = conn },
+            Head = new EventHead { Kind = EventKind.Close, TimeNs = timeNs, Task = Task() },
+            ConnId = conn,
             ReadBytes = (ulong)readBytes,
             WriteBytes = (ulong)writeBytes,
-            Pid = Pid,
-            Tid = Tid,
         };
         var record = new byte[Unsafe.SizeOf<ConnCloseRecord>()];
         MemoryMarshal.Write(record, in c);

@@ -21,15 +21,13 @@ public sealed class KeyRecordDecodingTests
     {
         var k = new KeysRecord
         {
-            Head = new EventHead { Kind = EventKind.Keys, Flags = flags, TimeNs = KernelRecords.BaseTimeNs, ConnId = 7 },
+            Head = new EventHead { Kind = EventKind.Keys, Flags = flags, TimeNs = KernelRecords.BaseTimeNs, Task = new KernelTask { Pid = 42, Tid = 43, Uid = 1000 } },
+            ConnId = 7,
             Ssl = 0x5555_0000_1000,
-            Pid = 42,
-            Tid = 43,
-            Uid = 1000,
             Library = 1,
             ReadMask = 0b101,
         };
-        "curl"u8.CopyTo(new Span<byte>(k.Comm, ChunkHeader.CommLength));
+        KernelRecords.SetComm(ref k.Head.Task, "curl"u8);
         for (var i = 0; i < KernelKeyLayout.Slots * KernelKeyLayout.SlotSize; i++)
             k.Slots[i] = (byte)(i / KernelKeyLayout.SlotSize + 1); // slot i is filled with i + 1
         return MemoryMarshal.AsBytes(new ReadOnlySpan<KeysRecord>(ref k)).ToArray();

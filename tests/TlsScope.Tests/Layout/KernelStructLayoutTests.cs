@@ -21,8 +21,8 @@ namespace TlsScope.Tests.Layout;
 public sealed partial class CLayoutFixture
 {
     public static readonly string[] StructNames =
-        ["tscope_sock_addr", "tscope_event_head", "tscope_chunk", "tscope_conn_close", "tscope_stats", "tscope_config",
-         "tscope_mem_path", "tscope_key_layout", "tscope_keys", "tscope_packet", "tscope_owner", "tscope_packet_stats", "tscope_cmdline"];
+        ["tscope_sock_addr", "tscope_task", "tscope_event_head", "tscope_chunk", "tscope_conn_close", "tscope_stats", "tscope_config",
+         "tscope_mem_path", "tscope_key_layout", "tscope_keys", "tscope_packet", "tscope_packet_stats", "tscope_cmdline"];
 
     public static readonly string[] Macros =
     [
@@ -175,6 +175,7 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
     public static TheoryData<string, Type> Pairs => new()
     {
         { "tscope_sock_addr", typeof(SockAddr) },
+        { "tscope_task", typeof(KernelTask) },
         { "tscope_event_head", typeof(EventHead) },
         { "tscope_chunk", typeof(ChunkHeader) },
         { "tscope_conn_close", typeof(ConnCloseRecord) },
@@ -183,7 +184,6 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
         { "tscope_mem_path", typeof(MemPath) },
         { "tscope_keys", typeof(KeysRecord) },
         { "tscope_packet", typeof(PacketHeader) },
-        { "tscope_owner", typeof(SocketOwner) },
         { "tscope_packet_stats", typeof(PacketStats) },
         { "tscope_cmdline", typeof(CommandLineRecord) },
     };
@@ -280,21 +280,28 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
     }
 
     [Fact]
-    public void EveryRecordStartsWithTheCommonHead()
+    public void EveryRecordStartsWithTheEnvelope()
     {
-        Assert.Equal(0, c.Value("tscope_chunk.head.offset"));
-        Assert.Equal(0, c.Value("tscope_conn_close.head.offset"));
-        Assert.Equal(0, (long)Marshal.OffsetOf<ChunkHeader>(nameof(ChunkHeader.Head)));
-        Assert.Equal(0, (long)Marshal.OffsetOf<ConnCloseRecord>(nameof(ConnCloseRecord.Head)));
+        foreach (var record in (string[])["tscope_chunk", "tscope_conn_close", "tscope_keys", "tscope_packet"])
+        {
+            Assert.Equal("head", c.Fields[record][0].Name);
+            Assert.Equal(0, c.Value($"{record}.head.offset"));
+            Assert.Equal(c.Value("tscope_event_head.size"), c.Value($"{record}.head.size"));
+        }
+        foreach (var mirror in new[] { typeof(ChunkHeader), typeof(ConnCloseRecord), typeof(KeysRecord), typeof(PacketHeader) })
+        {
+            Assert.Equal(typeof(EventHead), mirror.GetField("Head")!.FieldType);
+            Assert.Equal(0, (long)Marshal.OffsetOf(mirror, "Head"));
+        }
     }
 
     [Fact]
     public void Constants_MatchTheHeaderMacros()
     {
         Assert.Equal(ChunkHeader.DataMax, c.Value("TSCOPE_CHUNK_DATA_MAX"));
-        Assert.Equal(ChunkHeader.CommLength, c.Value("TSCOPE_COMM_LEN"));
-        Assert.Equal(ChunkHeader.CommLength, c.Value("tscope_chunk.comm.size"));
-        Assert.Equal(ChunkHeader.CommLength, c.Value("tscope_config.comm.size"));
+        Assert.Equal(KernelConfig.CommLength, c.Value("TSCOPE_COMM_LEN"));
+        Assert.Equal(KernelConfig.CommLength, c.Value("tscope_task.comm.size"));
+        Assert.Equal(KernelConfig.CommLength, c.Value("tscope_config.comm.size"));
     }
 
     [Fact]

@@ -46,6 +46,20 @@ public sealed class JsonSinkTests
     }
 
     [Fact]
+    public void ACgroupAndItsContainerFollowTheProcess()
+    {
+        const string id = "4f2c1a9b8e7d6c5b4a3928171615141312111009080706050403020100ffeedd";
+        DataChunk chunk = Chunks.Data("x"u8.ToArray(), process: Chunks.Curl with { Cgroup = 4321, Container = id });
+
+        using JsonDocument line = Assert.Single(Render(sink => sink.OnData(chunk)));
+
+        string[] keys = [.. line.RootElement.EnumerateObject().Select(p => p.Name)];
+        Assert.Equal(["comm", "cgroup", "container", "library"], keys[5..9]);
+        Assert.Equal(4321ul, line.RootElement.GetProperty("cgroup").GetUInt64());
+        Assert.Equal(id, line.RootElement.GetProperty("container").GetString());
+    }
+
+    [Fact]
     public void TruncatedChunkAddsDropped()
     {
         DataChunk chunk = Chunks.Data(new byte[3], direction: Direction.Read, truncated: true, dropped: 99);

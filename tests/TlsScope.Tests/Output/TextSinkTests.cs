@@ -29,6 +29,17 @@ public sealed class TextSinkTests
     }
 
     [Fact]
+    public void HeaderNamesTheContainerShortAsDockerDoes()
+    {
+        DataChunk chunk = Chunks.Data("x"u8.ToArray(),
+            process: Chunks.Curl with { Cgroup = 9, Container = "4f2c1a9b8e7d6c5b4a3928171615141312111009080706050403020100ffeedd" });
+
+        string output = Render(sink => sink.OnData(chunk));
+
+        Assert.StartsWith("15:04:05.123456 curl[1234/1235] container=4f2c1a9b8e7d write 127.0.0.1:43210 -> ", FirstLine(output));
+    }
+
+    [Fact]
     public void HeaderUsesTheGivenTimeZone()
     {
         TimeZoneInfo plusTwo = TimeZoneInfo.CreateCustomTimeZone("test+2", TimeSpan.FromHours(2), "test+2", "test+2");

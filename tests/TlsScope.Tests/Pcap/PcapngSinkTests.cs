@@ -119,7 +119,7 @@ public sealed class PcapngSinkTests
         string path = Path.Combine(Path.GetTempPath(), $"tlsscope-sink-{Guid.NewGuid():N}.pcapng");
         try
         {
-            using (var sink = new PcapngSink(path))
+            using (var sink = new PcapngSink(path, new PcapngSinkOptions { Describer = new ProcessDescriber("/nonexistent") }))
             {
                 sink.OnPacket(_packets.Segment(TestPackets.Client, TestPackets.Server, 1, TcpFlags.Syn, []));
             }
