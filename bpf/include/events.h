@@ -20,6 +20,7 @@ enum tscope_event_kind {
 	TSCOPE_EVENT_CLOSE = 2, /* struct tscope_conn_close: SSL_free on a tracked connection */
 	TSCOPE_EVENT_KEYS = 3,  /* struct tscope_keys: a handshake's secrets, read once per handshake */
 	TSCOPE_EVENT_PACKET = 4, /* struct tscope_packet: a packet seen by the TC programs */
+	TSCOPE_EVENT_EXEC = 5,  /* struct tscope_exec: a traced process executed a program */
 };
 
 enum tscope_direction {
@@ -176,17 +177,41 @@ struct tscope_stats {
 	__u64 busy_drops;       /* per-CPU scratch was in use (preempted probe) */
 };
 
+/* Which processes a capture is about (struct tscope_config.scope); lib/target.h. */
+enum tscope_scope {
+	TSCOPE_SCOPE_ALL = 0,    /* every process */
+	TSCOPE_SCOPE_PID = 1,    /* one process: target_pid */
+	TSCOPE_SCOPE_PIDS = 2,   /* the processes in the target_tgids map (several --pid, a launched command's tree) */
+	TSCOPE_SCOPE_CGROUP = 3, /* the tasks of the cgroup in target_cgroup and of its descendants */
+};
+
 /* Filters and limits, set by user space between open and load (.rodata). */
 struct tscope_config {
-	__u32 target_pid;  /* 0: any */
+	__u32 scope;       /* enum tscope_scope */
+	__u32 target_pid;  /* TSCOPE_SCOPE_PID */
 	__u32 target_uid;
 	__u32 filter_uid;  /* 1: target_uid applies */
 	__u32 filter_comm; /* 1: comm applies */
+	__u32 follow_forks; /* bpf/process: children of traced processes join target_tgids */
+	__u32 exec_events; /* bpf/process: an event for every exec of a traced process */
 	__u32 max_payload; /* 0: unlimited; else bytes kept per call */
 	__u32 wakeup_bytes; /* wake the reader early once this much is unread */
 	__u32 keys;        /* 1: --keylog/--pcapng: read TLS secrets (keys.h); 0 skips even the lookups */
-	__u32 pad;
 	char comm[TSCOPE_COMM_LEN];
+};
+
+/* ---- processes (bpf/process) ---- */
+#define TSCOPE_PATH_MAX 256
+
+/* A traced process executed a program (the exec has happened: head.task is the new program). */
+struct tscope_exec {
+	struct tscope_event_head head; /* kind TSCOPE_EVENT_EXEC */
+	__u32 exe_major;     /* the executable's device and inode, as stat(2) gives them */
+	__u32 exe_minor;
+	__u64 exe_ino;
+	__u32 old_pid;       /* the thread that called exec (a non-leader thread takes the leader's pid) */
+	__u32 filename_len;  /* bytes in filename[], without the NUL */
+	char filename[TSCOPE_PATH_MAX]; /* as passed to execve: may be relative to the process's cwd */
 };
 
 _Static_assert(sizeof(struct tscope_sock_addr) == 40, "tscope_sock_addr layout");
@@ -196,7 +221,8 @@ _Static_assert(__builtin_offsetof(struct tscope_chunk, addr) == 104, "tscope_chu
 _Static_assert(sizeof(struct tscope_chunk) == 144, "tscope_chunk layout");
 _Static_assert(sizeof(struct tscope_conn_close) == 80, "tscope_conn_close layout");
 _Static_assert(sizeof(struct tscope_stats) == 56, "tscope_stats layout");
-_Static_assert(sizeof(struct tscope_config) == 48, "tscope_config layout");
+_Static_assert(sizeof(struct tscope_config) == 56, "tscope_config layout");
+_Static_assert(sizeof(struct tscope_exec) == 336, "tscope_exec layout");
 _Static_assert(sizeof(struct tscope_mem_path) == 24, "tscope_mem_path layout");
 _Static_assert(sizeof(struct tscope_key_layout) == 312, "tscope_key_layout layout");
 _Static_assert(sizeof(struct tscope_keys) == 848, "tscope_keys layout");

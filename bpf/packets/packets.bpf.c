@@ -10,7 +10,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
 #include "events.h"
-#include "../lib/config.h"
+#include "../lib/target.h"
 #include "../lib/task.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -292,11 +292,6 @@ static __always_inline struct tscope_task *owner_of(struct flow *f)
 	return 0;
 }
 
-static __always_inline int restricted(void)
-{
-	return cfg.target_pid || cfg.filter_uid || cfg.filter_comm;
-}
-
 static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
 {
 	/* Context fields first, each read once: the verifier refuses a ctx pointer moved by an
@@ -311,7 +306,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
 	struct tscope_task *owner = 0;
 	if (parse_flow(skb, proto, l2 & 0xff, &f) == 0)
 		owner = owner_of(&f);
-	if (!owner && restricted()) {
+	if (!owner && target_restricted()) {
 		PSTAT_ADD(filtered, 1);
 		return TC_ACT_UNSPEC;
 	}

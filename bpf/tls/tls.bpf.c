@@ -8,7 +8,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "events.h"
-#include "../lib/config.h"
+#include "../lib/target.h"
 #include "../lib/task.h"
 #include "maps.h"
 #include "../lib/sock.h"

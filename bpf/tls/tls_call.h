@@ -110,7 +110,9 @@ static __always_inline void membio_saw_send(__u64 pid_tgid, long fd)
 static __always_inline int tls_call_saw_fd(long fd, int is_send)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (cfg.target_pid && (__u32)(pid_tgid >> 32) != cfg.target_pid)
+	/* Every syscall of the machine comes here: only the cheap single-pid test. The map
+	 * lookups below find nothing for threads no TLS call of the target is running on. */
+	if (cfg.scope == TSCOPE_SCOPE_PID && (__u32)(pid_tgid >> 32) != cfg.target_pid)
 		return 0;
 	keys_during_handshake(pid_tgid, fd);
 	__u32 tid = (__u32)pid_tgid;

@@ -42,6 +42,16 @@ public sealed unsafe class BpfLink : SafeHandle
         return new BpfLink(h, $"{program} {category}/{name}");
     }
 
+    /// <summary>A raw tracepoint (the tracepoint's own arguments, e.g. sched_process_fork's
+    /// parent and child tasks), attached by name; no tracefs needed.</summary>
+    public static BpfLink AttachRawTracepoint(BpfObject obj, string program, string name)
+    {
+        var h = LibBpf.AttachRawTracepoint(obj.Program(program), name);
+        if (h == 0)
+            throw BpfException.FromErrno($"attach raw tracepoint {name}", Marshal.GetLastPInvokeError());
+        return new BpfLink(h, $"{program} raw {name}");
+    }
+
     protected override bool ReleaseHandle()
     {
         LibBpf.LinkDestroy(handle);

@@ -110,6 +110,61 @@ public sealed unsafe class BpfObject : SafeHandle
                 throw BpfException.FromErrno($"update map {mapName}", Marshal.GetLastPInvokeError());
     }
 
+    /// <summary>Puts a cgroup (v2 directory) at index 0 of a BPF_MAP_TYPE_CGROUP_ARRAY, for
+    /// bpf_current_task_under_cgroup; the map keeps the cgroup, not the directory's fd.</summary>
+    public void SetCgroup(string mapName, string directory)
+    {
+        const int ReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC
+        var fd = Libc.Open(directory, ReadOnlyDirectory);
+        if (fd < 0)
+            throw BpfException.FromErrno($"open cgroup {directory}", Marshal.GetLastPInvokeError());
+        try
+        {
+            var key = 0;
+            if (LibBpf.MapUpdateElem(MapFd(mapName), &key, &fd, 0) < 0)
+                throw BpfException.FromErrno($"set cgroup {directory} in {mapName}", Marshal.GetLastPInvokeError());
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    /// <summary>Removes a map element; false when there was none.</summary>
+    public bool Delete(string mapName, ReadOnlySpan<byte> key)
+    {
+        fixed (byte* k = key)
+            return LibBpf.MapDeleteElem(MapFd(mapName), k) == 0;
+    }
+
+    /// <summary>Makes this object use another object's loaded map instead of creating its own
+    /// (maps shared between sources, e.g. the target's). Only before <see cref="Load"/>.</summary>
+    public void ShareMap(string mapName, BpfObject owner)
+    {
+        EnsureNotLoaded();
+        var rc = LibBpf.MapReuseFd(FindMap(mapName), owner.MapFd(mapName));
+        if (rc < 0)
+            throw BpfException.FromErrno($"{Name}: share map {mapName} of {owner.Name}", -rc);
+    }
+
+    /// <summary>The names of the object's programs (opened or loaded).</summary>
+    public IReadOnlyList<string> ProgramNames()
+    {
+        var names = new List<string>();
+        for (var p = LibBpf.NextProgram(handle, 0); p != 0; p = LibBpf.NextProgram(handle, p))
+            names.Add(Marshal.PtrToStringUTF8((nint)LibBpf.ProgramName(p))!);
+        return names;
+    }
+
+    /// <summary>The names of the object's maps, global data (".rodata.config", ...) included.</summary>
+    public IReadOnlyList<string> MapNames()
+    {
+        var names = new List<string>();
+        for (var m = LibBpf.NextMap(handle, 0); m != 0; m = LibBpf.NextMap(handle, m))
+            names.Add(Marshal.PtrToStringUTF8((nint)LibBpf.MapName(m))!);
+        return names;
+    }
+
     private nint FindMap(string name)
     {
         var m = LibBpf.FindMap(handle, name);

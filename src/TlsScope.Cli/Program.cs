@@ -9,6 +9,7 @@ using TlsScope.Outputs.Pcapng;
 using TlsScope.Sources.Packets;
 using TlsScope.Sources.Tls;
 using TlsScope.Sources.Tls.Keys.Decoding;
+using TlsScope.Engine.Sources;
 
 namespace TlsScope.Cli;
 
@@ -49,7 +50,7 @@ public static class Program
         }
         if (IsHelpOrVersion(args))
             return parsed.Invoke();
-        if (cli.Validate(parsed) is { } invalid)
+        if (cli.Validate(parsed, args) is { } invalid)
         {
             Console.Error.WriteLine($"tlsscope: {invalid}");
             return ExitError;
@@ -74,27 +75,27 @@ public static class Program
         Action<string> log = Console.Error.WriteLine;
         // Signals first: a stop asked for while starting is honoured, and leaves nothing behind.
         using var stop = new CancellationTokenSource();
-        PacketCapture? packetsToDetach = null;
-        using var signals = StopSignals.Register(stop.Cancel, () => packetsToDetach?.DetachFilters());
+        CaptureRun? running = null;
+        using var signals = StopSignals.Register(stop.Cancel, () => running?.DetachWhatOutlivesUs());
         try
         {
-            // 1. Every refusal that needs nothing opened: options, filters, libraries, pid, hooks.
-            var options = CaptureSession.Check(cli.ToCapture(parsed));
+            // 1. Every refusal that needs nothing opened: the target, the sources' options and
+            //    files, the kernel's support, the packet filter.
+            if (KernelSupport.Problems() is { Count: > 0 } problems)
+                throw new CaptureException(problems[0]);
+            var target = TargetBuilder.From(cli, parsed);
+            target.Check();
+            var demand = cli.Demand(parsed, target);
+            var sources = cli.Sources.Select(d => d.Create(parsed, demand)).OfType<ICaptureSource>().ToList();
             using var filter = parsed.GetValue(cli.Filter) is { } expr ? PacketFilter.Compile(expr, LinkType.Ethernet, LinkType.RawIp) : null;
-            var interfaces = parsed.GetValue(cli.Pcapng) is null ? null : NetworkInterfaces.Select(parsed.GetValue(cli.Interface) ?? []);
-            if (interfaces is not null)
-                TcHookClaims.EnsureFree(PacketCapture.Hooks(interfaces));
 
             // 2. The output files, all or nothing; an existing file is not replaced yet.
             using var files = OutputFileSet.Open(cli.OutputRequests(parsed));
 
             // 3. The kernel side, loaded and attached: events wait in the ring buffers. A refusal
-            // here still leaves every file as it was.
-            using var session = CaptureSession.Load(options, log);
-            session.Attach();
-            using var packets = interfaces is null ? null : PacketCapture.Load(options.Options, interfaces);
-            packets?.Attach(log);
-            packetsToDetach = packets;
+            //    here still leaves every file as it was.
+            using var run = CaptureRun.Attach(target, sources, parsed.GetValue(cli.BufferSize), parsed.GetValue(cli.Verbose), log);
+            running = run;
             if (stop.IsCancellationRequested)
             {
                 log("tlsscope: stopped before the capture started; no output written");
@@ -105,48 +106,38 @@ public static class Program
             files.Commit();
             var outputs = new Outputs(cli, parsed, files, filter);
             var fanout = new SinkFanout(outputs.Sinks, cli.ToFlows(parsed), line => log("tlsscope: " + line), stop.Cancel);
-            KeyExtractor? keys = null;
-            CaptureSummary summary;
-            PacketStats? packetStats;
+            StopReason reason;
             try
             {
-                keys = options.Options.Keys ? new KeyExtractor(fanout) : null;
-                session.Start(fanout, keys is null ? null : new KeyCapture(keys, lib => KeyLayouts.For(lib, keys)));
-                packets?.Start(fanout, _ => stop.Cancel()); // a packet reader failure ends the run; Stop() reports it
-                log($"tlsscope: ready: {session.ProbeCount} probes on {session.Libraries.Count} libraries{Describe(parsed, cli)}");
-                if (session.Libraries.Count == 0)
+                run.Start(new EventOutlets(fanout, fanout, fanout, fanout));
+                log($"tlsscope: ready: {run.ReadyText}");
+                if (sources.OfType<TlsSource>().FirstOrDefault() is { Libraries.Count: 0 })
                     log("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
                 if (parsed.GetValue(cli.Duration) is { } seconds)
                     stop.CancelAfter(TimeSpan.FromSeconds(seconds));
-                session.Run(stop.Token);
-                summary = session.Stop();
-                packetStats = packets?.Stop();
+                reason = run.Run(stop.Token);
+                run.Stop();
             }
             finally
             {
                 // Every thread that feeds the outputs ends before they are closed.
-                packets?.Dispose();
-                session.Dispose();
+                run.Dispose();
                 fanout.Finish(); // open exchanges and held packets are written out before the summary
             }
 
-            if (session.TargetExited)
-                log($"tlsscope: process {parsed.GetValue(cli.Pid)} exited");
-            foreach (var line in summary.Lines())
+            if (reason == StopReason.TargetExited)
+                log($"tlsscope: process {string.Join(", ", target.Pids)} exited");
+            foreach (var line in run.Summary())
                 log(line);
             if (fanout.Http is { } http)
                 log($"tlsscope: HTTP: {http.Exchanges} exchanges on {http.HttpConnections} connections");
-            if (keys is not null)
-                log("tlsscope: " + KeyLayouts.Summary(keys));
-            if (packetStats is { } ps && outputs.Pcapng is { } pcapng)
-                log($"tlsscope: packets: {pcapng.Counters.PacketsWritten} written, {ps.Filtered} not from traced processes, "
-                    + $"{ps.LostPackets} lost (ring buffer full), {ps.Truncated} cut at {PacketHeader.Max} bytes; {pcapng.Counters}");
+            if (outputs.Pcapng is { } pcapng)
+                log($"tlsscope: {pcapng.Counters}");
             if (outputs.Plaintext is { } plain)
                 log($"tlsscope: plaintext pcapng: {plain.PacketsWritten} packets; {plain.MadeUpConnections} connections "
                     + $"with made-up addresses; {plain.MirroredChunks} chunks left to the other end of a connection traced at both");
             // An output that failed was told when it failed; it decides the status first.
-            var lost = summary.AnyLoss || packetStats is { LostPackets: > 0 };
-            return fanout.Failures.Count > 0 ? ExitError : lost ? ExitLoss : ExitOk;
+            return fanout.Failures.Count > 0 ? ExitError : run.LostAny ? ExitLoss : ExitOk;
         }
         catch (Exception e) when (e is CaptureException or OutputException or BpfException or PacketFilterException)
         {
@@ -158,17 +149,5 @@ public static class Program
             log($"tlsscope: a native library is missing ({e.Message.Split('\n')[0]}): install libbpf1 (apt-get install libbpf1)");
             return ExitError;
         }
-    }
-
-    private static string Describe(ParseResult p, CliOptions cli)
-    {
-        var parts = new List<string>();
-        if (p.GetValue(cli.Pid) is { } pid)
-            parts.Add($"pid {pid}");
-        if (p.GetValue(cli.Uid) is { } uid)
-            parts.Add($"uid {uid}");
-        if (p.GetValue(cli.Comm) is { } comm)
-            parts.Add($"comm {comm}");
-        return parts.Count == 0 ? "" : " (" + string.Join(", ", parts) + ")";
     }
 }

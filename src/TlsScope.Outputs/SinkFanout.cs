@@ -13,14 +13,16 @@ public readonly record struct NamedSink(IDisposable Sink, string Label);
 /// chunks, gaps and closes (<see cref="ICaptureSink"/>; with HTTP parsing on, HTTP connections'
 /// chunks become HTTP events first), every chunk whatever the parsing (<see cref="IEveryChunkSink"/>),
 /// HTTP events (<see cref="IHttpSink"/>), key sets (<see cref="IKeySink"/>) and packets
-/// (<see cref="IPacketSink"/>). One failure policy for all of them: the first I/O error of an
+/// (<see cref="IPacketSink"/>) and any other kind (<see cref="IReceive{T}"/>, through
+/// <see cref="Publish{T}"/>). One failure policy for all of them: the first I/O error of an
 /// output is reported at once, naming it; that output receives nothing more and the others go
 /// on; when none is left, <paramref name="noneLeft"/> is called. Other exceptions are bugs and
 /// propagate. Chunks, HTTP events and keys come from the decoding thread, packets from the
 /// packet reader's: each sink synchronises what it shares between the two (the pcapng sink).
 /// </summary>
-public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink
+public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink, IEventPublisher
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Type, int[]> _receivers = new();
     private readonly NamedSink[] _outputs;
     private readonly bool[] _failed; // written under _gate, read without it: a late read only delivers once more
     private readonly int[] _everyChunk, _shownChunks, _capture, _http, _keys, _packets;
@@ -148,6 +150,10 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink
     public void OnKeys(TlsKeySet keys) => Deliver(_keys, keys, static (s, k) => ((IKeySink)s).OnKeys(k));
 
     public void OnPacket(CapturedPacket packet) => Deliver(_packets, packet, static (s, p) => ((IPacketSink)s).OnPacket(p));
+
+    /// <summary>Any other kind: to every output that implements <see cref="IReceive{T}"/> for it.</summary>
+    public void Publish<T>(T item) where T : class =>
+        Deliver(_receivers.GetOrAdd(typeof(T), _ => Indexes(s => s is IReceive<T>)), item, static (s, e) => ((IReceive<T>)s).Receive(e));
 
     /// <summary>The packet reader drained what was available.</summary>
     void IPacketSink.Flush() => Deliver(_packets, 0, static (s, _) => ((IPacketSink)s).Flush());

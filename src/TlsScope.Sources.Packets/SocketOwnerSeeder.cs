@@ -3,6 +3,7 @@ using System.Text;
 using TlsScope.Engine;
 using TlsScope.Engine.Kernel;
 using TlsScope.Engine.Processes;
+using TlsScope.Engine.Targets;
 
 namespace TlsScope.Sources.Packets;
 
@@ -15,8 +16,9 @@ public static class SocketOwnerSeeder
 {
     public sealed record Seed(SockAddr Key, KernelTask Owner);
 
-    /// <summary>Owners of the TCP sockets held by processes passing the capture's filters.</summary>
-    public static unsafe List<Seed> Scan(CaptureOptions filter)
+    /// <summary>Owners of the TCP sockets held by processes in the target.</summary>
+    /// <param name="traced">The kernel's live set of a pid target.</param>
+    public static unsafe List<Seed> Scan(Target target, Func<int, bool> traced)
     {
         var sockets = new Dictionary<ulong, SockAddr[]>();
         ReadTable("/proc/net/tcp", 2, sockets);
@@ -26,24 +28,22 @@ public static class SocketOwnerSeeder
             return seeds;
         foreach (var pid in ProcMaps.AllPids())
         {
-            if (filter.Pid is { } want && want != pid)
+            if (!target.Matches(pid, traced))
                 continue;
             var dir = $"/proc/{pid}";
             try
             {
-                var comm = File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd('\n');
-                var uid = ReadUid(dir);
-                if ((filter.Uid is { } u && u != uid) || (filter.Comm is { } c && c != comm))
-                    continue;
+                var comm = ProcessFacts.Comm(pid);
+                var uid = ProcessFacts.Uid(pid);
                 var owner = new KernelTask { Pid = (uint)pid, Uid = uid, CgroupId = ProcMaps.CgroupId(pid) ?? 0 };
                 var name = Encoding.UTF8.GetBytes(comm);
                 name.AsSpan(0, Math.Min(name.Length, KernelConfig.CommLength - 1)).CopyTo(new Span<byte>(owner.Comm, KernelConfig.CommLength));
                 foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(dir, "fd")))
                 {
-                    var target = new FileInfo(fd).LinkTarget;
-                    if (target is null || !target.StartsWith("socket:[", StringComparison.Ordinal))
+                    var link = new FileInfo(fd).LinkTarget;
+                    if (link is null || !link.StartsWith("socket:[", StringComparison.Ordinal))
                         continue;
-                    if (!ulong.TryParse(target.AsSpan(8, target.Length - 9), CultureInfo.InvariantCulture, out var inode))
+                    if (!ulong.TryParse(link.AsSpan(8, link.Length - 9), CultureInfo.InvariantCulture, out var inode))
                         continue;
                     if (sockets.TryGetValue(inode, out var keys))
                         foreach (var key in keys)
@@ -58,13 +58,6 @@ public static class SocketOwnerSeeder
         return seeds;
     }
 
-    private static uint ReadUid(string dir)
-    {
-        foreach (var line in File.ReadLines(Path.Combine(dir, "status")))
-            if (line.StartsWith("Uid:", StringComparison.Ordinal))
-                return uint.Parse(line.Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        return uint.MaxValue;
-    }
 
     /// <summary>Parses "sl local rem st ... inode" rows into the kernel's keys (packets.bpf.c):
     /// a listener's remote end stays zero, an IPv4 peer of a dual-stack socket is keyed as IPv4,

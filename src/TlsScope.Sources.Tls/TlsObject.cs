@@ -1,5 +1,4 @@
 using TlsScope.Bpf;
-using TlsScope.Engine;
 using TlsScope.Engine.Kernel;
 using TlsScope.Sources.Tls.Events;
 
@@ -8,9 +7,6 @@ namespace TlsScope.Sources.Tls;
 /// <summary>The TLS source's kernel side (bpf/tls/tls.bpf.c), embedded in this assembly.</summary>
 public static class TlsObject
 {
-    public static BpfObject Load(CaptureOptions o) =>
-        EmbeddedObjects.Load(typeof(TlsObject).Assembly, "tls.bpf.o", EmbeddedObjects.Config(o), scratchMap: "scratch", ringMap: "events", o.RingBufferMiB);
-
     /// <summary>The kernel's loss and volume counters, summed over CPUs.</summary>
     public static KernelStats ReadStats(BpfObject obj) => EmbeddedObjects.SumPerCpu<KernelStats>(obj, "stats");
 }

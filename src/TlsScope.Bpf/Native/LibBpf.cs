@@ -58,6 +58,27 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Lib, EntryPoint = "bpf_map_lookup_elem", SetLastError = true)]
     internal static partial int MapLookupElem(int fd, void* key, void* value);
 
+    [LibraryImport(Lib, EntryPoint = "bpf_map_delete_elem", SetLastError = true)]
+    internal static partial int MapDeleteElem(int fd, void* key);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__reuse_fd")]
+    internal static partial int MapReuseFd(nint map, int fd);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__next_program")]
+    internal static partial nint NextProgram(nint obj, nint prev);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_object__next_map")]
+    internal static partial nint NextMap(nint obj, nint prev);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__name")]
+    internal static partial byte* ProgramName(nint prog);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_map__name")]
+    internal static partial byte* MapName(nint map);
+
+    [LibraryImport(Lib, EntryPoint = "bpf_program__attach_raw_tracepoint", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial nint AttachRawTracepoint(nint prog, string name);
+
     [LibraryImport(Lib, EntryPoint = "bpf_map_update_elem", SetLastError = true)]
     internal static partial int MapUpdateElem(int fd, void* key, void* value, ulong flags);
 

@@ -18,6 +18,12 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Stat(string path, byte* buf);
 
+    [LibraryImport(Lib, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int Open(string path, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "close")]
+    internal static partial int Close(int fd);
+
     [LibraryImport(Lib, EntryPoint = "strerror")]
     internal static partial byte* StrError(int errnum);
 

@@ -11,7 +11,9 @@ public static class EmbeddedObjects
     /// <summary>Opens the object embedded in <paramref name="owner"/>, sets its .rodata config, its
     /// per-CPU scratch array (one value per CPU) and ring size, and loads it; errors are one-line
     /// CaptureExceptions.</summary>
-    public static BpfObject Load(System.Reflection.Assembly owner, string name, in KernelConfig config, string scratchMap, string ringMap, int ringMiB)
+    /// <param name="beforeLoad">Last settings before the load (maps shared with other objects).</param>
+    public static BpfObject Load(System.Reflection.Assembly owner, string name, in KernelConfig config, string scratchMap, string ringMap, int ringMiB,
+        Action<BpfObject>? beforeLoad = null)
     {
         var obj = BpfObject.Open(Embedded(owner, name), name);
         try
@@ -19,6 +21,7 @@ public static class EmbeddedObjects
             obj.SetInitialValue(".rodata.config", config);
             obj.SetMaxEntries(scratchMap, (uint)KernelSupport.PossibleCpus());
             obj.SetMaxEntries(ringMap, RingSize(ringMiB));
+            beforeLoad?.Invoke(obj);
             obj.Load();
             return obj;
         }
@@ -39,29 +42,6 @@ public static class EmbeddedObjects
         if (mib is < 1 or > 1024)
             throw new CaptureException($"--buffer-size {mib}: must be between 1 and 1024 MiB");
         return (uint)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)mib) << 20;
-    }
-
-    /// <summary>The .rodata filters; a value the kernel cannot hold is a one-line CaptureException.</summary>
-    public static unsafe KernelConfig Config(CaptureOptions o)
-    {
-        var c = new KernelConfig
-        {
-            TargetPid = (uint)(o.Pid ?? 0),
-            TargetUid = o.Uid ?? 0,
-            FilterUid = o.Uid is null ? 0u : 1u,
-            MaxPayload = o.MaxPayload,
-            WakeupBytes = RingSize(o.RingBufferMiB) / 8,
-            Keys = o.Keys ? 1u : 0u,
-        };
-        if (o.Comm is { } comm)
-        {
-            var bytes = Encoding.UTF8.GetBytes(comm);
-            if (bytes.Length >= KernelConfig.CommLength)
-                throw new CaptureException($"--comm {comm}: longer than the kernel's 15-byte process name");
-            c.FilterComm = 1;
-            bytes.CopyTo(new Span<byte>(c.Comm, KernelConfig.CommLength));
-        }
-        return c;
     }
 
     public static byte[] Embedded(System.Reflection.Assembly owner, string name)

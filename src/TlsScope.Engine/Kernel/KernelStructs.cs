@@ -10,6 +10,7 @@ public static class EventKind
     public const uint Close = 2;
     public const uint Keys = 3;
     public const uint Packet = 4;
+    public const uint Exec = 5;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -45,20 +46,38 @@ public struct EventHead
     public KernelTask Task;
 }
 
+/// <summary>struct tscope_config: each object's .rodata filters and limits.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct KernelConfig
 {
     public const int CommLength = 16;
 
+    public uint Scope;
     public uint TargetPid;
     public uint TargetUid;
     public uint FilterUid;
     public uint FilterComm;
+    public uint FollowForks;
+    public uint ExecEvents;
     public uint MaxPayload;
     public uint WakeupBytes;
     public uint Keys;
-    public uint Pad;
     public fixed byte Comm[CommLength];
+}
+
+/// <summary>struct tscope_exec: a traced process executed a program.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct ExecRecord
+{
+    public const int PathMax = 256;
+
+    public EventHead Head;
+    public uint ExeMajor;
+    public uint ExeMinor;
+    public ulong ExeIno;
+    public uint OldPid;
+    public uint FilenameLen;
+    public fixed byte Filename[PathMax];
 }
 
 /// <summary>Per-CPU counters that add up (the kernel keeps one copy per CPU).</summary>

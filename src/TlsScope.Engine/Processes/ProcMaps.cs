@@ -71,19 +71,17 @@ public static class ProcMaps
         return FileIdentity.Of(viaRoot) == m.Identity ? viaRoot : m.Path;
     }
 
-    /// <summary>The cgroup v2 id of a process (the inode of its cgroup's directory, from the
-    /// "0::PATH" line of /proc/PID/cgroup), or null when it is gone or not on cgroup v2.</summary>
+    /// <summary>The cgroup v2 id of a process (the inode of its cgroup's directory), or null
+    /// when it is gone or not on cgroup v2.</summary>
     public static ulong? CgroupId(int pid, string root = CgroupNames.DefaultRoot)
     {
         try
         {
-            foreach (var line in File.ReadLines($"/proc/{pid}/cgroup"))
-                if (line.StartsWith("0::", StringComparison.Ordinal))
-                    return CgroupNames.IdOf(root + line[3..].TrimEnd('/'));
+            return ProcessFacts.CgroupPath(pid) is { } path ? CgroupNames.IdOf(path == "/" ? root : root + path) : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            return null;
         }
-        return null;
     }
 }

@@ -3,6 +3,8 @@ using TlsScope.Bpf.Elf;
 using TlsScope.Sources.Tls.Probes;
 using TlsScope.Engine;
 using TlsScope.Engine.Processes;
+using TlsScope.Engine.Model;
+using TlsScope.Engine.Targets;
 
 namespace TlsScope.Sources.Tls.Discovery;
 
@@ -14,8 +16,12 @@ public sealed record ExaminedLibrary(FileIdentity Id, ElfSymbols Elf, LibraryFam
 /// a running process (private copies count), and paths the user names. Each file (by inode) is
 /// examined once; later scans only look at processes not seen before.
 /// </summary>
-public sealed class LibraryDiscovery(int? targetPid, IReadOnlyList<LibraryFamily> families)
+/// <param name="traced">The kernel's live set of a pid target (followed forks included).</param>
+public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IReadOnlyList<LibraryFamily> families)
 {
+    private readonly int? targetPid = target.SinglePid;
+    private readonly Lock gate = new(); // start-up, the discovery thread and the exec thread all scan
+
     /// <summary>A process's maps are read again on each scan for this long after it is first
     /// seen: its loader or a dlopen may map TLS libraries after exec.</summary>
     private static readonly TimeSpan YoungProcess = TimeSpan.FromSeconds(5);
@@ -24,49 +30,86 @@ public sealed class LibraryDiscovery(int? targetPid, IReadOnlyList<LibraryFamily
     private readonly Dictionary<int, DateTime> firstSeen = [];
     private readonly List<TlsLibrary> libraries = [];
 
-    public IReadOnlyList<TlsLibrary> Libraries => libraries;
+    public IReadOnlyList<TlsLibrary> Libraries
+    {
+        get
+        {
+            lock (gate)
+                return libraries.ToArray();
+        }
+    }
+
+    /// <summary>A path to the program a process runs that names the very file: its own path, the
+    /// same path inside the process's root (a container), or /proc/PID/exe while it lives.</summary>
+    private static string? ExecutablePath(int pid, FileIdentity id)
+    {
+        var proc = $"/proc/{pid}/exe";
+        string? real;
+        try
+        {
+            real = new FileInfo(proc).LinkTarget?.Replace(" (deleted)", "");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+        if (real is not null && FileIdentity.Of(real) == id)
+            return real;
+        if (real is not null && FileIdentity.Of($"/proc/{pid}/root{real}") == id)
+            return $"/proc/{pid}/root{real}";
+        return FileIdentity.Of(proc) == id ? proc : null;
+    }
 
     /// <summary>Looks at everything there is now; returns the libraries not found before.</summary>
     public List<TlsLibrary> ScanAll()
     {
-        var found = new List<TlsLibrary>();
-        if (targetPid is null)
-            foreach (var path in LinkerCache.Find("libssl.", "libboringssl."))
-                if (FileIdentity.Of(path) is { } id)
-                    Consider(path, id, found);
-        foreach (var pid in Pids())
+        lock (gate)
         {
-            firstSeen.TryAdd(pid, DateTime.UtcNow);
-            ScanProcess(pid, found);
+            var found = new List<TlsLibrary>();
+            if (targetPid is null)
+                foreach (var path in LinkerCache.Find("libssl.", "libboringssl."))
+                    if (FileIdentity.Of(path) is { } id)
+                        Consider(path, id, found);
+            foreach (var pid in Pids())
+            {
+                firstSeen.TryAdd(pid, DateTime.UtcNow);
+                ScanProcess(pid, found);
+            }
+            return found;
         }
-        return found;
     }
 
     /// <summary>Looks at processes started since the last scan (and young ones again).</summary>
     public List<TlsLibrary> ScanNew()
     {
-        var found = new List<TlsLibrary>();
-        var now = DateTime.UtcNow;
-        var alive = new HashSet<int>();
-        foreach (var pid in Pids())
+        lock (gate)
         {
-            alive.Add(pid);
-            if (!firstSeen.TryGetValue(pid, out var seen))
-                firstSeen[pid] = seen = now;
-            if (targetPid is not null || now - seen <= YoungProcess)
-                ScanProcess(pid, found);
+            var found = new List<TlsLibrary>();
+            var now = DateTime.UtcNow;
+            var alive = new HashSet<int>();
+            foreach (var pid in Pids())
+            {
+                alive.Add(pid);
+                if (!firstSeen.TryGetValue(pid, out var seen))
+                    firstSeen[pid] = seen = now;
+                if (targetPid is not null || now - seen <= YoungProcess)
+                    ScanProcess(pid, found);
+            }
+            foreach (var gone in firstSeen.Keys.Where(p => !alive.Contains(p)).ToList())
+                firstSeen.Remove(gone);
+            return found;
         }
-        foreach (var gone in firstSeen.Keys.Where(p => !alive.Contains(p)).ToList())
-            firstSeen.Remove(gone);
-        return found;
     }
 
     /// <summary>A path the user named with --libssl, examined already by <see cref="Examine"/>.</summary>
     public TlsLibrary AddExplicit(string path, ExaminedLibrary library)
     {
-        if (examined.TryGetValue(library.Id, out var known) && known is not null)
-            return known;
-        return Add(path, library.Id, library.Family, library.Elf);
+        lock (gate)
+        {
+            if (examined.TryGetValue(library.Id, out var known) && known is not null)
+                return known;
+            return Add(path, library.Id, library.Family, library.Elf);
+        }
     }
 
     /// <summary>Reads a --libssl path and finds its family; every reason to refuse it is a
@@ -99,7 +142,26 @@ public sealed class LibraryDiscovery(int? targetPid, IReadOnlyList<LibraryFamily
     private static string Tail(string message, string path) =>
         message.StartsWith(path + ": ", StringComparison.Ordinal) ? message[(path.Length + 2)..] : message;
 
-    private IEnumerable<int> Pids() => targetPid is { } p ? [p] : ProcMaps.AllPids();
+    /// <summary>The processes whose libraries matter: the target's (by scope; uid and name filters
+    /// are the kernel's, a library is a file every process may map).</summary>
+    private IEnumerable<int> Pids() => targetPid is { } p ? [p]
+        : target.Scope == TargetScope.Everything ? ProcMaps.AllPids()
+        : ProcMaps.AllPids().Where(pid => target.InScope(pid, traced));
+
+    /// <summary>A traced process runs a new program: the executable itself is looked at now (a
+    /// statically linked TLS binary, node), and the process is young again, so the libraries its
+    /// loader maps are found by the next scans.</summary>
+    public List<TlsLibrary> ScanExec(ExecEvent exec)
+    {
+        var found = new List<TlsLibrary>();
+        lock (gate)
+        {
+            firstSeen[exec.Process.Pid] = DateTime.UtcNow;
+            if (!examined.ContainsKey(exec.Executable) && ExecutablePath(exec.Process.Pid, exec.Executable) is { } path)
+                Consider(path, exec.Executable, found);
+        }
+        return found;
+    }
 
     private void ScanProcess(int pid, List<TlsLibrary> found)
     {

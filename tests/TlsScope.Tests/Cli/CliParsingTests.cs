@@ -2,6 +2,9 @@ using System.CommandLine;
 using TlsScope.Cli;
 using TlsScope.Flows;
 using TlsScope.Engine;
+using TlsScope.Engine.Sources;
+using TlsScope.Engine.Targets;
+using TlsScope.Sources.Tls;
 
 namespace TlsScope.Tests.Cli;
 
@@ -15,6 +18,8 @@ public sealed class CliParsingTests
         return (cli, cli.Build().Parse(args));
     }
 
+    private static string? Validate(CliOptions cli, ParseResult r) => cli.Validate(r, r.Tokens.Select(t => t.Value).ToList());
+
     private static (CliOptions Cli, ParseResult Result) ParseOk(params string[] args)
     {
         var (cli, r) = Parse(args);
@@ -23,7 +28,7 @@ public sealed class CliParsingTests
     }
 
     [Fact]
-    public void EveryOption_MapsIntoCaptureOptions()
+    public void EveryOption_MapsIntoTheTargetTheSourcesAndTheRun()
     {
         var (cli, r) = ParseOk(
             "--pid", "1234", "--uid", "1000", "--comm", "curl",
@@ -31,19 +36,23 @@ public sealed class CliParsingTests
             "--max-payload", "4096", "--buffer-size", "64",
             "--format", "json", "-o", "/tmp/out.txt", "--json", "/tmp/out.ndjson", "--duration", "2.5", "-v");
 
-        Assert.Null(cli.Validate(r));
-        var o = cli.ToCapture(r);
-        Assert.Equal(1234, o.Pid);
-        Assert.Equal(1000u, o.Uid);
-        Assert.Equal("curl", o.Comm);
-        Assert.Equal(["/opt/a/libssl.so.3", "/usr/bin/node", "/opt/b/libssl.so.1.1"], o.Libraries);
-        Assert.Equal(4096u, o.MaxPayload);
-        Assert.Equal(64, o.RingBufferMiB);
-        Assert.True(o.Verbose);
+        Assert.Null(Validate(cli, r));
+        var target = TargetBuilder.From(cli, r);
+        Assert.Equal(TargetScope.Processes, target.Scope);
+        Assert.Equal([1234], target.Pids);
+        Assert.Equal(1234, target.SinglePid);
+        Assert.Equal(1000u, target.Uid);
+        Assert.Equal("curl", target.Comm);
+        var tls = cli.Sources.OfType<TlsDefinition>().Single();
+        Assert.Equal(["/opt/a/libssl.so.3", "/usr/bin/node", "/opt/b/libssl.so.1.1"], r.GetValue(tls.Libssl)!);
+        Assert.Equal(4096u, r.GetValue(tls.MaxPayload));
+        Assert.Equal(64, r.GetValue(cli.BufferSize));
+        Assert.True(r.GetValue(cli.Verbose));
         Assert.Equal("json", r.GetValue(cli.Format));
         Assert.Equal("/tmp/out.txt", r.GetValue(cli.Output));
         Assert.Equal("/tmp/out.ndjson", r.GetValue(cli.Json));
         Assert.Equal(2.5, r.GetValue(cli.Duration));
+        Assert.Equal("pid 1234, uid 1000, comm curl", target.Describe());
     }
 
     [Fact]
@@ -51,19 +60,51 @@ public sealed class CliParsingTests
     {
         var (cli, r) = ParseOk();
 
-        Assert.Null(cli.Validate(r));
-        var o = cli.ToCapture(r);
-        Assert.Equal(new CaptureOptions(), o with { Libraries = new CaptureOptions().Libraries });
-        Assert.Null(o.Pid);
-        Assert.Null(o.Uid);
-        Assert.Null(o.Comm);
-        Assert.Empty(o.Libraries);
-        Assert.Equal(0u, o.MaxPayload);
-        Assert.Equal(32, o.RingBufferMiB);
-        Assert.False(o.Verbose);
+        Assert.Null(Validate(cli, r));
+        var target = TargetBuilder.From(cli, r);
+        Assert.Equal(Target.Everything, target);
+        Assert.False(target.IsRestricted);
+        var tls = cli.Sources.OfType<TlsDefinition>().Single();
+        Assert.Empty(r.GetValue(tls.Libssl) ?? []);
+        Assert.Equal(0u, r.GetValue(tls.MaxPayload));
+        Assert.Equal(32, r.GetValue(cli.BufferSize));
+        Assert.False(r.GetValue(cli.Verbose));
         Assert.Equal("text", r.GetValue(cli.Format));
         Assert.Null(r.GetValue(cli.Output));
         Assert.Null(r.GetValue(cli.Duration));
+        Assert.Equal(new SourceDemand(target, Keys: false, Packets: false), cli.Demand(r, target));
+    }
+
+    [Fact]
+    public void KeyAndPacketOutputsAskTheSourcesForThem()
+    {
+        var (cli, r) = ParseOk("--keylog", "/tmp/k", "--pcapng", "/tmp/p");
+
+        Assert.Equal(new SourceDemand(Target.Everything, Keys: true, Packets: true), cli.Demand(r, Target.Everything));
+    }
+
+    [Theory]
+    [InlineData("unexpected argument 'curl': a command to launch goes after --", "curl")]
+    [InlineData("--: give the command to launch after it", "--")]
+    [InlineData("--pid and -- CMD: choose one (a process, a cgroup, a container or a command)", "--pid", "1", "--", "curl")]
+    [InlineData("--cgroup and --container: choose one (a process, a cgroup, a container or a command)", "--cgroup", "/x", "--container", "ab")]
+    [InlineData("--user runs the launched command: give it after --", "--user", "nobody")]
+    [InlineData("--container XYZ: not a container id (lower-case hex digits)", "--container", "XYZ")]
+    public void TargetsAreOneOfEach(string message, params string[] args)
+    {
+        var (cli, r) = Parse(args);
+
+        Assert.Equal(message, cli.Validate(r, args));
+    }
+
+    [Fact]
+    public void ACommandAfterTheDashesIsKeptWhole()
+    {
+        string[] args = ["--comm", "x", "--", "curl", "-k", "-o", "/dev/null", "https://x/"];
+        var (cli, r) = ParseOk(args);
+
+        Assert.Null(cli.Validate(r, args));
+        Assert.Equal(["curl", "-k", "-o", "/dev/null", "https://x/"], r.GetValue(cli.Command)!);
     }
 
     [Fact]
@@ -71,8 +112,8 @@ public sealed class CliParsingTests
     {
         var (cli, r) = ParseOk("--verbose", "--output", "x.txt", "--format", "text");
 
-        Assert.Null(cli.Validate(r));
-        Assert.True(cli.ToCapture(r).Verbose);
+        Assert.Null(Validate(cli, r));
+        Assert.True(r.GetValue(cli.Verbose));
         Assert.Equal("x.txt", r.GetValue(cli.Output));
     }
 
@@ -88,7 +129,7 @@ public sealed class CliParsingTests
     {
         var (cli, r) = ParseOk(option, value);
 
-        Assert.Null(cli.Validate(r));
+        Assert.Null(Validate(cli, r));
     }
 
     [Theory]
@@ -109,7 +150,7 @@ public sealed class CliParsingTests
     {
         var (cli, r) = ParseOk(option, value);
 
-        Assert.Equal(message, cli.Validate(r));
+        Assert.Equal(message, Validate(cli, r));
     }
 
     [Fact]
@@ -117,7 +158,7 @@ public sealed class CliParsingTests
     {
         var (cli, r) = ParseOk("--pid", "0", "--format", "xml", "--buffer-size", "0");
 
-        Assert.Equal("--format xml: must be text or json", cli.Validate(r));
+        Assert.Equal("--format xml: must be text or json", Validate(cli, r));
     }
 
     [Theory]
@@ -136,9 +177,9 @@ public sealed class CliParsingTests
     [Fact]
     public void UnknownOption_IsAParseError()
     {
-        var (_, r) = Parse("--no-such-option");
+        var (cli, r) = Parse("--no-such-option");
 
-        Assert.Contains(r.Errors, e => e.Message.Contains("--no-such-option", StringComparison.Ordinal));
+        Assert.Equal("--no-such-option: unknown option (see --help)", Validate(cli, r));
     }
 
     [Fact]
@@ -160,7 +201,7 @@ public sealed class CliParsingTests
     {
         var (cli, r) = ParseOk(args);
 
-        Assert.Equal(message, cli.Validate(r));
+        Assert.Equal(message, Validate(cli, r));
     }
 
     [Fact]
@@ -174,7 +215,7 @@ public sealed class CliParsingTests
         Assert.Equal(FlowOptions.DefaultMaxBodyBytes, flows.MaxBodyBytes);
 
         (cli, r) = ParseOk("--raw");
-        Assert.Null(cli.Validate(r));
+        Assert.Null(Validate(cli, r));
         Assert.Null(cli.ToFlows(r));
     }
 
@@ -182,7 +223,7 @@ public sealed class CliParsingTests
     public void RedactHeader_ImpliesRedact_AndAddsToTheDefaultNames()
     {
         var (cli, r) = ParseOk("--redact-header", "X-Api-Key", "--redact-header", "x-other");
-        Assert.Null(cli.Validate(r));
+        Assert.Null(Validate(cli, r));
         var redactor = cli.ToFlows(r)!.Redactor!;
         foreach (var name in new[] { "authorization", "Proxy-Authorization", "COOKIE", "set-cookie", "x-api-key", "X-Other" })
             Assert.True(redactor.ShouldRedact(name), name);

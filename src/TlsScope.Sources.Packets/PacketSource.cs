@@ -6,26 +6,28 @@ using TlsScope.Engine.Model;
 using TlsScope.Engine.Reading;
 using TlsScope.Engine.Kernel;
 using TlsScope.Engine.Processes;
+using TlsScope.Engine.Sources;
+using TlsScope.Engine.Targets;
 
 namespace TlsScope.Sources.Packets;
 
 /// <summary>
-/// Packets for --pcapng: loads bpf/packets.bpf.o, learns socket owners, attaches one TC filter
-/// per interface and direction (loopback: egress only, where each packet passes once), and
-/// reads the packets into a sink on a thread of its own. Dispose detaches every filter; stale
-/// filters of a killed run are removed by <see cref="Start"/>.
+/// The packet source (outputs that take packets: --pcapng): bpf/packets, socket owners learned
+/// in the kernel and seeded from /proc, one TC filter per interface and direction (loopback:
+/// egress only, where each packet passes once), packets read on a thread of its own. Dispose
+/// detaches every filter; stale filters of a killed run are removed by <see cref="Attach(SourceContext)"/>.
 /// </summary>
-public sealed class PacketCapture : IDisposable, IRingBufferConsumer
+/// <param name="chosen">From <see cref="NetworkInterfaces.Select"/>, their hooks free (<see cref="TcHookClaims.EnsureFree"/>).</param>
+public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) : ICaptureSource, IRingBufferConsumer
 {
     private const int PollMilliseconds = 20; // as the TLS reader: woken early for bursts only
 
-    private readonly BpfObject obj;
-    private readonly CaptureOptions options;
-    private readonly IReadOnlyList<NetworkInterfaces.Entry> chosen;
+    private BpfObject? obj;
+    private SourceContext? context;
     private IPacketSink? sink;
     private readonly List<TcFilter> filters = [];
     private readonly Dictionary<int, CaptureInterface> interfaces = [];
-    private readonly TaskDecoder tasks = new(new CgroupNames());
+    private TaskDecoder tasks = new();
     private readonly Dictionary<ProcessInfo, PacketOwner> owners = [];
     private readonly ClockOffset clock = new();
     private readonly byte[] copy = new byte[PacketHeader.Max];
@@ -34,39 +36,40 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     private RingBuffer? ring;
     private Thread? reader;
     private readonly object detachGate = new();
-    private Action<Exception> failed = _ => { };
     private volatile bool stopping;
     private Exception? readerError;
+    private PacketStats? stats;
 
-    private PacketCapture(BpfObject obj, CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen)
-    {
-        this.obj = obj;
-        this.options = options;
-        this.chosen = chosen;
-    }
+    public string Name => "packets";
+
+    public bool WantsExecEvents => false;
+
+    public string ReadyText => $"packets on {string.Join(", ", chosen.Select(e => e.Interface.Name))}";
+
+    public bool LostAny => stats is { LostPackets: > 0 };
 
     /// <summary>The TC hooks for these interfaces: loopback egress only (each packet passes
     /// there once), others both ways.</summary>
     public static List<(int IfIndex, bool Egress)> Hooks(IReadOnlyList<NetworkInterfaces.Entry> chosen) =>
         chosen.SelectMany(e => e.IsLoopback ? [(e.Interface.Index, true)] : new[] { (e.Interface.Index, false), (e.Interface.Index, true) }).ToList();
 
-    /// <summary>Loads the packet programs (every refusal that needs the kernel); nothing is attached yet.</summary>
-    /// <param name="chosen">From <see cref="NetworkInterfaces.Select"/>.</param>
-    public static PacketCapture Load(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen)
+    /// <summary>Loads the packet programs with the target's filters, learns socket owners and
+    /// attaches the filters: from here on, packets wait in the ring buffer for <see cref="Start"/>.
+    /// Refusals (a hook another run took since the check) happen here, before the caller's
+    /// outputs are touched.</summary>
+    public void Attach(SourceContext context)
     {
         if (chosen.Count == 0)
             throw new CaptureException("--pcapng: no network interface is up");
-        return new PacketCapture(PacketObject.Load(options), options, chosen);
-    }
-
-    /// <summary>Learns socket owners and attaches the filters: from here on, packets wait in
-    /// the ring buffer for <see cref="Start"/>. Refusals (a hook another run took since the
-    /// check) happen here, before the caller's outputs are touched.</summary>
-    public void Attach(Action<string> log)
-    {
+        this.context = context;
+        tasks = new TaskDecoder(context.Cgroups);
+        var config = new KernelConfig { WakeupBytes = EmbeddedObjects.RingSize(context.RingBufferMiB) / 8 };
+        context.Target.WriteTo(ref config);
+        obj = EmbeddedObjects.Load(typeof(PacketSource).Assembly, "packets.bpf.o", config, scratchMap: "packet_scratch",
+            ringMap: "packets", context.RingBufferMiB, context.Processes.ShareTargetMaps);
         try
         {
-            Attach(options, chosen, log);
+            Attach(context.Target, context.Processes.Contains, context.Log, context.Verbose);
         }
         catch (BpfException e)
         {
@@ -80,24 +83,26 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         }
     }
 
-    /// <summary>Reads the packets into <paramref name="sink"/> on a thread of its own.</summary>
-    /// <param name="failed">Called (on the reader thread) when reading packets fails; the filters
-    /// are already detached then.</param>
-    public void Start(IPacketSink sink, Action<Exception> failed)
+    /// <summary>Reads the packets into the outputs on a thread of its own.</summary>
+    public void Start(EventOutlets outlets)
     {
-        if (this.sink is not null || ring is null)
-            throw new InvalidOperationException("the packet capture is started already, or not attached");
-        this.sink = sink;
-        this.failed = failed;
+        if (sink is not null || ring is null)
+            throw new InvalidOperationException("the packet source is started already, or not attached");
+        sink = outlets.Packets;
         reader = new Thread(ReadLoop) { Name = "tlsscope packet reader", IsBackground = true };
         reader.Start();
     }
 
-    private unsafe void Attach(CaptureOptions options, IReadOnlyList<NetworkInterfaces.Entry> chosen, Action<string> log)
+    public void OnExec(ExecEvent exec)
     {
+    }
+
+    private unsafe void Attach(Target target, Func<int, bool> traced, Action<string> log, bool verbose)
+    {
+        var obj = this.obj!;
         // Owners first: from here on connect()/listen() are seen, and older sockets are seeded.
         stateLink = BpfLink.AttachTracepoint(obj, "tp_sock_state", "sock", "inet_sock_set_state");
-        foreach (var seed in SocketOwnerSeeder.Scan(options))
+        foreach (var seed in SocketOwnerSeeder.Scan(target, traced))
         {
             var key = seed.Key;
             var owner = seed.Owner;
@@ -117,7 +122,7 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         ring = RingBuffer.Open(obj, "packets", this);
         foreach (var (ifIndex, egress) in hooks)
             filters.Add(TcFilter.Attach(obj, egress ? "tscope_egress" : "tscope_ingress", ifIndex, egress));
-        if (options.Verbose)
+        if (verbose)
             log($"tlsscope: capturing packets on {string.Join(", ", chosen.Select(e => e.Interface.Name))}");
     }
 
@@ -138,7 +143,7 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
             // Stop copying packets nobody reads, and end the capture now rather than at its end.
             readerError = e;
             DetachFilters();
-            failed(e);
+            context?.Failed(e);
         }
     }
 
@@ -171,26 +176,35 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
     private unsafe string? CommandLine(uint pid)
     {
         var record = default(CommandLineRecord);
-        if (!obj.Lookup("cmdlines", new ReadOnlySpan<byte>(&pid, 4), new Span<byte>(&record, sizeof(CommandLineRecord))))
+        if (!obj!.Lookup("cmdlines", new ReadOnlySpan<byte>(&pid, 4), new Span<byte>(&record, sizeof(CommandLineRecord))))
             return null;
         var args = new ReadOnlySpan<byte>(record.Args, (int)Math.Min(record.Len, (uint)CommandLineRecord.Max)).TrimEnd((byte)0);
         return args.IsEmpty ? null : Encoding.UTF8.GetString(args).Replace('\0', ' ');
     }
 
-    /// <summary>The kernel's packet counters, summed over CPUs.</summary>
-    public PacketStats Stats() => EmbeddedObjects.SumPerCpu<PacketStats>(obj, "packet_stats");
-
     /// <summary>Detaches the filters, drains what the kernel produced, stops the reader.</summary>
-    public PacketStats Stop()
+    /// <exception cref="CaptureException">Reading packets failed during the capture.</exception>
+    public void Stop()
     {
+        if (stats is not null)
+            return;
         DetachFilters();
         stopping = true;
         reader?.Join();
         reader = null;
+        stats = obj is null ? default : EmbeddedObjects.SumPerCpu<PacketStats>(obj, "packet_stats");
         if (readerError is { } e)
             throw new CaptureException("packet capture failed: " + e.Message);
-        return Stats();
     }
+
+    public IEnumerable<string> Summary()
+    {
+        if (stats is { } s)
+            yield return $"tlsscope: packets: {s.Packets} captured, {s.Filtered} not from traced processes, "
+                + $"{s.LostPackets} lost (ring buffer full), {s.Truncated} cut at {PacketHeader.Max} bytes";
+    }
+
+    public void DetachWhatOutlivesUs() => DetachFilters();
 
     /// <summary>Removes every TC filter of this run and its claim. Safe from any thread, any
     /// number of times: a second Ctrl-C calls it before the process dies.</summary>
@@ -220,6 +234,6 @@ public sealed class PacketCapture : IDisposable, IRingBufferConsumer
         if (reader is { IsAlive: true })
             reader.Join();
         ring?.Dispose();
-        obj.Dispose();
+        obj?.Dispose();
     }
 }

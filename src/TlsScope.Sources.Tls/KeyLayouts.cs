@@ -4,7 +4,7 @@ using TlsScope.Sources.Tls.Keys.Layout;
 using TlsScope.Sources.Tls.Keys.Resolution;
 
 
-namespace TlsScope.Cli;
+namespace TlsScope.Sources.Tls;
 
 /// <summary>Glue between the capture and TlsScope.Keys: each library the capture attaches
 /// gets its layout (cached, calibrated, or from the table), for the kernel and the decoder.</summary>

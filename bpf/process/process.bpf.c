@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/* The engine's process object: it owns the target's maps (lib/target.h), which every source
+ * object shares, follows a launched command's tree through fork and exit, and tells user space
+ * of every exec of a traced process at once (sources attach to the new program before it runs
+ * far). Raw tracepoints: the tasks themselves, no tracefs. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "events.h"
+#include "../lib/target.h"
+#include "../lib/task.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} process_events SEC(".maps");
+
+/* Records lost because the ring was full (a burst of execs): user space reports them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} process_lost SEC(".maps");
+
+/* A new process (not a thread) whose parent is traced joins the target. */
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (!cfg.follow_forks)
+		return 0;
+	__u32 pid = BPF_CORE_READ(child, pid);
+	__u32 tgid = BPF_CORE_READ(child, tgid);
+	if (pid != tgid)
+		return 0; /* a thread: its process is traced or not already */
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	if (!in_target_tgids(parent_tgid))
+		return 0;
+	__u32 one = 1;
+	bpf_map_update_elem(&target_tgids, &tgid, &one, BPF_ANY);
+	return 0;
+}
+
+/* A traced process is gone: a later process with its pid is not traced for it. */
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(process_exit, struct task_struct *task)
+{
+	if (!cfg.follow_forks)
+		return 0;
+	__u32 pid = BPF_CORE_READ(task, pid);
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	if (pid == tgid)
+		bpf_map_delete_elem(&target_tgids, &tgid);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	if (!cfg.exec_events)
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!trace_allowed(pid_tgid))
+		return 0;
+	struct tscope_exec *e = bpf_ringbuf_reserve(&process_events, sizeof(*e), 0);
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&process_lost, &zero);
+		if (lost)
+			*lost += 1;
+		return 0;
+	}
+	event_head(&e->head, TSCOPE_EVENT_EXEC, 0, pid_tgid);
+	struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
+	__u32 dev = BPF_CORE_READ(inode, i_sb, s_dev); /* the kernel's dev_t: major << 20 | minor */
+	e->exe_major = dev >> 20;
+	e->exe_minor = dev & 0xfffff;
+	e->exe_ino = BPF_CORE_READ(inode, i_ino);
+	e->old_pid = old_pid;
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
+	e->filename_len = n > 0 ? n - 1 : 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP); /* the attach races the program: no batching */
+	return 0;
+}

@@ -1,0 +1,165 @@
+using TlsScope.Bpf;
+using TlsScope.Engine.Processes;
+using TlsScope.Engine.Sources;
+using TlsScope.Engine.Targets;
+
+namespace TlsScope.Engine;
+
+/// <summary>Why a capture ended.</summary>
+public enum StopReason
+{
+    /// <summary>Asked to (a signal, --duration, no output left).</summary>
+    Asked,
+
+    /// <summary>Every process of a pid target exited.</summary>
+    TargetExited,
+
+    /// <summary>A source could not go on (its Stop says why).</summary>
+    Failed,
+}
+
+/// <summary>
+/// One capture: the target's kernel side (<see cref="ProcessWatch"/>) and every source, driven
+/// through the same steps. <see cref="Attach"/> loads and attaches everything (every refusal
+/// that needs the kernel happens there, before a caller replaces any output file), <see cref="Start"/>
+/// starts delivering, <see cref="Run"/> waits for the end, <see cref="Stop"/> detaches and drains.
+/// </summary>
+public sealed class CaptureRun : IDisposable
+{
+    private static readonly TimeSpan TargetCheckInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly Target target;
+    private readonly IReadOnlyList<ICaptureSource> sources;
+    private readonly ProcessWatch processes;
+    private readonly CancellationTokenSource failed = new();
+    private bool stopped;
+
+    private CaptureRun(Target target, IReadOnlyList<ICaptureSource> sources, ProcessWatch processes)
+    {
+        this.target = target;
+        this.sources = sources;
+        this.processes = processes;
+    }
+
+    public Target Target => target;
+
+    public IReadOnlyList<ICaptureSource> Sources => sources;
+
+    public ProcessWatch Processes => processes;
+
+    /// <summary>Loads the target's kernel side and every source's, and attaches them all: events
+    /// wait in the ring buffers until <see cref="Start"/>.</summary>
+    /// <exception cref="CaptureException">A one-line refusal; nothing stays attached.</exception>
+    public static CaptureRun Attach(Target target, IReadOnlyList<ICaptureSource> sources, int ringBufferMiB, bool verbose, Action<string> log)
+    {
+        LibBpfLog.Install(verbose, log);
+        try
+        {
+            Tracefs.EnsureMounted();
+        }
+        catch (BpfException e)
+        {
+            throw new CaptureException(e.Message);
+        }
+        var cgroups = new CgroupNames();
+        var processes = ProcessWatch.Load(target, sources.Any(s => s.WantsExecEvents), cgroups);
+        var run = new CaptureRun(target, sources, processes);
+        try
+        {
+            var context = new SourceContext(target, processes, cgroups, ringBufferMiB, verbose, log, _ => run.failed.Cancel());
+            foreach (var source in sources)
+            {
+                source.Attach(context);
+                if (source.WantsExecEvents)
+                    processes.OnExec(source.OnExec);
+            }
+            processes.Attach();
+            return run;
+        }
+        catch
+        {
+            run.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>"17 probes on 2 libraries, packets on lo (pid 1234)", for the ready line.</summary>
+    public string ReadyText
+    {
+        get
+        {
+            var described = target.Describe();
+            return string.Join(", ", sources.Select(s => s.ReadyText)) + (described.Length == 0 ? "" : $" ({described})");
+        }
+    }
+
+    public void Start(EventOutlets outlets)
+    {
+        foreach (var source in sources)
+            source.Start(outlets);
+    }
+
+    /// <summary>Waits until <paramref name="stop"/> is cancelled, a source fails, or a pid target's
+    /// processes have all exited (like strace -p, the capture ends with them).</summary>
+    public StopReason Run(CancellationToken stop)
+    {
+        using var any = CancellationTokenSource.CreateLinkedTokenSource(stop, failed.Token);
+        var checksTarget = target is { Scope: TargetScope.Processes, FollowForks: false };
+        while (!any.Token.WaitHandle.WaitOne(checksTarget ? TargetCheckInterval : Timeout.InfiniteTimeSpan))
+        {
+            if (checksTarget && target.Pids.All(pid => !Directory.Exists($"/proc/{pid}")))
+                return StopReason.TargetExited;
+        }
+        return failed.IsCancellationRequested ? StopReason.Failed : StopReason.Asked;
+    }
+
+    /// <summary>Detaches every source and drains what the kernel produced; the first source that
+    /// failed while capturing is reported (after every source is stopped).</summary>
+    /// <exception cref="CaptureException">A source failed.</exception>
+    public void Stop()
+    {
+        if (stopped)
+            return;
+        stopped = true;
+        CaptureException? first = null;
+        foreach (var source in sources)
+        {
+            try
+            {
+                source.Stop();
+            }
+            catch (CaptureException e)
+            {
+                first ??= e;
+            }
+        }
+        processes.Dispose();
+        if (first is not null)
+            throw first;
+    }
+
+    /// <summary>Before the process dies of a second signal: what would outlive it goes now.</summary>
+    public void DetachWhatOutlivesUs()
+    {
+        foreach (var source in sources)
+            source.DetachWhatOutlivesUs();
+    }
+
+    /// <summary>Every source's summary lines, then the engine's own.</summary>
+    public IEnumerable<string> Summary()
+    {
+        foreach (var source in sources)
+            foreach (var line in source.Summary())
+                yield return line;
+    }
+
+    public bool LostAny => sources.Any(s => s.LostAny);
+
+    public void Dispose()
+    {
+        foreach (var source in sources)
+            source.Dispose();
+        processes.Dispose();
+        failed.Dispose();
+    }
+}
