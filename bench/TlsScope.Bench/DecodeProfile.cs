@@ -55,7 +55,9 @@ internal static class DecodeProfile
             results.Add(Measure("assemble (CallAssembler.OnRecord)", count, seconds, () =>
             {
                 for (var i = 0; i < headers.Length; i++)
+                {
                     assembler.OnRecord(in headers[i], payloads[i], process, address, library);
+                }
             }));
         }
         {
@@ -105,7 +107,10 @@ internal static class DecodeProfile
     private static (string, double, double) Measure(string layer, int perCall, long seconds, Action run)
     {
         for (var i = 0; i < 200; i++)
+        {
             run(); // tiering: reach the optimized code first
+        }
+
         GC.Collect();
         var alloc0 = GC.GetAllocatedBytesForCurrentThread();
         var cpu0 = Sys.ThreadCpuNs(Sys.GetTid());
@@ -155,7 +160,9 @@ internal static class DecodeProfile
                 h.Addr.RemoteAddr[3] = 1;
                 var comm = "bench-producer"u8;
                 for (var i = 0; i < comm.Length; i++)
+                {
                     h.Head.Task.Comm[i] = comm[i];
+                }
             }
             BinaryPrimitives.WriteInt32LittleEndian(batch.AsSpan(at), size);
             MemoryMarshal.Write(batch.AsSpan(at + 4), in h);

@@ -20,8 +20,13 @@ internal static class MachineLoad
         // cpu user nice system idle iowait irq softirq steal guest guest_nice
         long busy = 0;
         for (var i = 1; i < f.Length && i <= 8; i++)
+        {
             if (i is not 4 and not 5)
+            {
                 busy += long.Parse(f[i], CultureInfo.InvariantCulture);
+            }
+        }
+
         return busy * NsPerTick;
     }
 
@@ -36,9 +41,14 @@ internal static class MachineLoad
             Thread.Sleep(1000);
             load = (BusyNs() - before) / 1e9;
             if (load < maxCpus)
+            {
                 return load;
+            }
+
             if (i == 0)
+            {
                 Console.WriteLine($"  (machine busy: {load:0.00} CPUs in use by other processes; waiting up to {maxSeconds} s for quiet)");
+            }
         }
         Console.WriteLine($"  (still busy after {maxSeconds} s: {load:0.00} CPUs; measuring anyway, see 'other load')");
         return load;

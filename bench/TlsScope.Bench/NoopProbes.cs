@@ -38,13 +38,18 @@ internal static class NoopProbes
                 links.Add(BpfLink.AttachUprobe(obj, "noop_return", lib, fn.FileOffset, isReturn: true, pid));
             }
             if (links.Count == 0)
+            {
                 throw new ArgumentException($"{lib}: none of {string.Join(", ", Symbols)} found");
+            }
+
             var tracepoints = options.Long("tracepoints", 0) != 0;
             if (tracepoints)
             {
                 Tracefs.EnsureMounted();
                 foreach (var syscall in Syscalls)
+                {
                     links.Add(BpfLink.AttachTracepoint(obj, "noop_syscall", "syscalls", "sys_enter_" + syscall));
+                }
             }
 
             using var stop = new ManualResetEventSlim();
@@ -58,7 +63,9 @@ internal static class NoopProbes
         finally
         {
             foreach (var l in links)
+            {
                 l.Dispose();
+            }
         }
     }
 }

@@ -38,9 +38,15 @@ internal static class ParseBench
         var rng = new Random(42);
         var captures = new List<SyntheticCapture>();
         if (only is null or "h1")
+        {
             captures.Add(ParseCaptures.Http1("HTTP/1.1 mixed", ParseCaptures.RealisticMix(rng, http2: false), connections: 4, exchangesPerConnection: 100));
+        }
+
         if (only is null or "h2")
+        {
             captures.Add(ParseCaptures.Http2("HTTP/2 mixed", ParseCaptures.RealisticMix(rng, http2: true), connections: 2, exchangesPerConnection: 200, concurrent: 8));
+        }
+
         if (only is null or "small")
         {
             captures.Add(ParseCaptures.Http1("HTTP/1.1 small (GET/204)", ParseCaptures.SmallMix(), connections: 4, exchangesPerConnection: 2000));
@@ -48,7 +54,9 @@ internal static class ParseBench
         }
 
         if (captures.Count == 0)
+        {
             throw new ArgumentException($"--case {only}: expected h1, h2 or small");
+        }
 
         var rows = new List<Row>();
         foreach (var capture in captures)
@@ -75,7 +83,9 @@ internal static class ParseBench
                 var load = MachineLoad.WaitForQuiet(0.15, 300);
                 rows.Add(Measure(capture, layer, pass, seconds, repeats, load));
                 if (allocProfile)
+                {
                     AllocationProfile.Print(pass);
+                }
             }
         }
 
@@ -93,7 +103,10 @@ internal static class ParseBench
                           $"({ReaderSaturatedChunksPerS / 1e6:0.0} M chunks/s saturated, target {ReaderTargetChunksPerS / 1e6:0.0} M/s) and {Reader4KDecoderNsPerChunk} ns per 4 KiB chunk " +
                           $"({Reader4KMBPerS:0} MB/s of payload).");
         if (!rows.Any(r => r.Layer == "tracker"))
+        {
             return 0;
+        }
+
         Console.WriteLine("| case | tracker ns/chunk | decoder thread ns/chunk (reader + tracker) | decoder thread chunks/s | decoder thread MB/s | parse MB/s vs reader 4 KiB MB/s |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|");
         foreach (var r in rows.Where(r => r.Layer == "tracker"))
@@ -120,7 +133,9 @@ internal static class ParseBench
         {
             var got = pass();
             if (got != expected)
+            {
                 throw new InvalidOperationException($"{capture.Name} / {layer}: {got} exchanges in a pass, expected {expected}");
+            }
         }
 
         var runs = new List<(double MBps, double Cpu, long Passes, long Alloc, int Gc0, int Gc1, int Gc2, double Other)>();
@@ -239,7 +254,9 @@ internal static class ParseBench
         foreach (var close in capture.Closes)
         {
             if (connections.Remove(close.Connection, out var h2))
+            {
                 h2.End();
+            }
         }
 
         GC.KeepAlive(decoded);
@@ -289,11 +306,20 @@ internal static class ParseBench
         {
             long before = sink.Exchanges;
             foreach (var chunk in capture.Chunks)
+            {
                 tracker.OnData(chunk);
+            }
+
             foreach (var close in capture.Closes)
+            {
                 tracker.OnClose(close);
+            }
+
             if (sink.RawChunks != 0)
+            {
                 throw new InvalidOperationException($"{capture.Name}: {sink.RawChunks} chunks passed through as raw");
+            }
+
             return sink.Exchanges - before;
         };
     }
@@ -305,13 +331,21 @@ internal static class ParseBench
         var sink = new CheckingSink();
         var tracker = new HttpFlowTracker(sink, sink, new FlowOptions());
         foreach (var chunk in capture.Chunks)
+        {
             tracker.OnData(chunk);
+        }
+
         foreach (var close in capture.Closes)
+        {
             tracker.OnClose(close);
+        }
 
         var problems = new List<string>();
         if (sink.Raw != 0)
+        {
             problems.Add($"{sink.Raw} chunks passed through raw");
+        }
+
         foreach (var (conn, expected) in capture.Expected)
         {
             var got = sink.Exchanges.Where(x => x.Flow.Connection == conn).OrderBy(x => x.Sequence).ToList();
@@ -332,22 +366,39 @@ internal static class ParseBench
                 }
 
                 if (req.Method != e.Method || !(req.Url ?? "").EndsWith(e.Path, StringComparison.Ordinal))
+                {
                     problems.Add($"{where}: request {req.Method} {req.Url}");
+                }
+
                 if (req.Body.Length != (e.RequestBody?.Length ?? 0))
+                {
                     problems.Add($"{where}: request body {req.Body.Length} B");
+                }
+
                 if (resp.Status != e.Status)
+                {
                     problems.Add($"{where}: status {resp.Status}");
+                }
+
                 if (resp.BodyDecoded != e.Encoding || !resp.Body.Span.SequenceEqual(e.Body))
+                {
                     problems.Add($"{where}: response body {resp.Body.Length} B decoded from {resp.BodyDecoded ?? "-"}, expected {e.Body.Length} B from {e.Encoding ?? "-"}");
+                }
+
                 if (resp.Note is not null || req.Note is not null)
+                {
                     problems.Add($"{where}: notes {req.Note}; {resp.Note}");
+                }
             }
         }
 
         if (problems.Count > 0)
         {
             foreach (var p in problems.Take(10))
+            {
                 Console.Error.WriteLine("  invalid: " + p);
+            }
+
             throw new InvalidOperationException($"{capture.Name}: the tracker did not report the capture as generated ({problems.Count} problems)");
         }
 
@@ -446,11 +497,17 @@ internal sealed class AllocationProfile : System.Diagnostics.Tracing.EventListen
         using var listener = new AllocationProfile();
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed.TotalSeconds < 1)
+        {
             pass();
+        }
+
         Thread.Sleep(500); // let the listener drain
         Dictionary<string, long> bytes;
         lock (listener._lock)
+        {
             bytes = new Dictionary<string, long>(listener._bytes);
+        }
+
         long total = Math.Max(1, bytes.Values.Sum());
         Console.WriteLine("    allocations by type (sampled): " + string.Join(", ",
             bytes.OrderByDescending(kv => kv.Value).Take(8).Select(kv => $"{kv.Key} {100.0 * kv.Value / total:0}%")));
@@ -459,20 +516,30 @@ internal sealed class AllocationProfile : System.Diagnostics.Tracing.EventListen
     protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
     {
         if (source.Name == "Microsoft-Windows-DotNETRuntime")
+        {
             EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1); // GC
+        }
     }
 
     protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
     {
         if (e.EventName is not { } name || !name.StartsWith("GCAllocationTick", StringComparison.Ordinal) || e.PayloadNames is null)
+        {
             return;
+        }
+
         int type = e.PayloadNames.IndexOf("TypeName");
         int amount = e.PayloadNames.IndexOf("AllocationAmount64");
         if (type < 0 || e.Payload is null)
+        {
             return;
+        }
+
         long n = amount >= 0 ? Convert.ToInt64(e.Payload[amount], System.Globalization.CultureInfo.InvariantCulture) : 100_000;
         var key = e.Payload[type] as string ?? "?";
         lock (_lock)
+        {
             _bytes[key] = _bytes.GetValueOrDefault(key) + n;
+        }
     }
 }

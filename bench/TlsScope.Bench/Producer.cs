@@ -19,7 +19,10 @@ internal static class Producer
     {
         var fd = (int)o.Long("prog-fd", -1);
         if (fd < 0)
+        {
             throw new ArgumentException("produce needs --prog-fd N (an inherited producer program fd)");
+        }
+
         var payload = (ulong)o.Long("payload", 64);
         var rate = o.Long("rate", 0);
         var wakeupBytes = (ulong)o.Long("wakeup-bytes", 0);
@@ -55,9 +58,14 @@ internal static class Producer
                 if (due <= 0)
                 {
                     if (rate >= SpinBelowRate)
+                    {
                         Thread.Sleep(1);
+                    }
                     else
+                    {
                         Thread.SpinWait(20);
+                    }
+
                     continue;
                 }
                 n = Math.Min(due, MaxPerRun);
@@ -68,7 +76,10 @@ internal static class Producer
             args[3] = policy;
             var r = BpfProgramRun.Run(fd, MemoryMarshal.AsBytes(args));
             if (r.ReturnValue != 0)
+            {
                 throw new InvalidOperationException($"producer program returned {r.ReturnValue}");
+            }
+
             sent += n;
         }
         return 0;
@@ -83,9 +94,15 @@ internal static class Producer
             var host = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this process's executable");
             var psi = new ProcessStartInfo(host) { RedirectStandardInput = true, UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+            {
                 psi.ArgumentList.Add(typeof(Producer).Assembly.Location);
+            }
+
             foreach (var a in (string[])["produce", "--prog-fd", $"{inherited}", "--payload", $"{payload}", "--rate", $"{rate}", "--wakeup-bytes", $"{wakeupBytes}", "--policy", $"{(int)policy}", "--cpu", $"{cpu}"])
+            {
                 psi.ArgumentList.Add(a);
+            }
+
             return Process.Start(psi) ?? throw new InvalidOperationException("cannot start the producer process");
         }
         finally

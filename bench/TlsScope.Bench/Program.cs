@@ -46,7 +46,10 @@ public static class Program
         try
         {
             if (args[0] == "parse")
+            {
                 return ParseBench.Run(Options.Parse(args.AsSpan(1))); // no BPF: no root needed
+            }
+
             if (!KernelSupport.HasPrivileges())
             {
                 Console.Error.WriteLine("bench: needs root (BPF programs are loaded): run it with sudo");
@@ -74,7 +77,7 @@ public static class Program
 /// <summary>"--name value" pairs, nothing fancier.</summary>
 internal sealed class Options
 {
-    private readonly Dictionary<string, string> values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
 
     public static Options Parse(ReadOnlySpan<string> args)
     {
@@ -82,18 +85,21 @@ internal sealed class Options
         for (var i = 0; i < args.Length; i++)
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
                 throw new ArgumentException($"expected --name value, got {args[i]}");
-            o.values[args[i][2..]] = args[++i];
+            }
+
+            o._values[args[i][2..]] = args[++i];
         }
         return o;
     }
 
-    public bool Has(string name) => values.ContainsKey(name);
+    public bool Has(string name) => _values.ContainsKey(name);
 
-    public string? String(string name) => values.GetValueOrDefault(name);
+    public string? String(string name) => _values.GetValueOrDefault(name);
 
     public long Long(string name, long fallback) =>
-        values.TryGetValue(name, out var v)
+        _values.TryGetValue(name, out var v)
             ? long.TryParse(v, out var n) ? n : throw new ArgumentException($"--{name} {v}: not a number")
             : fallback;
 }

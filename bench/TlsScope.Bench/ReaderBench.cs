@@ -79,13 +79,18 @@ internal static class ReaderBench
             ProducerCpu: (int)o.Long("producer-cpu", 0),
             ReaderCpu: (int)o.Long("reader-cpu", cpus > 1 ? 1 : -1));
         if (settings.Seconds < 1)
+        {
             throw new ArgumentException("--seconds must be at least 1");
+        }
 
         if (o.Has("scenario")) // one standard scenario, in a process of its own (see RunAll)
         {
             var i = (int)o.Long("scenario", 0);
             if (i < 0 || i >= Standard.Length)
+            {
                 throw new ArgumentException($"--scenario must be 0..{Standard.Length - 1}");
+            }
+
             return RunHere([Standard[i]], settings, header: false);
         }
         if (o.Has("payload") || o.Has("rate") || o.Has("stage") || o.Has("policy"))
@@ -106,7 +111,10 @@ internal static class ReaderBench
             };
             var payload = (int)o.Long("payload", 64);
             if (payload is < 1 or > 4096)
+            {
                 throw new ArgumentException("--payload must be 1..4096");
+            }
+
             var rate = o.Long("rate", 0);
             var name = $"{payload} B, {(rate == 0 ? "saturated" : $"offered {rate / 1e6:0.###} M/s")}, {stage.ToString().ToLowerInvariant()}, {policy.ToString().ToLowerInvariant()} wakeup";
             return RunHere([new(name, payload, rate, stage, policy)], settings, header: true);
@@ -133,26 +141,41 @@ internal static class ReaderBench
             var host = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this process's executable");
             var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+            {
                 psi.ArgumentList.Add(typeof(ReaderBench).Assembly.Location);
+            }
+
             foreach (var a in (string[])["reader", "--scenario", $"{i}", "--seconds", $"{st.Seconds}", "--ring-mib", $"{st.RingMiB}",
                          "--producer-cpu", $"{st.ProducerCpu}", "--reader-cpu", $"{st.ReaderCpu}"])
+            {
                 psi.ArgumentList.Add(a);
+            }
+
             using var child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start a scenario process");
             while (child.StandardOutput.ReadLine() is { } line)
             {
                 if (line.StartsWith(RowTag, StringComparison.Ordinal))
+                {
                     rows.Add(line[RowTag.Length..]);
+                }
                 else
+                {
                     Console.WriteLine(line);
+                }
             }
             child.WaitForExit();
             if (child.ExitCode != 0)
+            {
                 rows.Add($"| {Standard[i].Name} | failed (exit code {child.ExitCode}) |");
+            }
         }
         Console.WriteLine();
         Console.WriteLine(TableHeader);
         foreach (var r in rows)
+        {
             Console.WriteLine(r);
+        }
+
         return 0;
     }
 
@@ -160,7 +183,10 @@ internal static class ReaderBench
     {
         Sys.PinCurrentThread(st.ReaderCpu); // every thread of the reader process starts from here
         if (header)
+        {
             PrintHeader(st);
+        }
+
         var rows = new List<string>();
         foreach (var s in scenarios)
         {
@@ -175,12 +201,16 @@ internal static class ReaderBench
             Console.WriteLine();
             Console.WriteLine(TableHeader);
             foreach (var row in rows)
+            {
                 Console.WriteLine(row);
+            }
         }
         else
         {
             foreach (var row in rows)
+            {
                 Console.WriteLine(RowTag + row);
+            }
         }
         return 0;
     }
@@ -233,7 +263,10 @@ internal static class ReaderBench
                         ring.Consume();
                     }
                     if (s.Stage != Stage.Ring)
+                    {
                         batcher.Publish();
+                    }
+
                     Volatile.Write(ref polls, polls + 1);
                 }
                 ring.Consume();
@@ -245,7 +278,9 @@ internal static class ReaderBench
             finally
             {
                 if (s.Stage != Stage.Ring)
+                {
                     batcher.Complete();
+                }
             }
         }) { Name = "bench ring reader", IsBackground = true };
 
@@ -259,10 +294,16 @@ internal static class ReaderBench
                 foreach (var batch in batcher.Batches())
                 {
                     if (s.Stage == Stage.Full)
+                    {
                         decoder.DecodeBatch(batch.Buffer, batch.Length);
+                    }
+
                     batcher.Release(batch);
                     if (!batcher.HasQueued)
+                    {
                         sink.Flush();
+                    }
+
                     Volatile.Write(ref batches, batches + 1);
                 }
                 assembler.FlushAll();
@@ -272,13 +313,18 @@ internal static class ReaderBench
             {
                 failure ??= e;
                 foreach (var batch in batcher.Batches())
+                {
                     batcher.Release(batch);
+                }
             }
         }) { Name = "bench decoder", IsBackground = true };
 
         poll.Start();
         if (s.Stage != Stage.Ring)
+        {
             decode.Start();
+        }
+
         started.Wait();
         var t0 = Stopwatch.GetTimestamp();
         var wakeupBytes = ((long)st.RingMiB << 20) / 8; // CaptureSession: RingSize / 8
@@ -302,19 +348,30 @@ internal static class ReaderBench
         {
             producer.StandardInput.Close();
             if (!producer.WaitForExit(10_000))
+            {
                 producer.Kill();
+            }
+
             producer.WaitForExit();
         }
         if (producer.ExitCode != 0)
+        {
             throw new InvalidOperationException($"the producer process failed (exit code {producer.ExitCode})");
+        }
+
         produced = Take();
         Volatile.Write(ref stopping, true);
         poll.Join();
         if (s.Stage != Stage.Ring)
+        {
             decode.Join();
+        }
+
         var end = Take();
         if (failure is not null)
+        {
             throw new InvalidOperationException("pipeline failed: " + failure.Message, failure);
+        }
 
         return new Result(s, a, b, produced, end, counters, sink, s.Stage == Stage.Full ? maxBacklog : 0);
 
@@ -341,14 +398,14 @@ internal static class ReaderBench
 
     private sealed class Result(Scenario s, Snap a, Snap b, Snap produced, Snap end, CaptureCounters counters, CountingSink sink, long maxBacklog)
     {
-        private readonly double peakRssMiB = Sys.PeakRssMiB();
+        private readonly double _peakRssMiB = Sys.PeakRssMiB();
 
-        private readonly double seconds = (b.TimeNs - a.TimeNs) / 1e9;
+        private readonly double _seconds = (b.TimeNs - a.TimeNs) / 1e9;
         private long OutWindow => b.Out - a.Out;
 
-        public double OfferedPerS => (double)(b.Produced + b.Lost - a.Produced - a.Lost) / seconds;
-        public double OutPerS => OutWindow / seconds;
-        public double ReadPerS => (b.Read - a.Read) / seconds;
+        public double OfferedPerS => (double)(b.Produced + b.Lost - a.Produced - a.Lost) / _seconds;
+        public double OutPerS => OutWindow / _seconds;
+        public double ReadPerS => (b.Read - a.Read) / _seconds;
         public double PayloadMBps => OutPerS * s.Payload / 1e6;
 
         /// <summary>Ring-buffer bytes per record: 8-byte header + record, rounded up to 8.</summary>
@@ -367,30 +424,33 @@ internal static class ReaderBench
         /// <summary>CPUs' worth used by processes other than the reader and the producer during the
         /// window (the machine is shared): a figure taken with this well above 0 is disturbed.</summary>
         public double OtherLoad =>
-            Math.Max(0, (b.MachineBusyNs - a.MachineBusyNs) - (b.ProcessCpuNs - a.ProcessCpuNs) - (b.ProducerCpuNs - a.ProducerCpuNs)) / 1e9 / seconds;
+            Math.Max(0, (b.MachineBusyNs - a.MachineBusyNs) - (b.ProcessCpuNs - a.ProcessCpuNs) - (b.ProducerCpuNs - a.ProducerCpuNs)) / 1e9 / _seconds;
 
         public string Row() =>
             $"| {s.Name} | {M(OfferedPerS)} | {M(OutPerS)} | {PayloadMBps:0.#} | {RingMBps:0.#} | {LostWindow:N0} ({LostWindowPct:0.##}%) | {ReaderCpuMsPerM:0.#} | {PollNsPerChunk:0.#} | " +
-            $"{(s.Stage == Stage.Full ? DecodeNsPerChunk.ToString("0.#", CultureInfo.InvariantCulture) : "-")} | {peakRssMiB:0} | {OtherLoad:0.00} |";
+            $"{(s.Stage == Stage.Full ? DecodeNsPerChunk.ToString("0.#", CultureInfo.InvariantCulture) : "-")} | {_peakRssMiB:0} | {OtherLoad:0.00} |";
 
         private static string M(double v) => v >= 1e6 ? $"{v / 1e6:0.00} M" : $"{v / 1e3:0.#} k";
 
         public void Print()
         {
             static string Pct(long ns, double s) => $"{100.0 * ns / 1e9 / s:0}%";
-            Console.WriteLine($"  offered   {OfferedPerS / 1e6:0.000} M chunks/s by the producer (its CPU: {Pct(b.ProducerCpuNs - a.ProducerCpuNs, seconds)})");
-            Console.WriteLine($"  read      {ReadPerS / 1e6:0.000} M chunks/s out of the ring (ring thread CPU: {Pct(b.PollCpuNs - a.PollCpuNs, seconds)}, {PollNsPerChunk:0.#} ns/chunk)");
+            Console.WriteLine($"  offered   {OfferedPerS / 1e6:0.000} M chunks/s by the producer (its CPU: {Pct(b.ProducerCpuNs - a.ProducerCpuNs, _seconds)})");
+            Console.WriteLine($"  read      {ReadPerS / 1e6:0.000} M chunks/s out of the ring (ring thread CPU: {Pct(b.PollCpuNs - a.PollCpuNs, _seconds)}, {PollNsPerChunk:0.#} ns/chunk)");
             if (s.Stage == Stage.Full)
-                Console.WriteLine($"  decoded   {OutPerS / 1e6:0.000} M chunks/s (decoder thread CPU: {Pct(b.DecodeCpuNs - a.DecodeCpuNs, seconds)}, {DecodeNsPerChunk:0.#} ns/chunk); backlog at window end {b.Read - b.Out:N0} records");
+            {
+                Console.WriteLine($"  decoded   {OutPerS / 1e6:0.000} M chunks/s (decoder thread CPU: {Pct(b.DecodeCpuNs - a.DecodeCpuNs, _seconds)}, {DecodeNsPerChunk:0.#} ns/chunk); backlog at window end {b.Read - b.Out:N0} records");
+            }
+
             Console.WriteLine($"  payload   {PayloadMBps:0.0} MB/s, ring {RingMBps:0.0} MB/s");
             Console.WriteLine($"  lost      {LostWindow:N0} records in the window ({LostWindowPct:0.##}% of offered), {end.Lost:N0} in the whole run");
             Console.WriteLine($"  CPU       reader process {ReaderCpuMsPerM:0.#} ms per million chunks; allocated {(double)(b.AllocatedBytes - a.AllocatedBytes) / Math.Max(1, OutWindow):0.#} B/chunk, {b.Gen0 - a.Gen0} gen0 / {b.Gen2 - a.Gen2} gen2 GCs");
             var perPoll = (double)(b.Read - a.Read) / Math.Max(1, b.Polls - a.Polls);
             var perBatch = (double)(b.Out - a.Out) / Math.Max(1, b.Batches - a.Batches);
-            Console.WriteLine($"  batching  {perPoll:0.#} records per poll loop{(s.Stage == Stage.Ring ? "" : $", {perBatch:0.#} per batch handed to the decoder")} ({(b.Polls - a.Polls) / seconds:0} loops/s)");
-            Console.WriteLine($"  memory    peak RSS of the reader process {peakRssMiB:0} MiB{(s.Stage == Stage.Full ? $"; decoder backlog up to {maxBacklog:N0} records ({maxBacklog * (4 + Marshal.SizeOf<ChunkHeader>() + s.Payload) / 1048576.0:0} MiB of record data)" : "")}");
+            Console.WriteLine($"  batching  {perPoll:0.#} records per poll loop{(s.Stage == Stage.Ring ? "" : $", {perBatch:0.#} per batch handed to the decoder")} ({(b.Polls - a.Polls) / _seconds:0} loops/s)");
+            Console.WriteLine($"  memory    peak RSS of the reader process {_peakRssMiB:0} MiB{(s.Stage == Stage.Full ? $"; decoder backlog up to {maxBacklog:N0} records ({maxBacklog * (4 + Marshal.SizeOf<ChunkHeader>() + s.Payload) / 1048576.0:0} MiB of record data)" : "")}");
             Console.WriteLine($"  drain     {(end.TimeNs - produced.TimeNs) / 1e6:0} ms after the producer stopped");
-            Console.WriteLine($"  other     {OtherLoad:0.00} CPUs used by other processes in the window; reader threads waited for a CPU {Pct(b.PollWaitNs - a.PollWaitNs + b.DecodeWaitNs - a.DecodeWaitNs, seconds)} of the time");
+            Console.WriteLine($"  other     {OtherLoad:0.00} CPUs used by other processes in the window; reader threads waited for a CPU {Pct(b.PollWaitNs - a.PollWaitNs + b.DecodeWaitNs - a.DecodeWaitNs, _seconds)} of the time");
             var check = s.Stage == Stage.Full
                 ? $"{counters.Records:N0} records decoded of {end.Produced:N0} accepted by the ring; {sink.Chunks:N0} chunks to the sink, {counters.Gaps:N0} gaps ({counters.GapBytes / Math.Max(1, s.Payload):N0} records' worth) reported"
                 : $"{end.Out:N0} records consumed of {end.Produced:N0} accepted by the ring";

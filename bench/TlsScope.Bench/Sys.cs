@@ -25,10 +25,15 @@ internal static unsafe partial class Sys
     public static void PinCurrentThread(int cpu)
     {
         if (cpu < 0)
+        {
             return;
+        }
+
         var mask = 1UL << cpu;
         if (SchedSetAffinity(0, sizeof(ulong), &mask) != 0)
+        {
             throw new InvalidOperationException($"cannot pin a thread to CPU {cpu}: errno {Marshal.GetLastPInvokeError()}");
+        }
     }
 
     /// <summary>A copy of <paramref name="fd"/> that a child process inherits (dup clears close-on-exec).</summary>
@@ -43,7 +48,10 @@ internal static unsafe partial class Sys
     public static long ThreadCpuNs(int tid, int pid = 0)
     {
         if (tid <= 0)
+        {
             return 0;
+        }
+
         try
         {
             var text = File.ReadAllText($"/proc/{(pid > 0 ? pid.ToString(CultureInfo.InvariantCulture) : "self")}/task/{tid}/schedstat");
@@ -60,7 +68,10 @@ internal static unsafe partial class Sys
     public static long ThreadWaitNs(int tid)
     {
         if (tid <= 0)
+        {
             return 0;
+        }
+
         try
         {
             var f = File.ReadAllText($"/proc/self/task/{tid}/schedstat").Split(' ');
@@ -76,8 +87,13 @@ internal static unsafe partial class Sys
     public static double PeakRssMiB()
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
+        {
             if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
                 return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) / 1024.0;
+            }
+        }
+
         return 0;
     }
 
@@ -86,7 +102,10 @@ internal static unsafe partial class Sys
     {
         var ru = stackalloc long[18]; // struct rusage: two timevals, then 14 longs
         if (GetRusage(0 /* RUSAGE_SELF */, ru) != 0)
+        {
             return 0;
+        }
+
         return (ru[0] + ru[2]) * 1_000_000_000 + (ru[1] + ru[3]) * 1000;
     }
 }

@@ -39,10 +39,10 @@ struct {
 
 /* Read by user space between runs; only one thread runs the producer. */
 struct bench_counters {
-	__u64 produced;       /* records the ring buffer accepted */
-	__u64 lost;           /* records it refused (full) */
+	__u64 produced;	      /* records the ring buffer accepted */
+	__u64 lost;	      /* records it refused (full) */
 	__u64 produced_bytes; /* payload bytes accepted */
-	__u64 seq;            /* records attempted so far: the next record's sequence number */
+	__u64 seq;	      /* records attempted so far: the next record's sequence number */
 };
 
 struct {
@@ -82,13 +82,15 @@ static long emit_one(__u32 i, void *arg)
 	rec->chunk.start_ns = rec->chunk.head.time_ns - 1000;
 	__u64 flags = 0;
 	if (r->policy == 1) {
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= r->wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-											   : BPF_RB_NO_WAKEUP;
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= r->wakeup_bytes
+				? BPF_RB_FORCE_WAKEUP
+				: BPF_RB_NO_WAKEUP;
 	} else if (r->policy == 2) {
 		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 		__u64 size = 8 + sizeof(struct tscope_chunk) + len; /* header + record, as queued */
-		flags = avail < r->wakeup_bytes && avail + size >= r->wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-										   : BPF_RB_NO_WAKEUP;
+		flags = avail < r->wakeup_bytes && avail + size >= r->wakeup_bytes
+				? BPF_RB_FORCE_WAKEUP
+				: BPF_RB_NO_WAKEUP;
 	}
 	if (bpf_ringbuf_output(&events, rec, sizeof(struct tscope_chunk) + len, flags) < 0)
 		r->lost++;
@@ -133,7 +135,9 @@ int produce(struct bpf_raw_tracepoint_args *ctx)
 	h->addr.remote_addr[3] = 1;
 	__builtin_memcpy(h->head.task.comm, "bench-producer", 15);
 
-	struct run_state r = { .seq = c->seq, .len = len, .wakeup_bytes = ctx->args[2], .policy = ctx->args[3] };
+	struct run_state r = {
+		.seq = c->seq, .len = len, .wakeup_bytes = ctx->args[2], .policy = ctx->args[3]
+	};
 	bpf_loop(count, emit_one, &r, 0);
 	c->seq += count;
 	c->produced += r.produced;

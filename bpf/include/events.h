@@ -16,11 +16,12 @@
 #define TSCOPE_CHUNK_DATA_MAX 32768
 
 enum tscope_event_kind {
-	TSCOPE_EVENT_DATA = 1,  /* struct tscope_chunk: plaintext read or written */
+	TSCOPE_EVENT_DATA = 1,	/* struct tscope_chunk: plaintext read or written */
 	TSCOPE_EVENT_CLOSE = 2, /* struct tscope_conn_close: SSL_free on a tracked connection */
-	TSCOPE_EVENT_KEYS = 3,  /* struct tscope_keys: a handshake's secrets, read once per handshake */
+	TSCOPE_EVENT_KEYS =
+		3, /* struct tscope_keys: a handshake's secrets, read once per handshake */
 	TSCOPE_EVENT_PACKET = 4, /* struct tscope_packet: a packet seen by the TC programs */
-	TSCOPE_EVENT_EXEC = 5,  /* struct tscope_exec: a traced process executed a program */
+	TSCOPE_EVENT_EXEC = 5,	 /* struct tscope_exec: a traced process executed a program */
 };
 
 enum tscope_direction {
@@ -29,9 +30,10 @@ enum tscope_direction {
 };
 
 enum tscope_chunk_flags {
-	TSCOPE_CHUNK_FIRST = 1,     /* first record of one SSL call */
-	TSCOPE_CHUNK_LAST = 2,      /* last record of one SSL call */
-	TSCOPE_CHUNK_TRUNCATED = 4, /* --max-payload dropped the call's remaining bytes (see dropped) */
+	TSCOPE_CHUNK_FIRST = 1, /* first record of one SSL call */
+	TSCOPE_CHUNK_LAST = 2,	/* last record of one SSL call */
+	TSCOPE_CHUNK_TRUNCATED =
+		4, /* --max-payload dropped the call's remaining bytes (see dropped) */
 	TSCOPE_CHUNK_FD_INFERRED = 8, /* fd and tuple from the send after a memory-BIO write */
 };
 
@@ -67,14 +69,14 @@ struct tscope_event_head {
 
 struct tscope_chunk {
 	struct tscope_event_head head;
-	__u64 conn_id;       /* stable per connection, never 0 */
-	__u64 start_ns;      /* CLOCK_MONOTONIC at the call's entry; head.time_ns is its return */
+	__u64 conn_id;	     /* stable per connection, never 0 */
+	__u64 start_ns;	     /* CLOCK_MONOTONIC at the call's entry; head.time_ns is its return */
 	__u64 stream_offset; /* bytes of this connection and direction before this record */
-	__s32 fd;            /* -1 when not learned */
-	__u32 len;           /* payload bytes in data[] */
-	__u32 call_len;      /* bytes the whole call transferred */
-	__u32 dropped;       /* bytes --max-payload dropped from this call (on the last record) */
-	__u32 library;       /* attach cookie: index of the library in user space's table */
+	__s32 fd;	     /* -1 when not learned */
+	__u32 len;	     /* payload bytes in data[] */
+	__u32 call_len;	     /* bytes the whole call transferred */
+	__u32 dropped;	     /* bytes --max-payload dropped from this call (on the last record) */
+	__u32 library;	     /* attach cookie: index of the library in user space's table */
 	__u32 direction;     /* enum tscope_direction */
 	struct tscope_sock_addr addr;
 	__u8 data[];
@@ -83,7 +85,7 @@ struct tscope_chunk {
 struct tscope_conn_close {
 	struct tscope_event_head head;
 	__u64 conn_id;
-	__u64 read_bytes;  /* final stream offsets: any tail loss shows against them */
+	__u64 read_bytes; /* final stream offsets: any tail loss shows against them */
 	__u64 write_bytes;
 };
 
@@ -106,11 +108,12 @@ struct tscope_mem_path {
 
 /* One library build's layout, stored in the key_layouts map at the library's index. */
 struct tscope_key_layout {
-	struct tscope_mem_path slot[TSCOPE_KEY_SLOTS]; /* slot 0: client random, the set's identity */
-	__u32 valid;         /* 0: keys are not read for this library */
-	__u32 version_slot;  /* slot whose first 2 bytes (little endian) are the protocol version */
-	__u32 ready_slot12;  /* slot that is non-zero once a TLS 1.2 handshake's keys are complete */
-	__u32 ready_slot13;  /* the same for TLS 1.3 (0x0304) */
+	struct tscope_mem_path
+		slot[TSCOPE_KEY_SLOTS]; /* slot 0: client random, the set's identity */
+	__u32 valid;			/* 0: keys are not read for this library */
+	__u32 version_slot; /* slot whose first 2 bytes (little endian) are the protocol version */
+	__u32 ready_slot12; /* slot that is non-zero once a TLS 1.2 handshake's keys are complete */
+	__u32 ready_slot13; /* the same for TLS 1.3 (0x0304) */
 	__u32 handshake_mask; /* bit i: slot i only exists during the handshake (BoringSSL's TLS 1.3
 			       * handshake secrets): read at the handshake's socket syscalls */
 	__u32 handshake_ready_slot; /* non-zero once those are derived (the lowest of the mask) */
@@ -122,11 +125,12 @@ enum tscope_keys_flags {
 
 struct tscope_keys {
 	struct tscope_event_head head;
-	__u64 conn_id;   /* the connection the secrets belong to; 0 during the handshake */
-	__u64 ssl;       /* the connection object's address in the process */
-	__u32 library;   /* attach cookie, as in tscope_chunk */
+	__u64 conn_id;	 /* the connection the secrets belong to; 0 during the handshake */
+	__u64 ssl;	 /* the connection object's address in the process */
+	__u32 library;	 /* attach cookie, as in tscope_chunk */
 	__u32 read_mask; /* bit i: slot i was read */
-	__u8 slots[TSCOPE_KEY_SLOTS * TSCOPE_KEY_SLOT_SIZE]; /* slot i at i * TSCOPE_KEY_SLOT_SIZE */
+	__u8 slots[TSCOPE_KEY_SLOTS *
+		   TSCOPE_KEY_SLOT_SIZE]; /* slot i at i * TSCOPE_KEY_SLOT_SIZE */
 };
 
 /* ---- packets (TC) ---- */
@@ -140,8 +144,8 @@ enum tscope_packet_flags {
 struct tscope_packet {
 	struct tscope_event_head head; /* flags: tscope_packet_flags; task: the socket's owner */
 	__u32 ifindex;
-	__u32 len;       /* bytes on the wire */
-	__u32 cap_len;   /* bytes in data[] */
+	__u32 len;     /* bytes on the wire */
+	__u32 cap_len; /* bytes in data[] */
 	__u32 pad;
 	__u8 data[];
 };
@@ -159,44 +163,46 @@ struct tscope_cmdline {
 };
 
 struct tscope_packet_stats {
-	__u64 packets;       /* records submitted */
+	__u64 packets; /* records submitted */
 	__u64 bytes;
-	__u64 lost_packets;  /* ring buffer was full */
-	__u64 filtered;      /* not from a traced process's connection */
-	__u64 truncated;     /* longer than TSCOPE_PACKET_MAX */
+	__u64 lost_packets; /* ring buffer was full */
+	__u64 filtered;	    /* not from a traced process's connection */
+	__u64 truncated;    /* longer than TSCOPE_PACKET_MAX */
 };
 
 /* Counters kept per CPU in the kernel and summed by user space. */
 struct tscope_stats {
-	__u64 chunks;           /* records submitted */
-	__u64 bytes;            /* payload bytes submitted */
-	__u64 lost_records;     /* ring buffer was full */
+	__u64 chunks;	    /* records submitted */
+	__u64 bytes;	    /* payload bytes submitted */
+	__u64 lost_records; /* ring buffer was full */
 	__u64 lost_bytes;
 	__u64 unreadable_bytes; /* bpf_probe_read_user failed */
-	__u64 truncated_bytes;  /* dropped on purpose by --max-payload */
-	__u64 busy_drops;       /* per-CPU scratch was in use (preempted probe) */
+	__u64 truncated_bytes;	/* dropped on purpose by --max-payload */
+	__u64 busy_drops;	/* per-CPU scratch was in use (preempted probe) */
 };
 
 /* Which processes a capture is about (struct tscope_config.scope); lib/target.h. */
 enum tscope_scope {
-	TSCOPE_SCOPE_ALL = 0,    /* every process */
-	TSCOPE_SCOPE_PID = 1,    /* one process: target_pid */
-	TSCOPE_SCOPE_PIDS = 2,   /* the processes in the target_tgids map (several --pid, a launched command's tree) */
-	TSCOPE_SCOPE_CGROUP = 3, /* the tasks of the cgroup in target_cgroup and of its descendants */
+	TSCOPE_SCOPE_ALL = 0, /* every process */
+	TSCOPE_SCOPE_PID = 1, /* one process: target_pid */
+	TSCOPE_SCOPE_PIDS =
+		2, /* the processes in the target_tgids map (several --pid, a launched command's tree) */
+	TSCOPE_SCOPE_CGROUP =
+		3, /* the tasks of the cgroup in target_cgroup and of its descendants */
 };
 
 /* Filters and limits, set by user space between open and load (.rodata). */
 struct tscope_config {
-	__u32 scope;       /* enum tscope_scope */
-	__u32 target_pid;  /* TSCOPE_SCOPE_PID */
+	__u32 scope;	  /* enum tscope_scope */
+	__u32 target_pid; /* TSCOPE_SCOPE_PID */
 	__u32 target_uid;
-	__u32 filter_uid;  /* 1: target_uid applies */
-	__u32 filter_comm; /* 1: comm applies */
+	__u32 filter_uid;   /* 1: target_uid applies */
+	__u32 filter_comm;  /* 1: comm applies */
 	__u32 follow_forks; /* bpf/process: children of traced processes join target_tgids */
-	__u32 exec_events; /* bpf/process: an event for every exec of a traced process */
-	__u32 max_payload; /* 0: unlimited; else bytes kept per call */
+	__u32 exec_events;  /* bpf/process: an event for every exec of a traced process */
+	__u32 max_payload;  /* 0: unlimited; else bytes kept per call */
 	__u32 wakeup_bytes; /* wake the reader early once this much is unread */
-	__u32 keys;        /* 1: --keylog/--pcapng: read TLS secrets (keys.h); 0 skips even the lookups */
+	__u32 keys; /* 1: --keylog/--pcapng: read TLS secrets (keys.h); 0 skips even the lookups */
 	char comm[TSCOPE_COMM_LEN];
 };
 
@@ -206,12 +212,13 @@ struct tscope_config {
 /* A traced process executed a program (the exec has happened: head.task is the new program). */
 struct tscope_exec {
 	struct tscope_event_head head; /* kind TSCOPE_EVENT_EXEC */
-	__u32 exe_major;     /* the executable's device and inode, as stat(2) gives them */
+	__u32 exe_major; /* the executable's device and inode, as stat(2) gives them */
 	__u32 exe_minor;
 	__u64 exe_ino;
-	__u32 old_pid;       /* the thread that called exec (a non-leader thread takes the leader's pid) */
-	__u32 filename_len;  /* bytes in filename[], without the NUL */
-	char filename[TSCOPE_PATH_MAX]; /* as passed to execve: may be relative to the process's cwd */
+	__u32 old_pid; /* the thread that called exec (a non-leader thread takes the leader's pid) */
+	__u32 filename_len; /* bytes in filename[], without the NUL */
+	char filename
+		[TSCOPE_PATH_MAX]; /* as passed to execve: may be relative to the process's cwd */
 };
 
 _Static_assert(sizeof(struct tscope_sock_addr) == 40, "tscope_sock_addr layout");

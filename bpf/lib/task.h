@@ -13,7 +13,8 @@ static __always_inline void task_fill(struct tscope_task *t, __u64 pid_tgid)
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
 
-static __always_inline void event_head(struct tscope_event_head *h, __u32 kind, __u32 flags, __u64 pid_tgid)
+static __always_inline void event_head(struct tscope_event_head *h, __u32 kind, __u32 flags,
+				       __u64 pid_tgid)
 {
 	h->kind = kind;
 	h->flags = flags;

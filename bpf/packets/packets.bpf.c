@@ -71,7 +71,7 @@ struct {
 #define PSTAT_ADD(field, n)                                                                        \
 	do {                                                                                       \
 		__u32 __zero = 0;                                                                  \
-		struct tscope_packet_stats *__s = bpf_map_lookup_elem(&packet_stats, &__zero);       \
+		struct tscope_packet_stats *__s = bpf_map_lookup_elem(&packet_stats, &__zero);     \
 		if (__s)                                                                           \
 			__s->field += (n);                                                         \
 	} while (0)
@@ -98,10 +98,11 @@ static __always_inline int v4_mapped(const __u8 *a)
 	return a[10] == 0xff && a[11] == 0xff;
 }
 
-static __always_inline void owner_key(struct trace_event_raw_inet_sock_set_state *ev, int with_remote,
-				      struct tscope_sock_addr *key)
+static __always_inline void owner_key(struct trace_event_raw_inet_sock_set_state *ev,
+				      int with_remote, struct tscope_sock_addr *key)
 {
-	int v4 = ev->family == 2 || (v4_mapped(ev->saddr_v6) && (!with_remote || v4_mapped(ev->daddr_v6)));
+	int v4 = ev->family == 2 ||
+		 (v4_mapped(ev->saddr_v6) && (!with_remote || v4_mapped(ev->daddr_v6)));
 	key->family = v4 ? 2 : ev->family;
 	key->local_port = ev->sport;
 	if (ev->family == 2)
@@ -261,7 +262,8 @@ static __always_inline int parse_flow(struct __sk_buff *skb, __u16 proto, __u32 
 	return 0;
 }
 
-static __always_inline struct tscope_task *owner_as(struct flow *f, int sender, int listener, int any_addr)
+static __always_inline struct tscope_task *owner_as(struct flow *f, int sender, int listener,
+						    int any_addr)
 {
 	struct tscope_sock_addr key = { .family = f->family };
 	__u8 *local = sender ? f->saddr : f->daddr;
@@ -325,7 +327,8 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
 	if (bpf_skb_load_bytes(skb, 0, s->data, cap) < 0)
 		return TC_ACT_UNSPEC;
 	s->head.head.kind = TSCOPE_EVENT_PACKET;
-	s->head.head.flags = (egress ? TSCOPE_PACKET_EGRESS : 0) | (owner ? TSCOPE_PACKET_OWNED : 0);
+	s->head.head.flags =
+		(egress ? TSCOPE_PACKET_EGRESS : 0) | (owner ? TSCOPE_PACKET_OWNED : 0);
 	s->head.head.time_ns = bpf_ktime_get_ns();
 	s->head.ifindex = ifindex;
 	s->head.len = len;
@@ -336,8 +339,9 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 egress)
 	else
 		__builtin_memset(&s->head.head.task, 0, sizeof(s->head.head.task));
 	/* Like the TLS ring (maps.h): the reader polls, and is woken early only for a burst. */
-	__u64 wake = bpf_ringbuf_query(&packets, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-										     : BPF_RB_NO_WAKEUP;
+	__u64 wake = bpf_ringbuf_query(&packets, BPF_RB_AVAIL_DATA) >= cfg.wakeup_bytes
+			     ? BPF_RB_FORCE_WAKEUP
+			     : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&packets, s, sizeof(struct tscope_packet) + cap, wake) < 0) {
 		PSTAT_ADD(lost_packets, 1);
 		return TC_ACT_UNSPEC;

@@ -23,7 +23,8 @@ static __always_inline int path_step(__u64 *at, __u32 off)
 
 /* Follows p from the connection object at base and reads size bytes into dst. Written out
  * step by step: TSCOPE_PATH_DEPTH is 3. */
-static __always_inline int path_read(__u64 base, const struct tscope_mem_path *p, void *dst, __u32 size)
+static __always_inline int path_read(__u64 base, const struct tscope_mem_path *p, void *dst,
+				     __u32 size)
 {
 	__u64 at = base;
 	__u32 deref = p->deref;
@@ -38,7 +39,8 @@ static __always_inline int path_read(__u64 base, const struct tscope_mem_path *p
 	return bpf_probe_read_user(dst, size, (void *)(at + p->off[deref & TSCOPE_PATH_DEPTH]));
 }
 
-static __always_inline __u64 path_read_u64(__u64 base, const struct tscope_key_layout *l, __u32 slot)
+static __always_inline __u64 path_read_u64(__u64 base, const struct tscope_key_layout *l,
+					   __u32 slot)
 {
 	__u64 v = 0;
 	if (slot >= TSCOPE_KEY_SLOTS)
@@ -74,8 +76,9 @@ static long key_read_slot(__u32 index, void *arg)
 }
 
 /* Reserves, fills and submits one record of the slots in mask; false when the ring is full. */
-static __always_inline int keys_emit(__u64 pid_tgid, __u64 ssl, __u32 lib, const struct tscope_key_layout *l,
-				     __u32 mask, __u32 flags, __u64 conn_id)
+static __always_inline int keys_emit(__u64 pid_tgid, __u64 ssl, __u32 lib,
+				     const struct tscope_key_layout *l, __u32 mask, __u32 flags,
+				     __u64 conn_id)
 {
 	struct tscope_keys *rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
 	if (!rec) {

@@ -48,7 +48,7 @@ static __always_inline struct tscope_stats *stats_here(void)
 
 #define STAT_ADD(field, n)                                                                         \
 	do {                                                                                       \
-		struct tscope_stats *__s = stats_here();                                               \
+		struct tscope_stats *__s = stats_here();                                           \
 		if (__s)                                                                           \
 			__s->field += (n);                                                         \
 	} while (0)

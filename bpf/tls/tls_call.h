@@ -5,13 +5,13 @@
 #define TLSSCOPE_TLS_CALL_H
 
 struct active_call {
-	__u64 ssl;      /* the library's connection object: the key of a connection */
+	__u64 ssl; /* the library's connection object: the key of a connection */
 	__u64 buf;
-	__u64 len_out;  /* size_t* of *_ex calls; 0 when the return value is the byte count */
+	__u64 len_out; /* size_t* of *_ex calls; 0 when the return value is the byte count */
 	__u64 start_ns;
-	__u64 sk;       /* socket seen during the call, 0 until one is */
+	__u64 sk; /* socket seen during the call, 0 until one is */
 	__s32 fd;
-	__u32 nest;     /* nested TLS calls on this thread, which are not counted twice */
+	__u32 nest; /* nested TLS calls on this thread, which are not counted twice */
 	__u32 direction;
 	__u32 pad;
 };
@@ -28,7 +28,7 @@ struct conn_state {
 	__u64 offset[2]; /* per direction: bytes so far, so user space sees every gap */
 	__u64 keys_seen; /* first bytes of the client random whose secrets were sent (keys.h) */
 	__s32 fd;
-	__u32 inferred;  /* 1: socket bound after the call (memory BIO), see membio_pending */
+	__u32 inferred; /* 1: socket bound after the call (memory BIO), see membio_pending */
 	struct tscope_sock_addr addr;
 };
 
@@ -168,11 +168,11 @@ static __always_inline struct conn_state *conn_for(__u32 tgid, struct active_cal
 
 struct emit_ctx {
 	__u64 buf;
-	__u64 base;     /* stream offset of the call's first byte */
+	__u64 base;	/* stream offset of the call's first byte */
 	__u32 captured; /* bytes to emit */
-	__u32 dropped;  /* bytes cut by --max-payload */
+	__u32 dropped;	/* bytes cut by --max-payload */
 	__u32 cpu;
-	__u32 flags;    /* added to every record's flags */
+	__u32 flags; /* added to every record's flags */
 };
 
 static long emit_record(__u32 i, void *arg)
@@ -261,7 +261,8 @@ static __always_inline void tls_call_emit(void *ctx, __u64 pid_tgid, struct acti
 	h->library = (__u32)bpf_get_attach_cookie(ctx);
 	h->direction = dir;
 	h->addr = cs->addr;
-	bpf_loop((e.captured + TSCOPE_CHUNK_DATA_MAX - 1) / TSCOPE_CHUNK_DATA_MAX, emit_record, &e, 0);
+	bpf_loop((e.captured + TSCOPE_CHUNK_DATA_MAX - 1) / TSCOPE_CHUNK_DATA_MAX, emit_record, &e,
+		 0);
 	s->busy = 0;
 	keys_after_call(ctx, pid_tgid, c->ssl, &cs->keys_seen, cs->id);
 }

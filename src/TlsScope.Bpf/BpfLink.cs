@@ -29,7 +29,10 @@ public sealed unsafe class BpfLink : SafeHandle
         };
         var h = LibBpf.AttachUprobe(obj.Program(program), pid, binaryPath, (nuint)fileOffset, &opts);
         if (h == 0)
+        {
             throw BpfException.FromErrno($"attach {(isReturn ? "uretprobe" : "uprobe")} {program} to {binaryPath}+0x{fileOffset:x}", Marshal.GetLastPInvokeError());
+        }
+
         return new BpfLink(h, $"{program} {binaryPath}+0x{fileOffset:x}");
     }
 
@@ -37,8 +40,11 @@ public sealed unsafe class BpfLink : SafeHandle
     {
         var h = LibBpf.AttachTracepoint(obj.Program(program), category, name);
         if (h == 0)
+        {
             throw BpfException.FromErrno($"attach tracepoint {category}/{name}", Marshal.GetLastPInvokeError(),
                 Tracefs.IsMounted ? null : "tracefs is not mounted");
+        }
+
         return new BpfLink(h, $"{program} {category}/{name}");
     }
 
@@ -48,7 +54,10 @@ public sealed unsafe class BpfLink : SafeHandle
     {
         var h = LibBpf.AttachRawTracepoint(obj.Program(program), name);
         if (h == 0)
+        {
             throw BpfException.FromErrno($"attach raw tracepoint {name}", Marshal.GetLastPInvokeError());
+        }
+
         return new BpfLink(h, $"{program} raw {name}");
     }
 

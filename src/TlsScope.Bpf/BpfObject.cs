@@ -9,14 +9,14 @@ namespace TlsScope.Bpf;
 /// </summary>
 public sealed unsafe class BpfObject : SafeHandle
 {
-    private readonly byte[] image; // libbpf keeps pointers into the ELF image until close
-    private GCHandle pin;
+    private readonly byte[] _image; // libbpf keeps pointers into the ELF image until close
+    private GCHandle _pin;
 
     private BpfObject(byte[] image, string name) : base(0, ownsHandle: true)
     {
-        this.image = image;
+        this._image = image;
         Name = name;
-        pin = GCHandle.Alloc(image, GCHandleType.Pinned);
+        _pin = GCHandle.Alloc(image, GCHandleType.Pinned);
     }
 
     public string Name { get; }
@@ -28,7 +28,7 @@ public sealed unsafe class BpfObject : SafeHandle
     public static BpfObject Open(byte[] elf, string name)
     {
         var obj = new BpfObject(elf, name);
-        var h = LibBpf.ObjectOpenMem((byte*)obj.pin.AddrOfPinnedObject(), (nuint)elf.Length, 0);
+        var h = LibBpf.ObjectOpenMem((byte*)obj._pin.AddrOfPinnedObject(), (nuint)elf.Length, 0);
         if (h == 0)
         {
             var errno = Marshal.GetLastPInvokeError();
@@ -47,7 +47,10 @@ public sealed unsafe class BpfObject : SafeHandle
         var map = FindMap(mapName);
         var data = LibBpf.MapInitialValue(map, out var size);
         if (data == null || size != (nuint)sizeof(T))
+        {
             throw new BpfException($"{Name}: map {mapName} has {size} bytes of initial value, expected {sizeof(T)}");
+        }
+
         *(T*)data = value;
     }
 
@@ -56,7 +59,9 @@ public sealed unsafe class BpfObject : SafeHandle
         EnsureNotLoaded();
         var rc = LibBpf.MapSetMaxEntries(FindMap(mapName), entries);
         if (rc < 0)
+        {
             throw BpfException.FromErrno($"{Name}: resize map {mapName}", rc);
+        }
     }
 
     /// <summary>Excludes a program from loading (e.g. one the kernel cannot run).</summary>
@@ -98,7 +103,9 @@ public sealed unsafe class BpfObject : SafeHandle
     {
         fixed (byte* k = key)
         fixed (byte* v = value)
+        {
             return LibBpf.MapLookupElem(MapFd(mapName), k, v) == 0;
+        }
     }
 
     /// <summary>Creates or replaces a map element.</summary>
@@ -106,8 +113,12 @@ public sealed unsafe class BpfObject : SafeHandle
     {
         fixed (byte* k = key)
         fixed (byte* v = value)
+        {
             if (LibBpf.MapUpdateElem(MapFd(mapName), k, v, 0) < 0)
+            {
                 throw BpfException.FromErrno($"update map {mapName}", Marshal.GetLastPInvokeError());
+            }
+        }
     }
 
     /// <summary>Puts a cgroup (v2 directory) at index 0 of a BPF_MAP_TYPE_CGROUP_ARRAY, for
@@ -117,12 +128,17 @@ public sealed unsafe class BpfObject : SafeHandle
         const int ReadOnlyDirectory = 0x10000 | 0x80000; // O_RDONLY | O_DIRECTORY | O_CLOEXEC
         var fd = Libc.Open(directory, ReadOnlyDirectory);
         if (fd < 0)
+        {
             throw BpfException.FromErrno($"open cgroup {directory}", Marshal.GetLastPInvokeError());
+        }
+
         try
         {
             var key = 0;
             if (LibBpf.MapUpdateElem(MapFd(mapName), &key, &fd, 0) < 0)
+            {
                 throw BpfException.FromErrno($"set cgroup {directory} in {mapName}", Marshal.GetLastPInvokeError());
+            }
         }
         finally
         {
@@ -134,7 +150,9 @@ public sealed unsafe class BpfObject : SafeHandle
     public bool Delete(string mapName, ReadOnlySpan<byte> key)
     {
         fixed (byte* k = key)
+        {
             return LibBpf.MapDeleteElem(MapFd(mapName), k) == 0;
+        }
     }
 
     /// <summary>Makes this object use another object's loaded map instead of creating its own
@@ -144,7 +162,9 @@ public sealed unsafe class BpfObject : SafeHandle
         EnsureNotLoaded();
         var rc = LibBpf.MapReuseFd(FindMap(mapName), owner.MapFd(mapName));
         if (rc < 0)
+        {
             throw BpfException.FromErrno($"{Name}: share map {mapName} of {owner.Name}", -rc);
+        }
     }
 
     /// <summary>The names of the object's programs (opened or loaded).</summary>
@@ -152,7 +172,10 @@ public sealed unsafe class BpfObject : SafeHandle
     {
         var names = new List<string>();
         for (var p = LibBpf.NextProgram(handle, 0); p != 0; p = LibBpf.NextProgram(handle, p))
+        {
             names.Add(Marshal.PtrToStringUTF8((nint)LibBpf.ProgramName(p))!);
+        }
+
         return names;
     }
 
@@ -161,7 +184,10 @@ public sealed unsafe class BpfObject : SafeHandle
     {
         var names = new List<string>();
         for (var m = LibBpf.NextMap(handle, 0); m != 0; m = LibBpf.NextMap(handle, m))
+        {
             names.Add(Marshal.PtrToStringUTF8((nint)LibBpf.MapName(m))!);
+        }
+
         return names;
     }
 
@@ -174,16 +200,24 @@ public sealed unsafe class BpfObject : SafeHandle
     private void EnsureNotLoaded()
     {
         if (Loaded)
+        {
             throw new InvalidOperationException($"{Name} is already loaded");
+        }
     }
 
     protected override bool ReleaseHandle()
     {
         if (handle != 0)
+        {
             LibBpf.ObjectClose(handle);
-        if (pin.IsAllocated)
-            pin.Free();
-        GC.KeepAlive(image);
+        }
+
+        if (_pin.IsAllocated)
+        {
+            _pin.Free();
+        }
+
+        GC.KeepAlive(_image);
         return true;
     }
 }

@@ -25,7 +25,10 @@ public static unsafe class BpfProgramRun
     public static int ProgramFd(BpfObject obj, string program)
     {
         if (!obj.Loaded)
+        {
             throw new InvalidOperationException($"{obj.Name} is not loaded");
+        }
+
         var fd = LibBpf.ProgramFd(obj.Program(program));
         return fd >= 0 ? fd : throw new BpfException($"{obj.Name}: program {program} is not loaded");
     }
@@ -44,7 +47,10 @@ public static unsafe class BpfProgramRun
             };
             var rc = LibBpfTestRun.ProgTestRunOpts(programFd, &opts);
             if (rc < 0)
+            {
                 throw BpfException.FromErrno($"test run of bpf program fd {programFd}", rc);
+            }
+
             return new BpfRunResult(opts.RetVal, opts.Duration);
         }
     }

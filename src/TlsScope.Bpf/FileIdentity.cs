@@ -12,7 +12,10 @@ public readonly record struct FileIdentity(uint Major, uint Minor, ulong Inode)
     {
         var st = stackalloc byte[256]; // struct stat is 144 bytes on x86_64
         if (Libc.Stat(path, st) != 0)
+        {
             return null;
+        }
+
         var dev = *(ulong*)st;       // st_dev at offset 0
         var ino = *(ulong*)(st + 8); // st_ino at offset 8
         var major = (uint)(((dev >> 8) & 0xfff) | ((dev >> 32) & 0xfffff000));
@@ -25,7 +28,10 @@ public readonly record struct FileIdentity(uint Major, uint Minor, ulong Inode)
     {
         var st = stackalloc byte[256];
         if (Libc.Stat(path, st) != 0)
+        {
             return null;
+        }
+
         return *(uint*)(st + 28); // x86_64: st_dev 8, st_ino 8, st_nlink 8, st_mode 4, then st_uid
     }
 }

@@ -17,18 +17,29 @@ public static class KernelSupport
             return problems; // the probes below would fail for lack of privilege, not of support
         }
         if (!File.Exists("/sys/kernel/btf/vmlinux"))
+        {
             problems.Add("kernel BTF is missing (/sys/kernel/btf/vmlinux): a kernel built with CONFIG_DEBUG_INFO_BTF=y is needed");
+        }
+
         if (LibBpf.ProbeMapType(LibBpf.BPF_MAP_TYPE_RINGBUF, 0) != 1)
+        {
             problems.Add($"kernel {Environment.OSVersion.Version} has no BPF ring buffer (needs Linux 5.8 or later)");
+        }
         else if (LibBpf.ProbeHelper(LibBpf.BPF_PROG_TYPE_KPROBE, LibBpf.BPF_FUNC_loop, 0) != 1)
+        {
             problems.Add($"kernel {Environment.OSVersion.Version} lacks the bpf_loop helper (needs Linux 5.17 or later)");
+        }
+
         return problems;
     }
 
     public static bool HasPrivileges()
     {
         if (Libc.GetEuid() == 0)
+        {
             return true;
+        }
+
         var caps = EffectiveCapabilities();
         return Has(caps, CapBpf) && Has(caps, CapPerfmon) && Has(caps, CapSysAdmin);
 
@@ -38,8 +49,13 @@ public static class KernelSupport
     private static ulong EffectiveCapabilities()
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
+        {
             if (line.StartsWith("CapEff:", StringComparison.Ordinal))
+            {
                 return Convert.ToUInt64(line[7..].Trim(), 16);
+            }
+        }
+
         return 0;
     }
 

@@ -13,16 +13,16 @@ public static unsafe class LibBpfLog
     private const int LevelWarn = 0;
     private static readonly object Gate = new();
     private static readonly List<string> Recent = [];
-    private static Action<string>? sink;
-    private static bool verbose;
+    private static Action<string>? _sink;
+    private static bool _verbose;
     private const int BufferSize = 4 << 20;
-    private static byte* buffer;
+    private static byte* _buffer;
 
     /// <summary>Installs the router. <paramref name="output"/> receives whole lines.</summary>
     public static void Install(bool verboseOutput, Action<string> output)
     {
-        verbose = verboseOutput;
-        sink = output;
+        _verbose = verboseOutput;
+        _sink = output;
         LibBpf.SetPrint(&OnPrint);
     }
 
@@ -32,14 +32,18 @@ public static unsafe class LibBpfLog
         get
         {
             lock (Gate)
+            {
                 return Recent.ToArray();
+            }
         }
     }
 
     public static void Clear()
     {
         lock (Gate)
+        {
             Recent.Clear();
+        }
     }
 
     /// <summary>The verifier's last words from a failed load: the line that names the problem.</summary>
@@ -53,12 +57,17 @@ public static unsafe class LibBpfLog
         var lines = warnings.SelectMany(w => w.Split('\n')).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
         var end = lines.FindLastIndex(l => l.Contains("-- END PROG LOAD LOG --", StringComparison.Ordinal));
         if (end <= 0)
+        {
             return null;
+        }
+
         for (var i = end - 1; i >= 0 && i >= end - 4; i--)
         {
             var l = lines[i];
             if (!l.StartsWith("processed ", StringComparison.Ordinal) && !l.StartsWith(';') && !char.IsDigit(l[0]))
+            {
                 return l;
+            }
         }
         return lines[end - 1];
     }
@@ -68,18 +77,27 @@ public static unsafe class LibBpfLog
     {
         try
         {
-            if (level > LevelWarn && !verbose)
+            if (level > LevelWarn && !_verbose)
+            {
                 return 0;
+            }
+
             string text;
             lock (Gate)
             {
                 // One message may hold a whole verifier log, whose last lines matter most.
-                if (buffer == null)
-                    buffer = (byte*)NativeMemory.Alloc(BufferSize);
-                var n = Libc.VsnPrintf(buffer, BufferSize, format, args);
+                if (_buffer == null)
+                {
+                    _buffer = (byte*)NativeMemory.Alloc(BufferSize);
+                }
+
+                var n = Libc.VsnPrintf(_buffer, BufferSize, format, args);
                 if (n <= 0)
+                {
                     return 0;
-                text = Encoding.UTF8.GetString(buffer, Math.Min(n, BufferSize - 1)).TrimEnd('\n');
+                }
+
+                text = Encoding.UTF8.GetString(_buffer, Math.Min(n, BufferSize - 1)).TrimEnd('\n');
             }
             if (level == LevelWarn)
             {
@@ -87,11 +105,15 @@ public static unsafe class LibBpfLog
                 {
                     Recent.Add(text);
                     if (Recent.Count > 4096)
+                    {
                         Recent.RemoveRange(0, 1024);
+                    }
                 }
             }
-            if (verbose)
-                sink?.Invoke("libbpf: " + text);
+            if (_verbose)
+            {
+                _sink?.Invoke("libbpf: " + text);
+            }
         }
         catch
         {

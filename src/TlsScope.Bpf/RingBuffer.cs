@@ -13,14 +13,14 @@ public interface IRingBufferConsumer
 /// thread polls. Exceptions thrown by the consumer are kept and rethrown by Poll.</summary>
 public sealed unsafe class RingBuffer : SafeHandle
 {
-    private readonly IRingBufferConsumer consumer;
-    private GCHandle self;
-    private Exception? consumerError;
+    private readonly IRingBufferConsumer _consumer;
+    private GCHandle _self;
+    private Exception? _consumerError;
 
     private RingBuffer(IRingBufferConsumer consumer) : base(0, ownsHandle: true)
     {
-        this.consumer = consumer;
-        self = GCHandle.Alloc(this);
+        this._consumer = consumer;
+        _self = GCHandle.Alloc(this);
     }
 
     public override bool IsInvalid => handle == 0;
@@ -28,7 +28,7 @@ public sealed unsafe class RingBuffer : SafeHandle
     public static RingBuffer Open(BpfObject obj, string mapName, IRingBufferConsumer consumer)
     {
         var rb = new RingBuffer(consumer);
-        var h = LibBpf.RingBufferNew(obj.MapFd(mapName), &OnSample, GCHandle.ToIntPtr(rb.self), 0);
+        var h = LibBpf.RingBufferNew(obj.MapFd(mapName), &OnSample, GCHandle.ToIntPtr(rb._self), 0);
         if (h == 0)
         {
             var errno = Marshal.GetLastPInvokeError();
@@ -52,15 +52,21 @@ public sealed unsafe class RingBuffer : SafeHandle
 
     private int Check(int n)
     {
-        if (consumerError is { } e)
+        if (_consumerError is { } e)
         {
-            consumerError = null;
+            _consumerError = null;
             throw new InvalidOperationException("ring buffer consumer failed: " + e.Message, e);
         }
         if (n == -4 /* EINTR */)
+        {
             return 0;
+        }
+
         if (n < 0)
+        {
             throw BpfException.FromErrno("poll ring buffer", n);
+        }
+
         return n;
     }
 
@@ -70,12 +76,12 @@ public sealed unsafe class RingBuffer : SafeHandle
         var rb = (RingBuffer)GCHandle.FromIntPtr(ctx).Target!;
         try
         {
-            rb.consumer.OnRecord(new ReadOnlySpan<byte>(data, (int)size));
+            rb._consumer.OnRecord(new ReadOnlySpan<byte>(data, (int)size));
             return 0;
         }
         catch (Exception e)
         {
-            rb.consumerError ??= e;
+            rb._consumerError ??= e;
             return -1; // stops this poll; Poll rethrows
         }
     }
@@ -83,9 +89,15 @@ public sealed unsafe class RingBuffer : SafeHandle
     protected override bool ReleaseHandle()
     {
         if (handle != 0)
+        {
             LibBpf.RingBufferFree(handle);
-        if (self.IsAllocated)
-            self.Free();
+        }
+
+        if (_self.IsAllocated)
+        {
+            _self.Free();
+        }
+
         return true;
     }
 }

@@ -13,14 +13,14 @@ public sealed unsafe class TcFilter : IDisposable
     public const uint Handle = 1;
     public const uint Priority = 0x7ec5;
 
-    private readonly int ifIndex;
-    private readonly bool egress;
-    private bool detached;
+    private readonly int _ifIndex;
+    private readonly bool _egress;
+    private bool _detached;
 
     private TcFilter(int ifIndex, bool egress)
     {
-        this.ifIndex = ifIndex;
-        this.egress = egress;
+        this._ifIndex = ifIndex;
+        this._egress = egress;
     }
 
     /// <summary>Attaches <paramref name="program"/> (a "tc" program of a loaded object),
@@ -31,12 +31,18 @@ public sealed unsafe class TcFilter : IDisposable
         var hook = Hook(ifIndex, egress);
         var rc = LibBpf.TcHookCreate(&hook);
         if (rc < 0 && rc != -17 /* EEXIST: a clsact qdisc is there already */)
+        {
             throw BpfException.FromErrno($"create clsact qdisc on interface {ifIndex}", -rc);
+        }
+
         var opts = Opts();
         opts.ProgFd = LibBpf.ProgramFd(obj.Program(program));
         var arc = LibBpf.TcAttach(&hook, &opts);
         if (arc < 0)
+        {
             throw BpfException.FromErrno($"attach tc {(egress ? "egress" : "ingress")} filter on interface {ifIndex}", -arc);
+        }
+
         return new TcFilter(ifIndex, egress);
     }
 
@@ -52,7 +58,10 @@ public sealed unsafe class TcFilter : IDisposable
     public static bool RemoveIfPresent(int ifIndex, bool egress)
     {
         if (!IsPresent(ifIndex, egress))
+        {
             return false;
+        }
+
         var hook = Hook(ifIndex, egress);
         var opts = Opts();
         return LibBpf.TcDetach(&hook, &opts) == 0;
@@ -75,9 +84,12 @@ public sealed unsafe class TcFilter : IDisposable
     /// <summary>Detaches the filter.</summary>
     public void Dispose()
     {
-        if (detached)
+        if (_detached)
+        {
             return;
-        detached = true;
-        RemoveIfPresent(ifIndex, egress);
+        }
+
+        _detached = true;
+        RemoveIfPresent(_ifIndex, _egress);
     }
 }

@@ -15,12 +15,17 @@ public static class Tracefs
     public static void EnsureMounted()
     {
         if (IsMounted)
+        {
             return;
+        }
+
         if (Libc.Mount("nodev", Path, "tracefs", 0, 0) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             if (errno != 16 /* EBUSY: already mounted */)
+            {
                 throw BpfException.FromErrno($"mount tracefs at {Path}", errno, "mount it by hand: mount -t tracefs nodev " + Path);
+            }
         }
     }
 }

@@ -58,8 +58,13 @@ public sealed class CliOptions
             Duration, BufferSize, Verbose, Command,
         };
         foreach (var source in Sources)
+        {
             foreach (var option in source.Options)
+            {
                 root.Options.Add(option);
+            }
+        }
+
         return root;
     }
 
@@ -91,15 +96,30 @@ public sealed class CliOptions
         var scopes = new[] { (Pid.Name, (r.GetValue(Pid) ?? []).Length > 0), (Cgroup.Name, r.GetValue(Cgroup) is not null), (Container.Name, r.GetValue(Container) is not null), ("-- CMD", command.Length > 0) }
             .Where(s => s.Item2).Select(s => s.Item1).ToList();
         if (command.Length > 0 && !args.Contains("--"))
+        {
             return command[0].StartsWith('-') ? $"{command[0]}: unknown option (see --help)" : $"unexpected argument '{command[0]}': a command to launch goes after --";
+        }
+
         if (args.Contains("--") && command.Length == 0)
+        {
             return "--: give the command to launch after it";
+        }
+
         if (scopes.Count > 1)
+        {
             return $"{scopes[0]} and {scopes[1]}: choose one (a process, a cgroup, a container or a command)";
+        }
+
         if (r.GetValue(User) is not null && command.Length == 0)
+        {
             return "--user runs the launched command: give it after --";
+        }
+
         if (r.GetValue(Container) is { } c && (c.Length == 0 || !c.All(char.IsAsciiHexDigitLower)))
+        {
             return $"--container {c}: not a container id (lower-case hex digits)";
+        }
+
         var demand = Demand(r, Engine.Targets.Target.Everything);
         return Sources.Select(s => s.Validate(r, demand)).FirstOrDefault(m => m is not null);
     }
@@ -118,8 +138,12 @@ public sealed class CliOptions
     {
         yield return new(OutputName, r.GetValue(Output) ?? SecureFile.StandardOutputPath);
         foreach (var (option, regularOnly) in new[] { (Json, false), (Har, true), (Keylog, false), (Pcapng, false), (PcapngPlaintext, false) })
+        {
             if (r.GetValue(option) is { } path)
+            {
                 yield return new(option.Name, path, regularOnly);
+            }
+        }
     }
 
     /// <summary>RFC 9110 token characters, the only ones a header name may have.</summary>

@@ -14,7 +14,10 @@ internal static class DiagnosticChannel
     public static void Close()
     {
         if (Environment.GetEnvironmentVariable(Variable) == "0")
+        {
             return;
+        }
+
         var pid = Environment.ProcessId;
         foreach (var dir in new[] { Environment.GetEnvironmentVariable("TMPDIR"), "/tmp" }.OfType<string>().Where(d => d.Length > 0).Distinct())
         {
@@ -22,7 +25,9 @@ internal static class DiagnosticChannel
             {
                 foreach (var path in Directory.EnumerateFiles(dir, $"dotnet-diagnostic-{pid}-*-socket")
                     .Concat(Directory.EnumerateFiles(dir, $"clr-debug-pipe-{pid}-*")))
+                {
                     File.Delete(path);
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

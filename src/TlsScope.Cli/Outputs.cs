@@ -13,7 +13,7 @@ namespace TlsScope.Cli;
 /// and path for the messages of the fan-out.</summary>
 internal sealed class Outputs
 {
-    private readonly List<NamedSink> sinks = [];
+    private readonly List<NamedSink> _sinks = [];
 
     public Outputs(CliOptions cli, ParseResult p, OutputFileSet files, PacketFilter? filter)
     {
@@ -29,25 +29,42 @@ internal sealed class Outputs
                     : (IDisposable)new TextSink(stream, new TextSinkOptions(Color: toStdout && !Console.IsOutputRedirected, BodyLimit: p.GetValue(cli.BodyLimit)));
             });
             if (p.GetValue(cli.Json) is { } json)
+            {
                 Add(Name(files, cli.Json.Name, json), () => new JsonSink(Open(files, cli.Json.Name, json)));
+            }
+
             if (p.GetValue(cli.Har) is not null)
+            {
                 Add(files[cli.Har.Name].Label, () => new HarSink(files[cli.Har.Name].OpenStream()));
+            }
+
             if (p.GetValue(cli.Keylog) is { } keylog)
+            {
                 Add(Name(files, cli.Keylog.Name, keylog), () => new KeyLogSink(Open(files, cli.Keylog.Name, keylog)));
+            }
+
             if (p.GetValue(cli.Pcapng) is { } pcap)
+            {
                 Pcapng = Add(Name(files, cli.Pcapng.Name, pcap), () => new PcapngSink(Writer(Open(files, cli.Pcapng.Name, pcap), pcap), new PcapngSinkOptions { Filter = filter }));
+            }
+
             if (p.GetValue(cli.PcapngPlaintext) is { } plain)
+            {
                 Plaintext = Add(Name(files, cli.PcapngPlaintext.Name, plain), () => new PlaintextPcapngSink(Writer(Open(files, cli.PcapngPlaintext.Name, plain), plain)));
+            }
         }
         catch
         {
-            foreach (var s in sinks)
+            foreach (var s in _sinks)
+            {
                 s.Sink.Dispose();
+            }
+
             throw;
         }
     }
 
-    public IReadOnlyList<NamedSink> Sinks => sinks;
+    public IReadOnlyList<NamedSink> Sinks => _sinks;
 
     public PcapngSink? Pcapng { get; }
 
@@ -85,7 +102,7 @@ internal sealed class Outputs
         {
             throw new OutputException($"{label}: {OutputException.Reason(e)}", e);
         }
-        sinks.Add(new NamedSink(sink, label));
+        _sinks.Add(new NamedSink(sink, label));
         return sink;
     }
 }

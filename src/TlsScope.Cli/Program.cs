@@ -22,7 +22,10 @@ public static class Program
         try
         {
             if (System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name == "tlsscope")
+            {
                 DiagnosticChannel.Close(); // the tool itself, not a test host calling Main
+            }
+
             return Dispatch(args);
         }
         catch (Exception e)
@@ -38,7 +41,10 @@ public static class Program
         // The calibration helper: the same binary, run by the tool itself to find a library's
         // key layout in a process of its own (see TlsScope.Sources.Tls.Keys.Calibration).
         if (args is ["__calibrate", .. var rest])
+        {
             return TlsScope.Sources.Tls.Keys.Calibration.CalibrationHelper.Run(rest);
+        }
+
         var cli = new CliOptions();
         var root = cli.Build();
         var parsed = root.Parse(args);
@@ -49,7 +55,10 @@ public static class Program
             return ExitError;
         }
         if (IsHelpOrVersion(args))
+        {
             return parsed.Invoke();
+        }
+
         if (cli.Validate(parsed, args) is { } invalid)
         {
             Console.Error.WriteLine($"tlsscope: {invalid}");
@@ -63,7 +72,10 @@ public static class Program
     {
         var m = System.Text.RegularExpressions.Regex.Match(message, "^Cannot parse argument '(.*)' for option '(.*)' as expected type");
         if (m.Success)
+        {
             return $"{m.Groups[2].Value} {m.Groups[1].Value}: not a valid value";
+        }
+
         return string.Join(' ', message.Split((char[])['\n', '\r', '\t'], StringSplitOptions.RemoveEmptyEntries));
     }
 
@@ -82,7 +94,10 @@ public static class Program
             // 1. Every refusal that needs nothing opened: the target, the sources' options and
             //    files, the kernel's support, the packet filter.
             if (KernelSupport.Problems() is { Count: > 0 } problems)
+            {
                 throw new CaptureException(problems[0]);
+            }
+
             var target = TargetBuilder.From(cli, parsed);
             target.Check();
             var demand = cli.Demand(parsed, target);
@@ -112,9 +127,15 @@ public static class Program
                 run.Start(new EventOutlets(fanout, fanout, fanout, fanout));
                 log($"tlsscope: ready: {run.ReadyText}");
                 if (sources.OfType<TlsSource>().FirstOrDefault() is { Libraries.Count: 0 })
+                {
                     log("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
+                }
+
                 if (parsed.GetValue(cli.Duration) is { } seconds)
+                {
                     stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+                }
+
                 reason = run.Run(stop.Token);
                 run.Stop();
             }
@@ -126,16 +147,30 @@ public static class Program
             }
 
             if (reason == StopReason.TargetExited)
+            {
                 log($"tlsscope: process {string.Join(", ", target.Pids)} exited");
+            }
+
             foreach (var line in run.Summary())
+            {
                 log(line);
+            }
+
             if (fanout.Http is { } http)
+            {
                 log($"tlsscope: HTTP: {http.Exchanges} exchanges on {http.HttpConnections} connections");
+            }
+
             if (outputs.Pcapng is { } pcapng)
+            {
                 log($"tlsscope: {pcapng.Counters}");
+            }
+
             if (outputs.Plaintext is { } plain)
+            {
                 log($"tlsscope: plaintext pcapng: {plain.PacketsWritten} packets; {plain.MadeUpConnections} connections "
                     + $"with made-up addresses; {plain.MirroredChunks} chunks left to the other end of a connection traced at both");
+            }
             // An output that failed was told when it failed; it decides the status first.
             return fanout.Failures.Count > 0 ? ExitError : run.LostAny ? ExitLoss : ExitOk;
         }

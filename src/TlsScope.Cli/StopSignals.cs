@@ -34,7 +34,10 @@ internal static partial class StopSignals
         registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle));
         registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle));
         if (!IsIgnored(SIGHUP))
+        {
             registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, Handle));
+        }
+
         return new Registrations(registrations);
     }
 
@@ -55,7 +58,9 @@ internal static partial class StopSignals
         public void Dispose()
         {
             foreach (var r in all)
+            {
                 r.Dispose();
+            }
         }
     }
 }

@@ -15,9 +15,15 @@ public static class TargetBuilder
     {
         var target = new Target { Uid = r.GetValue(cli.Uid), Comm = r.GetValue(cli.Comm) };
         if ((r.GetValue(cli.Pid) ?? []) is { Length: > 0 } pids)
+        {
             return target with { Scope = TargetScope.Processes, Pids = pids };
+        }
+
         if (r.GetValue(cli.Cgroup) is { } cgroup)
+        {
             return target with { Scope = TargetScope.Cgroup, CgroupDirectory = CgroupDirectory(cgroup, cgroupRoot) };
+        }
+
         if (r.GetValue(cli.Container) is { } container)
         {
             var (id, directory) = ContainerCgroup(container, cgroupRoot);
@@ -30,10 +36,16 @@ public static class TargetBuilder
     private static string CgroupDirectory(string given, string root)
     {
         if (!File.Exists(Path.Combine(root, "cgroup.controllers")))
+        {
             throw new CaptureException($"--cgroup {given}: no cgroup v2 hierarchy at {root}");
+        }
+
         var full = Path.GetFullPath(given.StartsWith(root + "/", StringComparison.Ordinal) || given == root ? given : root + "/" + given.TrimStart('/'));
         if (!full.StartsWith(root, StringComparison.Ordinal) || !File.Exists(Path.Combine(full, "cgroup.procs")))
+        {
             throw new CaptureException($"--cgroup {given}: no such cgroup (looked for {full})");
+        }
+
         return full.TrimEnd('/');
     }
 
@@ -54,13 +66,17 @@ public static class TargetBuilder
                 continue;
             }
             if (path is null || CgroupNames.ContainerIn(path) is not { } id || !id.StartsWith(prefix, StringComparison.Ordinal))
+            {
                 continue;
+            }
             // The cgroup named for the container, not a sub-cgroup of its processes.
             var parts = path.Split('/');
             var at = Array.FindLastIndex(parts, p => p.Contains(id, StringComparison.Ordinal));
             var directory = root + string.Join('/', parts[..(at + 1)]);
             if (!found.TryGetValue(id, out var known) || directory.Length < known.Length)
+            {
                 found[id] = directory;
+            }
         }
         return found.Count switch
         {

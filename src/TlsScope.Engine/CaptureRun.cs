@@ -28,24 +28,24 @@ public sealed class CaptureRun : IDisposable
 {
     private static readonly TimeSpan TargetCheckInterval = TimeSpan.FromMilliseconds(250);
 
-    private readonly Target target;
-    private readonly IReadOnlyList<ICaptureSource> sources;
-    private readonly ProcessWatch processes;
-    private readonly CancellationTokenSource failed = new();
-    private bool stopped;
+    private readonly Target _target;
+    private readonly IReadOnlyList<ICaptureSource> _sources;
+    private readonly ProcessWatch _processes;
+    private readonly CancellationTokenSource _failed = new();
+    private bool _stopped;
 
     private CaptureRun(Target target, IReadOnlyList<ICaptureSource> sources, ProcessWatch processes)
     {
-        this.target = target;
-        this.sources = sources;
-        this.processes = processes;
+        this._target = target;
+        this._sources = sources;
+        this._processes = processes;
     }
 
-    public Target Target => target;
+    public Target Target => _target;
 
-    public IReadOnlyList<ICaptureSource> Sources => sources;
+    public IReadOnlyList<ICaptureSource> Sources => _sources;
 
-    public ProcessWatch Processes => processes;
+    public ProcessWatch Processes => _processes;
 
     /// <summary>Loads the target's kernel side and every source's, and attaches them all: events
     /// wait in the ring buffers until <see cref="Start"/>.</summary>
@@ -66,12 +66,14 @@ public sealed class CaptureRun : IDisposable
         var run = new CaptureRun(target, sources, processes);
         try
         {
-            var context = new SourceContext(target, processes, cgroups, ringBufferMiB, verbose, log, _ => run.failed.Cancel());
+            var context = new SourceContext(target, processes, cgroups, ringBufferMiB, verbose, log, _ => run._failed.Cancel());
             foreach (var source in sources)
             {
                 source.Attach(context);
                 if (source.WantsExecEvents)
+                {
                     processes.OnExec(source.OnExec);
+                }
             }
             processes.Attach();
             return run;
@@ -88,29 +90,33 @@ public sealed class CaptureRun : IDisposable
     {
         get
         {
-            var described = target.Describe();
-            return string.Join(", ", sources.Select(s => s.ReadyText)) + (described.Length == 0 ? "" : $" ({described})");
+            var described = _target.Describe();
+            return string.Join(", ", _sources.Select(s => s.ReadyText)) + (described.Length == 0 ? "" : $" ({described})");
         }
     }
 
     public void Start(EventOutlets outlets)
     {
-        foreach (var source in sources)
+        foreach (var source in _sources)
+        {
             source.Start(outlets);
+        }
     }
 
     /// <summary>Waits until <paramref name="stop"/> is cancelled, a source fails, or a pid target's
     /// processes have all exited (like strace -p, the capture ends with them).</summary>
     public StopReason Run(CancellationToken stop)
     {
-        using var any = CancellationTokenSource.CreateLinkedTokenSource(stop, failed.Token);
-        var checksTarget = target is { Scope: TargetScope.Processes, FollowForks: false };
+        using var any = CancellationTokenSource.CreateLinkedTokenSource(stop, _failed.Token);
+        var checksTarget = _target is { Scope: TargetScope.Processes, FollowForks: false };
         while (!any.Token.WaitHandle.WaitOne(checksTarget ? TargetCheckInterval : Timeout.InfiniteTimeSpan))
         {
-            if (checksTarget && target.Pids.All(pid => !Directory.Exists($"/proc/{pid}")))
+            if (checksTarget && _target.Pids.All(pid => !Directory.Exists($"/proc/{pid}")))
+            {
                 return StopReason.TargetExited;
+            }
         }
-        return failed.IsCancellationRequested ? StopReason.Failed : StopReason.Asked;
+        return _failed.IsCancellationRequested ? StopReason.Failed : StopReason.Asked;
     }
 
     /// <summary>Detaches every source and drains what the kernel produced; the first source that
@@ -118,11 +124,14 @@ public sealed class CaptureRun : IDisposable
     /// <exception cref="CaptureException">A source failed.</exception>
     public void Stop()
     {
-        if (stopped)
+        if (_stopped)
+        {
             return;
-        stopped = true;
+        }
+
+        _stopped = true;
         CaptureException? first = null;
-        foreach (var source in sources)
+        foreach (var source in _sources)
         {
             try
             {
@@ -133,33 +142,44 @@ public sealed class CaptureRun : IDisposable
                 first ??= e;
             }
         }
-        processes.Dispose();
+        _processes.Dispose();
         if (first is not null)
+        {
             throw first;
+        }
     }
 
     /// <summary>Before the process dies of a second signal: what would outlive it goes now.</summary>
     public void DetachWhatOutlivesUs()
     {
-        foreach (var source in sources)
+        foreach (var source in _sources)
+        {
             source.DetachWhatOutlivesUs();
+        }
     }
 
     /// <summary>Every source's summary lines, then the engine's own.</summary>
     public IEnumerable<string> Summary()
     {
-        foreach (var source in sources)
+        foreach (var source in _sources)
+        {
             foreach (var line in source.Summary())
+            {
                 yield return line;
+            }
+        }
     }
 
-    public bool LostAny => sources.Any(s => s.LostAny);
+    public bool LostAny => _sources.Any(s => s.LostAny);
 
     public void Dispose()
     {
-        foreach (var source in sources)
+        foreach (var source in _sources)
+        {
             source.Dispose();
-        processes.Dispose();
-        failed.Dispose();
+        }
+
+        _processes.Dispose();
+        _failed.Dispose();
     }
 }

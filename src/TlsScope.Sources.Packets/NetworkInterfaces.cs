@@ -21,12 +21,17 @@ public static class NetworkInterfaces
     {
         var list = new List<Entry>();
         if (!Directory.Exists(SysNet))
+        {
             return list;
+        }
+
         foreach (var dir in Directory.GetDirectories(SysNet).Order(StringComparer.Ordinal))
         {
             var e = Read(Path.GetFileName(dir));
             if (e is not null)
+            {
                 list.Add(e);
+            }
         }
         return list;
     }
@@ -36,12 +41,18 @@ public static class NetworkInterfaces
     public static IReadOnlyList<Entry> Select(IReadOnlyList<string> names)
     {
         if (names.Count == 0)
+        {
             return All().Where(e => e.IsUp).ToList();
+        }
+
         var chosen = new List<Entry>();
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
             if (name.Contains('/') || !Directory.Exists(Path.Combine(SysNet, name)))
+            {
                 throw new CaptureException($"-i {name}: no such network interface");
+            }
+
             chosen.Add(Read(name) ?? throw new CaptureException($"-i {name}: link type not supported (only Ethernet, loopback and raw IP)"));
         }
         return chosen;
@@ -64,7 +75,10 @@ public static class NetworkInterfaces
                 _ => null,
             };
             if (linkType is not { } l)
+            {
                 return null;
+            }
+
             return new Entry(new CaptureInterface(index, name, l), type == 772, (flags & IffUp) != 0);
         }
         catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)

@@ -22,23 +22,23 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
 {
     private const int PollMilliseconds = 20; // as the TLS reader: woken early for bursts only
 
-    private BpfObject? obj;
-    private SourceContext? context;
-    private IPacketSink? sink;
-    private readonly List<TcFilter> filters = [];
-    private readonly Dictionary<int, CaptureInterface> interfaces = [];
-    private TaskDecoder tasks = new();
-    private readonly Dictionary<ProcessInfo, PacketOwner> owners = [];
-    private readonly ClockOffset clock = new();
-    private readonly byte[] copy = new byte[PacketHeader.Max];
-    private BpfLink? stateLink;
-    private TcHookClaims? claims;
-    private RingBuffer? ring;
-    private Thread? reader;
-    private readonly object detachGate = new();
-    private volatile bool stopping;
-    private Exception? readerError;
-    private PacketStats? stats;
+    private BpfObject? _obj;
+    private SourceContext? _context;
+    private IPacketSink? _sink;
+    private readonly List<TcFilter> _filters = [];
+    private readonly Dictionary<int, CaptureInterface> _interfaces = [];
+    private TaskDecoder _tasks = new();
+    private readonly Dictionary<ProcessInfo, PacketOwner> _owners = [];
+    private readonly ClockOffset _clock = new();
+    private readonly byte[] _copy = new byte[PacketHeader.Max];
+    private BpfLink? _stateLink;
+    private TcHookClaims? _claims;
+    private RingBuffer? _ring;
+    private Thread? _reader;
+    private readonly object _detachGate = new();
+    private volatile bool _stopping;
+    private Exception? _readerError;
+    private PacketStats? _stats;
 
     public string Name => "packets";
 
@@ -46,7 +46,7 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
 
     public string ReadyText => $"packets on {string.Join(", ", chosen.Select(e => e.Interface.Name))}";
 
-    public bool LostAny => stats is { LostPackets: > 0 };
+    public bool LostAny => _stats is { LostPackets: > 0 };
 
     /// <summary>The TC hooks for these interfaces: loopback egress only (each packet passes
     /// there once), others both ways.</summary>
@@ -60,12 +60,15 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
     public void Attach(SourceContext context)
     {
         if (chosen.Count == 0)
+        {
             throw new CaptureException("--pcapng: no network interface is up");
-        this.context = context;
-        tasks = new TaskDecoder(context.Cgroups);
+        }
+
+        this._context = context;
+        _tasks = new TaskDecoder(context.Cgroups);
         var config = new KernelConfig { WakeupBytes = EmbeddedObjects.RingSize(context.RingBufferMiB) / 8 };
         context.Target.WriteTo(ref config);
-        obj = EmbeddedObjects.Load(typeof(PacketSource).Assembly, "packets.bpf.o", config, scratchMap: "packet_scratch",
+        _obj = EmbeddedObjects.Load(typeof(PacketSource).Assembly, "packets.bpf.o", config, scratchMap: "packet_scratch",
             ringMap: "packets", context.RingBufferMiB, context.Processes.ShareTargetMaps);
         try
         {
@@ -86,11 +89,14 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
     /// <summary>Reads the packets into the outputs on a thread of its own.</summary>
     public void Start(EventOutlets outlets)
     {
-        if (sink is not null || ring is null)
+        if (_sink is not null || _ring is null)
+        {
             throw new InvalidOperationException("the packet source is started already, or not attached");
-        sink = outlets.Packets;
-        reader = new Thread(ReadLoop) { Name = "tlsscope packet reader", IsBackground = true };
-        reader.Start();
+        }
+
+        _sink = outlets.Packets;
+        _reader = new Thread(ReadLoop) { Name = "tlsscope packet reader", IsBackground = true };
+        _reader.Start();
     }
 
     public void OnExec(ExecEvent exec)
@@ -99,9 +105,9 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
 
     private unsafe void Attach(Target target, Func<int, bool> traced, Action<string> log, bool verbose)
     {
-        var obj = this.obj!;
+        var obj = this._obj!;
         // Owners first: from here on connect()/listen() are seen, and older sockets are seeded.
-        stateLink = BpfLink.AttachTracepoint(obj, "tp_sock_state", "sock", "inet_sock_set_state");
+        _stateLink = BpfLink.AttachTracepoint(obj, "tp_sock_state", "sock", "inet_sock_set_state");
         foreach (var seed in SocketOwnerSeeder.Scan(target, traced))
         {
             var key = seed.Key;
@@ -109,75 +115,98 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
             obj.Update("owners", new ReadOnlySpan<byte>(&key, sizeof(SockAddr)), new ReadOnlySpan<byte>(&owner, sizeof(KernelTask)));
         }
         var hooks = Hooks(chosen);
-        (claims, var stale) = TcHookClaims.Take(hooks);
+        (_claims, var stale) = TcHookClaims.Take(hooks);
         if (stale > 0)
+        {
             log($"tlsscope: removed {stale} TC filter(s) left by a killed run");
+        }
+
         foreach (var e in chosen)
         {
-            interfaces[e.Interface.Index] = e.Interface;
+            _interfaces[e.Interface.Index] = e.Interface;
             var index = (uint)e.Interface.Index;
             var l2 = (uint)e.LinkHeaderLength;
             obj.Update("link_header", new ReadOnlySpan<byte>(&index, 4), new ReadOnlySpan<byte>(&l2, 4));
         }
-        ring = RingBuffer.Open(obj, "packets", this);
+        _ring = RingBuffer.Open(obj, "packets", this);
         foreach (var (ifIndex, egress) in hooks)
-            filters.Add(TcFilter.Attach(obj, egress ? "tscope_egress" : "tscope_ingress", ifIndex, egress));
+        {
+            _filters.Add(TcFilter.Attach(obj, egress ? "tscope_egress" : "tscope_ingress", ifIndex, egress));
+        }
+
         if (verbose)
+        {
             log($"tlsscope: capturing packets on {string.Join(", ", chosen.Select(e => e.Interface.Name))}");
+        }
     }
 
     private void ReadLoop()
     {
         try
         {
-            while (!stopping)
+            while (!_stopping)
             {
-                ring!.Poll(PollMilliseconds);
-                sink!.Flush();
+                _ring!.Poll(PollMilliseconds);
+                _sink!.Flush();
             }
-            ring!.Consume();
-            sink!.Flush();
+            _ring!.Consume();
+            _sink!.Flush();
         }
         catch (Exception e)
         {
             // Stop copying packets nobody reads, and end the capture now rather than at its end.
-            readerError = e;
+            _readerError = e;
             DetachFilters();
-            context?.Failed(e);
+            _context?.Failed(e);
         }
     }
 
     public unsafe void OnRecord(ReadOnlySpan<byte> record)
     {
         if (record.Length < sizeof(PacketHeader))
+        {
             return;
+        }
+
         ref readonly var h = ref MemoryMarshal.AsRef<PacketHeader>(record);
-        if (h.Head.Kind != EventKind.Packet || !interfaces.TryGetValue((int)h.IfIndex, out var iface))
+        if (h.Head.Kind != EventKind.Packet || !_interfaces.TryGetValue((int)h.IfIndex, out var iface))
+        {
             return;
+        }
+
         var len = (int)Math.Min(h.CapLen, (uint)(record.Length - sizeof(PacketHeader)));
-        record.Slice(sizeof(PacketHeader), len).CopyTo(copy);
+        record.Slice(sizeof(PacketHeader), len).CopyTo(_copy);
         var flags = (PacketFlags)(uint)h.Head.Flags;
         var owner = (flags & PacketFlags.Owned) != 0 ? Owner(in h) : null;
-        sink!.OnPacket(new CapturedPacket(clock.ToUnixNs(h.Head.TimeNs), iface, (flags & PacketFlags.Egress) != 0,
-            (int)h.Len, new ReadOnlyMemory<byte>(copy, 0, len), owner));
+        _sink!.OnPacket(new CapturedPacket(_clock.ToUnixNs(h.Head.TimeNs), iface, (flags & PacketFlags.Egress) != 0,
+            (int)h.Len, new ReadOnlyMemory<byte>(_copy, 0, len), owner));
     }
 
     private PacketOwner Owner(in PacketHeader h)
     {
-        var task = tasks.Decode(in h.Head.Task);
-        if (owners.TryGetValue(task, out var known))
+        var task = _tasks.Decode(in h.Head.Task);
+        if (_owners.TryGetValue(task, out var known))
+        {
             return known;
-        if (owners.Count > 65536)
-            owners.Clear();
-        return owners[task] = new PacketOwner(task.Pid, task.Uid, task.Comm, CommandLine(h.Head.Task.Pid), task.Cgroup, task.Container);
+        }
+
+        if (_owners.Count > 65536)
+        {
+            _owners.Clear();
+        }
+
+        return _owners[task] = new PacketOwner(task.Pid, task.Uid, task.Comm, CommandLine(h.Head.Task.Pid), task.Cgroup, task.Container);
     }
 
     /// <summary>Read from the kernel's copy: the process may be gone already.</summary>
     private unsafe string? CommandLine(uint pid)
     {
         var record = default(CommandLineRecord);
-        if (!obj!.Lookup("cmdlines", new ReadOnlySpan<byte>(&pid, 4), new Span<byte>(&record, sizeof(CommandLineRecord))))
+        if (!_obj!.Lookup("cmdlines", new ReadOnlySpan<byte>(&pid, 4), new Span<byte>(&record, sizeof(CommandLineRecord))))
+        {
             return null;
+        }
+
         var args = new ReadOnlySpan<byte>(record.Args, (int)Math.Min(record.Len, (uint)CommandLineRecord.Max)).TrimEnd((byte)0);
         return args.IsEmpty ? null : Encoding.UTF8.GetString(args).Replace('\0', ' ');
     }
@@ -186,22 +215,29 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
     /// <exception cref="CaptureException">Reading packets failed during the capture.</exception>
     public void Stop()
     {
-        if (stats is not null)
+        if (_stats is not null)
+        {
             return;
+        }
+
         DetachFilters();
-        stopping = true;
-        reader?.Join();
-        reader = null;
-        stats = obj is null ? default : EmbeddedObjects.SumPerCpu<PacketStats>(obj, "packet_stats");
-        if (readerError is { } e)
+        _stopping = true;
+        _reader?.Join();
+        _reader = null;
+        _stats = _obj is null ? default : EmbeddedObjects.SumPerCpu<PacketStats>(_obj, "packet_stats");
+        if (_readerError is { } e)
+        {
             throw new CaptureException("packet capture failed: " + e.Message);
+        }
     }
 
     public IEnumerable<string> Summary()
     {
-        if (stats is { } s)
+        if (_stats is { } s)
+        {
             yield return $"tlsscope: packets: {s.Packets} captured, {s.Filtered} not from traced processes, "
                 + $"{s.LostPackets} lost (ring buffer full), {s.Truncated} cut at {PacketHeader.Max} bytes";
+        }
     }
 
     public void DetachWhatOutlivesUs() => DetachFilters();
@@ -210,30 +246,39 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
     /// number of times: a second Ctrl-C calls it before the process dies.</summary>
     public void DetachFilters()
     {
-        lock (detachGate)
+        lock (_detachGate)
         {
-            foreach (var f in filters)
+            foreach (var f in _filters)
+            {
                 f.Dispose();
-            filters.Clear();
-            claims?.Dispose();
-            claims = null;
-            stateLink?.Dispose();
-            stateLink = null;
+            }
+
+            _filters.Clear();
+            _claims?.Dispose();
+            _claims = null;
+            _stateLink?.Dispose();
+            _stateLink = null;
         }
     }
 
-    private bool disposed;
+    private bool _disposed;
 
     public void Dispose()
     {
-        if (disposed)
+        if (_disposed)
+        {
             return;
-        disposed = true;
+        }
+
+        _disposed = true;
         DetachFilters();
-        stopping = true;
-        if (reader is { IsAlive: true })
-            reader.Join();
-        ring?.Dispose();
-        obj?.Dispose();
+        _stopping = true;
+        if (_reader is { IsAlive: true })
+        {
+            _reader.Join();
+        }
+
+        _ring?.Dispose();
+        _obj?.Dispose();
     }
 }

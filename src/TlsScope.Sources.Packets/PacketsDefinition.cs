@@ -20,7 +20,10 @@ public sealed class PacketsDefinition : ISourceDefinition
     public ICaptureSource? Create(ParseResult parsed, SourceDemand demand)
     {
         if (!demand.Packets)
+        {
             return null;
+        }
+
         var chosen = NetworkInterfaces.Select(parsed.GetValue(Interface) ?? []);
         TcHookClaims.EnsureFree(PacketSource.Hooks(chosen));
         return new PacketSource(chosen);

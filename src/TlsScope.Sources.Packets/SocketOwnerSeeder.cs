@@ -25,11 +25,17 @@ public static class SocketOwnerSeeder
         ReadTable("/proc/net/tcp6", 10, sockets);
         var seeds = new List<Seed>();
         if (sockets.Count == 0)
+        {
             return seeds;
+        }
+
         foreach (var pid in ProcMaps.AllPids())
         {
             if (!target.Matches(pid, traced))
+            {
                 continue;
+            }
+
             var dir = $"/proc/{pid}";
             try
             {
@@ -42,12 +48,22 @@ public static class SocketOwnerSeeder
                 {
                     var link = new FileInfo(fd).LinkTarget;
                     if (link is null || !link.StartsWith("socket:[", StringComparison.Ordinal))
+                    {
                         continue;
+                    }
+
                     if (!ulong.TryParse(link.AsSpan(8, link.Length - 9), CultureInfo.InvariantCulture, out var inode))
+                    {
                         continue;
+                    }
+
                     if (sockets.TryGetValue(inode, out var keys))
+                    {
                         foreach (var key in keys)
+                        {
                             seeds.Add(new Seed(key, owner));
+                        }
+                    }
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -65,17 +81,26 @@ public static class SocketOwnerSeeder
     private static unsafe void ReadTable(string path, ushort family, Dictionary<ulong, SockAddr[]> into)
     {
         if (!File.Exists(path))
+        {
             return;
+        }
+
         foreach (var line in File.ReadLines(path).Skip(1))
         {
             var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (f.Length < 10 || !ulong.TryParse(f[9], CultureInfo.InvariantCulture, out var inode) || inode == 0)
+            {
                 continue;
+            }
+
             var listen = f[3] == "0A";
             var key = new SockAddr { Family = family };
             ParseEndpoint(f[1], new Span<byte>(key.LocalAddr, 16), out key.LocalPort);
             if (!listen)
+            {
                 ParseEndpoint(f[2], new Span<byte>(key.RemoteAddr, 16), out key.RemotePort);
+            }
+
             into[inode] = AsKernelKeys(key, listen);
         }
     }
@@ -83,7 +108,10 @@ public static class SocketOwnerSeeder
     private static unsafe SockAddr[] AsKernelKeys(SockAddr key, bool listen)
     {
         if (key.Family != 10)
+        {
             return [key];
+        }
+
         var local = new Span<byte>(key.LocalAddr, 16);
         var remote = new Span<byte>(key.RemoteAddr, 16);
         if (listen && !local.ContainsAnyExcept((byte)0))
@@ -93,11 +121,17 @@ public static class SocketOwnerSeeder
             return [key, twin];
         }
         if (!IsV4Mapped(local) || (!listen && !IsV4Mapped(remote)))
+        {
             return [key];
+        }
+
         var v4 = new SockAddr { Family = 2, LocalPort = key.LocalPort, RemotePort = key.RemotePort };
         local[12..].CopyTo(new Span<byte>(v4.LocalAddr, 4));
         if (!listen)
+        {
             remote[12..].CopyTo(new Span<byte>(v4.RemoteAddr, 4));
+        }
+
         return [v4];
     }
 
@@ -111,8 +145,13 @@ public static class SocketOwnerSeeder
         var colon = text.IndexOf(':');
         var hex = text.AsSpan(0, colon);
         for (var word = 0; word < hex.Length / 8; word++)
+        {
             for (var b = 0; b < 4; b++)
+            {
                 addr[word * 4 + b] = byte.Parse(hex.Slice(word * 8 + (3 - b) * 2, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            }
+        }
+
         port = ushort.Parse(text.AsSpan(colon + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
     }
 }

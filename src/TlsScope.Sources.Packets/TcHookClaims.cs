@@ -12,9 +12,9 @@ namespace TlsScope.Sources.Packets;
 public sealed class TcHookClaims : IDisposable
 {
     private const string Dir = "/run/tlsscope";
-    private readonly string file;
+    private readonly string _file;
 
-    private TcHookClaims(string file) => this.file = file;
+    private TcHookClaims(string file) => this._file = file;
 
     /// <summary>Removes stale filters of ours on every interface of this namespace and claims
     /// the hooks about to be attached.</summary>
@@ -29,9 +29,16 @@ public sealed class TcHookClaims : IDisposable
         RefuseHeld(live, wanted);
         var removed = 0;
         foreach (var e in NetworkInterfaces.All())
+        {
             foreach (var egress in new[] { false, true })
+            {
                 if (!live.ContainsKey((e.Interface.Index, egress)) && TcFilter.RemoveIfPresent(e.Interface.Index, egress))
+                {
                     removed++;
+                }
+            }
+        }
+
         var path = Path.Combine(Dir, $"tc-{Environment.ProcessId}");
         File.WriteAllLines(path, wanted.Select(h => $"{netns} {h.IfIndex} {(h.Egress ? "egress" : "ingress")}"));
         return (new TcHookClaims(path), removed);
@@ -43,7 +50,10 @@ public sealed class TcHookClaims : IDisposable
         foreach (var path in Directory.GetFiles(Dir, "tc-*"))
         {
             if (!int.TryParse(Path.GetFileName(path)[3..], NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
                 continue;
+            }
+
             if (pid == Environment.ProcessId || !IsTlsScope(pid))
             {
                 TryDelete(path); // a killed run's claim: its filters are stale
@@ -53,7 +63,9 @@ public sealed class TcHookClaims : IDisposable
             {
                 var f = line.Split(' ');
                 if (f.Length == 3 && f[0] == netns && int.TryParse(f[1], CultureInfo.InvariantCulture, out var ifIndex))
+                {
                     claims[(ifIndex, f[2] == "egress")] = pid;
+                }
             }
         }
         return claims;
@@ -76,14 +88,20 @@ public sealed class TcHookClaims : IDisposable
     public static void EnsureFree(IEnumerable<(int IfIndex, bool Egress)> hooks)
     {
         if (Directory.Exists(Dir))
+        {
             RefuseHeld(LiveClaims(CurrentNetns()), hooks);
+        }
     }
 
     private static void RefuseHeld(Dictionary<(int, bool), int> live, IEnumerable<(int IfIndex, bool Egress)> hooks)
     {
         foreach (var hook in hooks)
+        {
             if (live.TryGetValue(hook, out var pid))
+            {
                 throw new CaptureException($"another TlsScope (pid {pid}) captures packets on interface {hook.IfIndex}; stop it first");
+            }
+        }
     }
 
     private static string CurrentNetns()
@@ -109,5 +127,5 @@ public sealed class TcHookClaims : IDisposable
         }
     }
 
-    public void Dispose() => TryDelete(file);
+    public void Dispose() => TryDelete(_file);
 }

@@ -16,7 +16,10 @@ internal static class KeyLayouts
     {
         var layout = Resolver.TryResolve(lib.Path, out var error, lib.Symbols);
         if (layout is null)
+        {
             return (default, error ?? "no key layout");
+        }
+
         keys.SetLayout((uint)lib.Id, layout);
         return (layout.ToKernel(), null);
     }

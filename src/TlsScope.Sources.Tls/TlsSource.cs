@@ -26,44 +26,44 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     private static readonly TimeSpan RescanInterval = TimeSpan.FromMilliseconds(500);
     private const int PollMilliseconds = 20;
 
-    private readonly RecordBatcher batcher = new();
-    private readonly CaptureCounters counters = new();
-    private readonly object attachGate = new();
-    private readonly CancellationTokenSource stopDiscovery = new();
-    private SourceContext? context;
-    private BpfObject? obj;
-    private ProbeAttacher? attacher;
-    private LibraryDiscovery? discovery;
-    private RingBuffer? ring;
-    private Thread? reader;
-    private Thread? pipeline;
-    private Thread? discoveryThread;
-    private CallAssembler? assembler;
-    private EventDecoder? decoder;
-    private ICaptureSink? sink;
-    private KeyExtractor? keys;
-    private bool closed;
-    private volatile bool stopping;
-    private volatile Exception? pipelineError;
-    private string[] libraryNames = [];
-    private CaptureSummary? summary;
-    private bool disposed;
+    private readonly RecordBatcher _batcher = new();
+    private readonly CaptureCounters _counters = new();
+    private readonly object _attachGate = new();
+    private readonly CancellationTokenSource _stopDiscovery = new();
+    private SourceContext? _context;
+    private BpfObject? _obj;
+    private ProbeAttacher? _attacher;
+    private LibraryDiscovery? _discovery;
+    private RingBuffer? _ring;
+    private Thread? _reader;
+    private Thread? _pipeline;
+    private Thread? _discoveryThread;
+    private CallAssembler? _assembler;
+    private EventDecoder? _decoder;
+    private ICaptureSink? _sink;
+    private KeyExtractor? _keys;
+    private bool _closed;
+    private volatile bool _stopping;
+    private volatile Exception? _pipelineError;
+    private string[] _libraryNames = [];
+    private CaptureSummary? _summary;
+    private bool _disposed;
 
     public string Name => "tls";
 
     public bool WantsExecEvents => true;
 
-    public IReadOnlyList<TlsLibrary> Libraries => discovery?.Libraries ?? [];
+    public IReadOnlyList<TlsLibrary> Libraries => _discovery?.Libraries ?? [];
 
-    public int ProbeCount => attacher?.LinkCount ?? 0;
+    public int ProbeCount => _attacher?.LinkCount ?? 0;
 
     public string ReadyText => $"{ProbeCount} probes on {Libraries.Count} libraries";
 
-    public bool LostAny => summary?.AnyLoss ?? false;
+    public bool LostAny => _summary?.AnyLoss ?? false;
 
     public void Attach(SourceContext context)
     {
-        this.context = context;
+        this._context = context;
         var config = new KernelConfig
         {
             MaxPayload = options.MaxPayload,
@@ -71,60 +71,77 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
             Keys = options.Keys ? 1u : 0u,
         };
         context.Target.WriteTo(ref config);
-        obj = EmbeddedObjects.Load(typeof(TlsSource).Assembly, "tls.bpf.o", config, scratchMap: "scratch", ringMap: "events",
+        _obj = EmbeddedObjects.Load(typeof(TlsSource).Assembly, "tls.bpf.o", config, scratchMap: "scratch", ringMap: "events",
             context.RingBufferMiB, context.Processes.ShareTargetMaps);
-        attacher = new ProbeAttacher(obj, context.Target.SinglePid, options.Keys);
-        discovery = new LibraryDiscovery(context.Target, context.Processes.Contains, Families);
-        ring = RingBuffer.Open(obj, "events", batcher);
+        _attacher = new ProbeAttacher(_obj, context.Target.SinglePid, options.Keys);
+        _discovery = new LibraryDiscovery(context.Target, context.Processes.Contains, Families);
+        _ring = RingBuffer.Open(_obj, "events", _batcher);
         try
         {
-            attacher.AttachTracepoints();
+            _attacher.AttachTracepoints();
         }
         catch (BpfException e)
         {
             throw new CaptureException(e.Message);
         }
         foreach (var (path, examined) in options.Libraries)
-            AttachProbes(discovery.AddExplicit(path, examined));
-        foreach (var lib in discovery.ScanAll())
+        {
+            AttachProbes(_discovery.AddExplicit(path, examined));
+        }
+
+        foreach (var lib in _discovery.ScanAll())
+        {
             AttachProbes(lib);
+        }
     }
 
     public void Start(EventOutlets outlets)
     {
-        if (context is null || obj is null)
+        if (_context is null || _obj is null)
+        {
             throw new InvalidOperationException("the TLS source is not attached");
-        sink = outlets.Chunks;
-        keys = options.Keys ? new KeyExtractor(outlets.Keys) : null;
-        assembler = new CallAssembler(outlets.Chunks, new ClockOffset(), counters);
-        decoder = new EventDecoder(assembler, LibraryName, keys, new TaskDecoder(context.Cgroups));
-        reader = new Thread(ReadLoop) { Name = "tlsscope ring reader", IsBackground = true };
-        pipeline = new Thread(DecodeLoop) { Name = "tlsscope decoder", IsBackground = true };
-        reader.Start();
-        pipeline.Start();
+        }
+
+        _sink = outlets.Chunks;
+        _keys = options.Keys ? new KeyExtractor(outlets.Keys) : null;
+        _assembler = new CallAssembler(outlets.Chunks, new ClockOffset(), _counters);
+        _decoder = new EventDecoder(_assembler, LibraryName, _keys, new TaskDecoder(_context.Cgroups));
+        _reader = new Thread(ReadLoop) { Name = "tlsscope ring reader", IsBackground = true };
+        _pipeline = new Thread(DecodeLoop) { Name = "tlsscope decoder", IsBackground = true };
+        _reader.Start();
+        _pipeline.Start();
         foreach (var lib in Libraries.ToList())
+        {
             SetKeyLayout(lib);
+        }
         // Discovery runs on its own thread so that nothing it waits on (a /proc read, a large
         // ELF file) can delay a stop.
-        discoveryThread = new Thread(DiscoverLoop) { Name = "tlsscope discovery", IsBackground = true };
-        discoveryThread.Start();
+        _discoveryThread = new Thread(DiscoverLoop) { Name = "tlsscope discovery", IsBackground = true };
+        _discoveryThread.Start();
     }
 
     /// <summary>A traced process runs a new program: its TLS libraries are attached now, not at
     /// the next scan.</summary>
     public void OnExec(ExecEvent exec)
     {
-        if (discovery is null)
+        if (_discovery is null)
+        {
             return;
+        }
+
         try
         {
-            foreach (var lib in discovery.ScanExec(exec))
+            foreach (var lib in _discovery.ScanExec(exec))
+            {
                 Attach(lib);
+            }
         }
         catch (Exception e) when (e is CaptureException or IOException or UnauthorizedAccessException)
         {
-            if (context!.Verbose)
-                context.Log($"tlsscope: exec of {exec.Filename}: {e.Message}");
+            if (_context!.Verbose)
+            {
+                _context.Log($"tlsscope: exec of {exec.Filename}: {e.Message}");
+            }
         }
     }
 
@@ -132,14 +149,19 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     /// attach and the teardown apart: libbpf must not attach with an object being freed.</summary>
     private void AttachProbes(TlsLibrary lib)
     {
-        lock (attachGate)
+        lock (_attachGate)
         {
-            if (closed)
+            if (_closed)
+            {
                 return;
-            libraryNames = discovery!.Libraries.Select(l => l.Name).ToArray();
-            var n = attacher!.Attach(lib);
-            if (context!.Verbose)
-                context.Log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
+            }
+
+            _libraryNames = _discovery!.Libraries.Select(l => l.Name).ToArray();
+            var n = _attacher!.Attach(lib);
+            if (_context!.Verbose)
+            {
+                _context.Log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
+            }
         }
     }
 
@@ -155,13 +177,16 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     /// is seen. A library without a layout still gives plaintext; the reason is reported.</summary>
     private unsafe void SetKeyLayout(TlsLibrary lib)
     {
-        if (keys is null || lib.Id >= KernelKeyLayout.MaxLibraries)
+        if (_keys is null || lib.Id >= KernelKeyLayout.MaxLibraries)
+        {
             return;
+        }
+
         string? problem;
         KernelKeyLayout layout;
         try
         {
-            (layout, problem) = KeyLayouts.For(lib, keys);
+            (layout, problem) = KeyLayouts.For(lib, _keys);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -169,53 +194,61 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         }
         if (problem is not null)
         {
-            context!.Log($"tlsscope: warning: no TLS keys from {lib.Path}: {problem}");
+            _context!.Log($"tlsscope: warning: no TLS keys from {lib.Path}: {problem}");
             return;
         }
         var id = (uint)lib.Id;
-        lock (attachGate)
+        lock (_attachGate)
         {
-            if (!closed)
-                obj!.Update("key_layouts", new ReadOnlySpan<byte>(&id, 4), new ReadOnlySpan<byte>(&layout, sizeof(KernelKeyLayout)));
+            if (!_closed)
+            {
+                _obj!.Update("key_layouts", new ReadOnlySpan<byte>(&id, 4), new ReadOnlySpan<byte>(&layout, sizeof(KernelKeyLayout)));
+            }
         }
     }
 
     /// <summary>Detaches every probe; no attach can happen after it.</summary>
     private void CloseAttachments()
     {
-        lock (attachGate)
+        lock (_attachGate)
         {
-            closed = true;
-            attacher?.Dispose();
+            _closed = true;
+            _attacher?.Dispose();
         }
     }
 
     private string LibraryName(uint id)
     {
-        var names = libraryNames;
+        var names = _libraryNames;
         return id < names.Length ? names[id] : $"library#{id}";
     }
 
     private void DiscoverLoop()
     {
-        var stop = stopDiscovery.Token;
+        var stop = _stopDiscovery.Token;
         while (!stop.IsCancellationRequested)
         {
             if (stop.WaitHandle.WaitOne(RescanInterval))
+            {
                 return;
+            }
+
             try
             {
-                foreach (var lib in discovery!.ScanNew())
+                foreach (var lib in _discovery!.ScanNew())
                 {
                     if (stop.IsCancellationRequested)
+                    {
                         return;
+                    }
+
                     try
                     {
                         Attach(lib);
                     }
                     catch (CaptureException e)
                     {
-                        context!.Log("tlsscope: warning: " + e.Message);
+                        _context!.Log("tlsscope: warning: " + e.Message);
                     }
                 }
             }
@@ -223,8 +256,10 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
             {
                 // /proc changes under our feet (processes exit mid-scan): a failed scan is retried
                 // on the next round and must never end the capture.
-                if (context!.Verbose)
-                    context.Log($"tlsscope: discovery: {e.GetType().Name}: {e.Message}");
+                if (_context!.Verbose)
+                {
+                    _context.Log($"tlsscope: discovery: {e.GetType().Name}: {e.Message}");
+                }
             }
         }
     }
@@ -233,42 +268,55 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     /// <exception cref="CaptureException">Reading or decoding failed during the capture.</exception>
     public void Stop()
     {
-        if (summary is not null)
+        if (_summary is not null)
+        {
             return;
-        stopDiscovery.Cancel();
-        discoveryThread?.Join(TimeSpan.FromSeconds(2)); // a /proc read may hang; the gate covers that
+        }
+
+        _stopDiscovery.Cancel();
+        _discoveryThread?.Join(TimeSpan.FromSeconds(2)); // a /proc read may hang; the gate covers that
         CloseAttachments(); // no new events from here on
-        stopping = true;
-        reader?.Join();
-        pipeline?.Join();
-        summary = new CaptureSummary(counters, obj is null ? default : TlsObject.ReadStats(obj), Libraries.Count);
-        if (pipelineError is { } err)
+        _stopping = true;
+        _reader?.Join();
+        _pipeline?.Join();
+        _summary = new CaptureSummary(_counters, _obj is null ? default : TlsObject.ReadStats(_obj), Libraries.Count);
+        if (_pipelineError is { } err)
+        {
             throw new CaptureException("capture failed: " + err.Message);
+        }
     }
 
     public IEnumerable<string> Summary()
     {
-        if (summary is null)
+        if (_summary is null)
+        {
             yield break;
-        foreach (var line in summary.Lines())
+        }
+
+        foreach (var line in _summary.Lines())
+        {
             yield return line;
-        if (keys is not null)
-            yield return "tlsscope: " + KeyLayouts.Summary(keys);
+        }
+
+        if (_keys is not null)
+        {
+            yield return "tlsscope: " + KeyLayouts.Summary(_keys);
+        }
     }
 
     private void ReadLoop()
     {
         try
         {
-            while (!stopping)
+            while (!_stopping)
             {
                 // The kernel wakes us only for bursts (see ring_flags in bpf/tls/maps.h); between
                 // them a short poll bounds how late a chunk is shown.
-                ring!.Poll(PollMilliseconds);
-                ring.Consume();
-                batcher.Publish();
+                _ring!.Poll(PollMilliseconds);
+                _ring.Consume();
+                _batcher.Publish();
             }
-            ring!.Consume(); // what was produced before the links went away
+            _ring!.Consume(); // what was produced before the links went away
         }
         catch (Exception e)
         {
@@ -276,7 +324,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         }
         finally
         {
-            batcher.Complete();
+            _batcher.Complete();
         }
     }
 
@@ -284,36 +332,43 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     {
         try
         {
-            foreach (var batch in batcher.Batches())
+            foreach (var batch in _batcher.Batches())
             {
-                decoder!.DecodeBatch(batch.Buffer, batch.Length);
-                batcher.Release(batch);
-                if (!batcher.HasQueued)
-                    sink!.Flush();
+                _decoder!.DecodeBatch(batch.Buffer, batch.Length);
+                _batcher.Release(batch);
+                if (!_batcher.HasQueued)
+                {
+                    _sink!.Flush();
+                }
             }
-            assembler!.FlushAll();
-            sink!.Flush();
+            _assembler!.FlushAll();
+            _sink!.Flush();
         }
         catch (Exception e)
         {
             Fail(e);
-            foreach (var batch in batcher.Batches())
-                batcher.Release(batch); // keep the reader from waiting on a dead consumer
+            foreach (var batch in _batcher.Batches())
+            {
+                _batcher.Release(batch); // keep the reader from waiting on a dead consumer
+            }
         }
     }
 
     private void Fail(Exception e)
     {
-        pipelineError ??= e;
-        context?.Failed(e);
+        _pipelineError ??= e;
+        _context?.Failed(e);
     }
 
     public void Dispose()
     {
-        if (disposed)
+        if (_disposed)
+        {
             return;
-        disposed = true;
-        if (summary is null)
+        }
+
+        _disposed = true;
+        if (_summary is null)
         {
             try
             {
@@ -325,10 +380,12 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
             }
         }
         CloseAttachments();
-        ring?.Dispose();
-        obj?.Dispose();
-        if (discoveryThread is not { IsAlive: true })
-            stopDiscovery.Dispose(); // a discovery thread still stuck in a /proc read keeps its token
+        _ring?.Dispose();
+        _obj?.Dispose();
+        if (_discoveryThread is not { IsAlive: true })
+        {
+            _stopDiscovery.Dispose(); // a discovery thread still stuck in a /proc read keeps its token
+        }
     }
 }
 

@@ -17,6 +17,8 @@ public sealed record CaptureSummary(CaptureCounters Seen, KernelStats Kernel, in
         yield return $"tlsscope: lost {Kernel.LostRecords} records ({lost} bytes: {Kernel.LostBytes} ring buffer full, {Kernel.UnreadableBytes} unreadable, {Kernel.BusyDrops} busy), {Seen.Gaps} gaps ({Seen.GapBytes} bytes) in streams";
         yield return $"tlsscope: truncated {Seen.TruncatedCalls} chunks ({Kernel.TruncatedBytes} bytes dropped by --max-payload)";
         foreach (var (name, lib) in Seen.Libraries.OrderByDescending(l => l.Value.Bytes))
+        {
             yield return $"tlsscope:   {name}: {lib.Calls} chunks, {lib.Bytes} bytes";
+        }
     }
 }

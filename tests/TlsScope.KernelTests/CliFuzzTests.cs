@@ -36,7 +36,9 @@ public sealed class CliFuzzTests
                     var (option, values) = pool[random.Next(pool.Length)];
                     args.Add(option);
                     if (values.Length > 0)
+                    {
                         args.Add(values[random.Next(values.Length)]);
+                    }
                 }
                 // Whatever the values, a run that starts ends soon.
                 args.AddRange(["--duration", "0.2", "--comm", "no-such-comm"]);

@@ -102,7 +102,10 @@ public sealed class ClientLibraryTests
         var buf = new byte[256];
         var read = 0;
         while (read < Reply.Length)
+        {
             read += await tls.ReadAsync(buf.AsMemory(read));
+        }
+
         Assert.Equal(Reply, Encoding.ASCII.GetString(buf, 0, read));
         Assert.Equal(0, scope.Stop());
         var got = scope.Records();

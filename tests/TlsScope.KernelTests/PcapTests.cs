@@ -185,9 +185,16 @@ public sealed class PcapTests
     {
         var sb = new StringBuilder();
         foreach (var dev in extra.Prepend("lo"))
+        {
             foreach (var dir in new[] { "ingress", "egress" })
+            {
                 foreach (var f in ns.TcFilters(dev, dir))
+                {
                     sb.Append(dev).Append(' ').Append(dir).Append(' ').Append(f).Append('\n');
+                }
+            }
+        }
+
         return sb.ToString();
     }
 

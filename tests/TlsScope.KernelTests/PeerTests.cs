@@ -54,7 +54,10 @@ public sealed partial class PeerTests
         };
         Assert.Equal(2, Regex.Count(run.Stdout, "hello /keys\n"));
         if (client == "python")
+        {
             Assert.Contains($"pid={run.Pid}\n", run.Stderr); // the pid returned is python's own
+        }
+
         AssertKeylog(version, run.Lines);
     }
 
@@ -66,9 +69,13 @@ public sealed partial class PeerTests
         Assert.Single(lines.Select(l => l.Split(' ')[1]).Distinct());
         var labels = lines.Select(l => l.Split(' ')[0]).ToList();
         if (version == TlsVersion.Tls12)
+        {
             Assert.Equal(["CLIENT_RANDOM"], labels);
+        }
         else
+        {
             Assert.Subset(labels.ToHashSet(), Tls13Labels.ToHashSet());
+        }
     }
 
     [GeneratedRegex("^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]{64,96}$")]

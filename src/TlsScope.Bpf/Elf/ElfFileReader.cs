@@ -62,22 +62,41 @@ internal sealed class ElfFileReader
         header = header[..ReadAtMost(0, header)];
 
         if (header.Length < 4 || !header[..4].SequenceEqual("\u007fELF"u8))
+        {
             throw Fail("not an ELF file");
+        }
+
         if (header.Length < 16)
+        {
             throw Fail("truncated ELF file (identification)");
+        }
+
         if (header[4] != 2)
+        {
             throw Fail(header[4] == 1 ? "not a 64-bit ELF file (32-bit)" : $"not a 64-bit ELF file (class {header[4]})");
+        }
+
         if (header[5] != 1)
+        {
             throw Fail("not a little-endian ELF file");
+        }
+
         if (header.Length < EhdrSize)
+        {
             throw Fail("truncated ELF file (header)");
+        }
 
         var type = U16(header, 16);
         var machine = U16(header, 18);
         if (machine != EmX86_64)
+        {
             throw Fail($"not an x86-64 ELF file (machine {machine})");
+        }
+
         if (type != EtExec && type != EtDyn)
+        {
             throw Fail($"not an executable or shared object (ELF type {type})");
+        }
 
         var phoff = U64(header, 32);
         var shoff = U64(header, 40);
@@ -90,12 +109,20 @@ internal sealed class ElfFileReader
         if (shoff != 0 && (shnum == 0 || phnum == PnXnum))
         {
             if (shentsize < ShdrSize)
+            {
                 throw Fail($"bad section header size {shentsize}");
+            }
+
             var first = ReadBytes(shoff, ShdrSize, "section headers");
             if (shnum == 0)
+            {
                 shnum = U64(first, 32);
+            }
+
             if (phnum == PnXnum)
+            {
                 phnum = U32(first, 44);
+            }
         }
 
         var segments = ReadSegments(phoff, phnum, phentsize);
@@ -105,7 +132,9 @@ internal sealed class ElfFileReader
         foreach (var s in sections)
         {
             if (s.Type is ShtDynsym or ShtSymtab)
+            {
                 symbolCount += s.Size / SymSize;
+            }
         }
         var functions = new FunctionTable((int)Math.Min(symbolCount, int.MaxValue));
         // Within one table, the first of equally ranked duplicates is kept.
@@ -114,7 +143,9 @@ internal sealed class ElfFileReader
             for (var i = 0; i < sections.Length; i++)
             {
                 if (sections[i].Type == wanted)
+                {
                     AddFunctions(functions, sections, i, segments);
+                }
             }
         }
 
@@ -124,9 +155,15 @@ internal sealed class ElfFileReader
     private Segment[] ReadSegments(ulong phoff, ulong phnum, ushort phentsize)
     {
         if (phnum == 0)
+        {
             return [];
+        }
+
         if (phentsize < PhdrSize)
+        {
             throw Fail($"bad program header size {phentsize}");
+        }
+
         var table = ReadTable(phoff, phnum, phentsize, "program headers");
         var segments = new Segment[(int)phnum];
         for (var i = 0; i < segments.Length; i++)
@@ -142,9 +179,15 @@ internal sealed class ElfFileReader
     private Section[] ReadSections(ulong shoff, ulong shnum, ushort shentsize)
     {
         if (shnum == 0)
+        {
             return [];
+        }
+
         if (shentsize < ShdrSize)
+        {
             throw Fail($"bad section header size {shentsize}");
+        }
+
         var table = ReadTable(shoff, shnum, shentsize, "section headers");
         var sections = new Section[(int)shnum];
         for (var i = 0; i < sections.Length; i++)
@@ -166,9 +209,14 @@ internal sealed class ElfFileReader
         var fromSymtab = table.Type == ShtSymtab;
         var what = fromSymtab ? ".symtab" : ".dynsym";
         if (table.EntrySize != 0 && table.EntrySize != SymSize)
+        {
             throw Fail($"bad {what} entry size {table.EntrySize}");
+        }
+
         if (table.Link >= sections.Length || sections[table.Link].Type != ShtStrtab)
+        {
             throw Fail($"{what} does not link to a string table");
+        }
 
         var symbols = ReadSection(table, what);
         var strings = ReadSection(sections[table.Link], what + " strings");
@@ -193,20 +241,34 @@ internal sealed class ElfFileReader
             var sym = symbols.AsSpan(i * SymSize, SymSize);
             var kind = sym[4] & 0xf;
             if (kind != SttFunc && kind != SttGnuIfunc)
+            {
                 continue;
+            }
+
             var address = U64(sym, 8);
             if (U16(sym, 6) == ShnUndef || address == 0)
+            {
                 continue;
+            }
+
             if (!TryMapToFile(segments, address, out var fileOffset))
+            {
                 continue;
+            }
 
             var nameOffset = U32(sym, 0);
             if (nameOffset >= (uint)strings.Length)
+            {
                 continue;
+            }
+
             var name = strings.AsSpan((int)nameOffset);
             var end = name.IndexOf((byte)0);
             if (end < 0)
+            {
                 continue;
+            }
+
             name = name[..end];
 
             var nonDefaultVersion = false;
@@ -217,9 +279,14 @@ internal sealed class ElfFileReader
                 name = name[..at];
             }
             if (name.IsEmpty)
+            {
                 continue;
+            }
+
             if ((i + 1) * 2 <= versions.Length && (U16(versions, i * 2) & VersymHidden) != 0)
+            {
                 nonDefaultVersion = true;
+            }
 
             // Lower wins: default version, then global/weak binding, then .dynsym.
             var rank = (nonDefaultVersion ? 4 : 0) | (sym[4] >> 4 == StbLocal ? 2 : 0) | (fromSymtab ? 1 : 0);
@@ -239,7 +306,10 @@ internal sealed class ElfFileReader
             foreach (var s in segments)
             {
                 if (s.Type != PtLoad || ((s.Flags & PfX) != 0) != (pass == 0))
+                {
                     continue;
+                }
+
                 if (address >= s.VirtualAddress && address - s.VirtualAddress < s.FileSize)
                 {
                     fileOffset = s.Offset + (address - s.VirtualAddress);
@@ -257,14 +327,18 @@ internal sealed class ElfFileReader
         {
             if (s.Type == PtNote && s.FileSize <= MaxNotesSize
                 && ParseBuildId(ReadBytes(s.Offset, s.FileSize, "note segment"), s.Align) is { } id)
+            {
                 return id;
+            }
         }
         // Files without PT_NOTE (rare) may still carry the note as an allocated section.
         foreach (var s in sections)
         {
             if (s.Type == ShtNote && (s.Flags & ShfAlloc) != 0 && s.Size <= MaxNotesSize
                 && ParseBuildId(ReadSection(s, "note section"), s.Align) is { } id)
+            {
                 return id;
+            }
         }
         return null;
     }
@@ -283,16 +357,28 @@ internal sealed class ElfFileReader
             var type = U32(notes, (int)pos + 8);
             var nameStart = pos + 12;
             if (length - nameStart < nameSize)
+            {
                 return null;
+            }
+
             var descStart = nameStart + AlignUp(nameSize, align);
             if (descStart > length || length - descStart < descSize)
+            {
                 return null;
+            }
+
             if (type == NtGnuBuildId && descSize > 0
                 && notes.Slice((int)nameStart, (int)nameSize).SequenceEqual("GNU\0"u8))
+            {
                 return Convert.ToHexStringLower(notes.Slice((int)descStart, (int)descSize));
+            }
+
             var next = descStart + AlignUp(descSize, align);
             if (next <= pos || next > length)
+            {
                 return null;
+            }
+
             pos = next;
         }
         return null;
@@ -303,7 +389,10 @@ internal sealed class ElfFileReader
     private byte[] ReadTable(ulong offset, ulong count, ushort entrySize, string what)
     {
         if (count > _length / entrySize)
+        {
             throw Fail($"truncated ELF file ({what} beyond end of file)");
+        }
+
         return ReadBytes(offset, count * entrySize, what);
     }
 
@@ -312,12 +401,21 @@ internal sealed class ElfFileReader
     private byte[] ReadBytes(ulong offset, ulong size, string what)
     {
         if (offset > _length || size > _length - offset)
+        {
             throw Fail($"truncated ELF file ({what} beyond end of file)");
+        }
+
         if (size > (ulong)Array.MaxLength)
+        {
             throw Fail($"{what} too large");
+        }
+
         var buffer = GC.AllocateUninitializedArray<byte>((int)size);
         if (ReadAtMost(offset, buffer) != buffer.Length)
+        {
             throw Fail($"truncated ELF file ({what} beyond end of file)");
+        }
+
         return buffer;
     }
 
@@ -329,7 +427,10 @@ internal sealed class ElfFileReader
         {
             var read = RandomAccess.Read(_file, buffer[total..], (long)offset + total);
             if (read == 0)
+            {
                 break;
+            }
+
             total += read;
         }
         return total;

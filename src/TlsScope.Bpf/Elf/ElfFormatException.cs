@@ -26,6 +26,8 @@ public sealed class ElfFormatException : Exception
             : string.Create(text.Length, text, static (dest, src) =>
             {
                 for (var i = 0; i < src.Length; i++)
+                {
                     dest[i] = char.IsControl(src[i]) ? '?' : src[i];
+                }
             });
 }

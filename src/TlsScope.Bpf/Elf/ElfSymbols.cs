@@ -67,7 +67,9 @@ public sealed class ElfSymbols
         foreach (var name in names)
         {
             if (!TryGetFunction(name, out _))
+            {
                 return false;
+            }
         }
         return true;
     }

@@ -46,23 +46,34 @@ internal sealed class FunctionTable
             if (existing.Hash == hash && Name(existing).SequenceEqual(name))
             {
                 if (rank < existing.Rank)
+                {
                     existing = existing with { Address = address, Size = size, FileOffset = fileOffset, Rank = rank };
+                }
+
                 return;
             }
             slot = (slot + 1) & _mask;
         }
 
         if (_count == _entries.Length)
+        {
             Array.Resize(ref _entries, checked(_entries.Length * 2));
+        }
+
         if (_names.Length - _namesLength < name.Length)
+        {
             Array.Resize(ref _names, Math.Max(checked(_namesLength + name.Length), checked(_names.Length * 2)));
+        }
+
         name.CopyTo(_names.AsSpan(_namesLength));
         _entries[_count] = new Entry(address, size, fileOffset, _namesLength, name.Length, hash, rank);
         _namesLength += name.Length;
         _slots[slot] = ++_count;
 
         if (_count * 2 > _slots.Length)
+        {
             Rehash(checked(_slots.Length * 2));
+        }
     }
 
     public bool TryGet(string name, out ElfFunction function)
@@ -71,7 +82,10 @@ internal sealed class FunctionTable
         var buffer = name.Length <= 128 ? stackalloc byte[128 * 3] : new byte[Encoding.UTF8.GetMaxByteCount(name.Length)];
         // A string that is not valid UTF-16 cannot equal any symbol name.
         if (Utf8.FromUtf16(name, buffer, out _, out var length, replaceInvalidSequences: false) != OperationStatus.Done)
+        {
             return false;
+        }
+
         var bytes = buffer[..length];
 
         var hash = Hash(bytes);
@@ -108,7 +122,10 @@ internal sealed class FunctionTable
         {
             var slot = _entries[i].Hash & _mask;
             while (_slots[slot] != 0)
+            {
                 slot = (slot + 1) & _mask;
+            }
+
             _slots[slot] = i + 1;
         }
     }
@@ -126,7 +143,10 @@ internal sealed class FunctionTable
         }
         ulong tail = 0;
         for (var i = 0; i < bytes.Length; i++)
+        {
             tail |= (ulong)bytes[i] << (8 * i);
+        }
+
         h = (h ^ tail) * Multiplier;
         h ^= h >> 32;
         return (int)h & int.MaxValue;

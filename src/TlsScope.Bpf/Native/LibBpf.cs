@@ -105,7 +105,7 @@ internal static unsafe partial class LibBpf
         public int IfIndex;
         public int AttachPoint; // BPF_TC_INGRESS 1, BPF_TC_EGRESS 2
         public uint Parent;
-        private readonly uint pad;
+        private readonly uint _pad;
     }
 
     /// <summary>struct bpf_tc_opts (libbpf 1.x).</summary>
@@ -118,7 +118,7 @@ internal static unsafe partial class LibBpf
         public uint ProgId;
         public uint Handle;
         public uint Priority;
-        private readonly uint pad;
+        private readonly uint _pad;
     }
 
     [LibraryImport(Lib, EntryPoint = "bpf_program__attach_uprobe_opts", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]

@@ -7,21 +7,27 @@ namespace TlsScope.Engine.Collections;
 /// </summary>
 public sealed class RecentSet<T>(int capacity) where T : notnull
 {
-    private readonly HashSet<T> members = [];
-    private readonly Queue<T> order = new();
+    private readonly HashSet<T> _members = [];
+    private readonly Queue<T> _order = new();
 
-    public int Count => members.Count;
+    public int Count => _members.Count;
 
     /// <summary>Adds <paramref name="item"/>; false when it is already a member.</summary>
     public bool Add(T item)
     {
-        if (!members.Add(item))
+        if (!_members.Add(item))
+        {
             return false;
-        order.Enqueue(item);
-        if (order.Count > capacity)
-            members.Remove(order.Dequeue());
+        }
+
+        _order.Enqueue(item);
+        if (_order.Count > capacity)
+        {
+            _members.Remove(_order.Dequeue());
+        }
+
         return true;
     }
 
-    public bool Contains(T item) => members.Contains(item);
+    public bool Contains(T item) => _members.Contains(item);
 }

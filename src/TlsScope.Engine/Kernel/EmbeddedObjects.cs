@@ -40,7 +40,10 @@ public static class EmbeddedObjects
     public static uint RingSize(int mib)
     {
         if (mib is < 1 or > 1024)
+        {
             throw new CaptureException($"--buffer-size {mib}: must be between 1 and 1024 MiB");
+        }
+
         return (uint)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)mib) << 20;
     }
 
@@ -60,8 +63,13 @@ public static class EmbeddedObjects
         var total = default(T);
         var key = 0;
         if (obj.Lookup(map, MemoryMarshal.AsBytes(new Span<int>(ref key)), MemoryMarshal.AsBytes(values.AsSpan())))
+        {
             foreach (ref readonly var v in values.AsSpan())
+            {
                 total.Add(in v);
+            }
+        }
+
         return total;
     }
 }

@@ -23,8 +23,13 @@ public static class ProcMaps
             return result;
         }
         foreach (var line in text.AsSpan().EnumerateLines())
+        {
             if (TryParse(pid, line, out var m) && !result.Exists(r => r.Identity == m.Identity))
+            {
                 result.Add(m);
+            }
+        }
+
         return result;
     }
 
@@ -36,20 +41,32 @@ public static class ProcMaps
         Span<Range> f = stackalloc Range[6];
         var n = line.Split(f, ' ', StringSplitOptions.RemoveEmptyEntries);
         if (n < 6)
+        {
             return false;
+        }
+
         var perms = line[f[1]];
         if (perms.Length < 3 || perms[2] != 'x')
+        {
             return false;
+        }
+
         var path = line[f[5].Start..].Trim();
         if (path.Length == 0 || path[0] != '/' || path.EndsWith(" (deleted)"))
+        {
             return false;
+        }
+
         var dev = line[f[3]];
         var colon = dev.IndexOf(':');
         if (colon < 0
             || !uint.TryParse(dev[..colon], NumberStyles.HexNumber, null, out var major)
             || !uint.TryParse(dev[(colon + 1)..], NumberStyles.HexNumber, null, out var minor)
             || !ulong.TryParse(line[f[4]], out var inode) || inode == 0)
+        {
             return false;
+        }
+
         mapped = new MappedFile(pid, path.ToString(), new FileIdentity(major, minor, inode));
         return true;
     }
@@ -57,8 +74,12 @@ public static class ProcMaps
     public static IEnumerable<int> AllPids()
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
             if (int.TryParse(Path.GetFileName(dir.AsSpan()), out var pid))
+            {
                 yield return pid;
+            }
+        }
     }
 
     /// <summary>A path to the mapped file that this process can open: the path itself when it is
@@ -66,7 +87,10 @@ public static class ProcMaps
     public static string ReachablePath(MappedFile m)
     {
         if (FileIdentity.Of(m.Path) == m.Identity)
+        {
             return m.Path;
+        }
+
         var viaRoot = $"/proc/{m.Pid}/root{m.Path}";
         return FileIdentity.Of(viaRoot) == m.Identity ? viaRoot : m.Path;
     }

@@ -10,8 +10,13 @@ public static class ProcessFacts
     public static uint Uid(int pid)
     {
         foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+        {
             if (line.StartsWith("Uid:", StringComparison.Ordinal))
+            {
                 return uint.Parse(line.Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            }
+        }
+
         return uint.MaxValue;
     }
 
@@ -22,8 +27,13 @@ public static class ProcessFacts
     public static string? CgroupPath(int pid)
     {
         foreach (var line in File.ReadLines($"/proc/{pid}/cgroup"))
+        {
             if (line.StartsWith("0::", StringComparison.Ordinal))
+            {
                 return line.Length == 3 ? "/" : line[3..].TrimEnd('/') is { Length: > 0 } p ? p : "/";
+            }
+        }
+
         return null;
     }
 }

@@ -21,26 +21,26 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 
     private const int PollMilliseconds = 50;
 
-    private readonly BpfObject obj;
-    private readonly Target target;
-    private readonly List<BpfLink> links = [];
-    private readonly List<Action<ExecEvent>> execHandlers = [];
-    private readonly ClockOffset clock = new();
-    private readonly TaskDecoder tasks;
-    private RingBuffer? ring;
-    private Thread? reader;
-    private volatile bool stopping;
-    private bool disposed;
+    private readonly BpfObject _obj;
+    private readonly Target _target;
+    private readonly List<BpfLink> _links = [];
+    private readonly List<Action<ExecEvent>> _execHandlers = [];
+    private readonly ClockOffset _clock = new();
+    private readonly TaskDecoder _tasks;
+    private RingBuffer? _ring;
+    private Thread? _reader;
+    private volatile bool _stopping;
+    private bool _disposed;
 
     private ProcessWatch(BpfObject obj, Target target, CgroupNames cgroups)
     {
-        this.obj = obj;
-        this.target = target;
-        tasks = new TaskDecoder(cgroups);
+        this._obj = obj;
+        this._target = target;
+        _tasks = new TaskDecoder(cgroups);
     }
 
     /// <summary>Exec events that did not fit the ring (a burst of execs).</summary>
-    public long LostExecEvents => (long)EmbeddedObjects.SumPerCpu<Counter>(obj, "process_lost").Value;
+    public long LostExecEvents => (long)EmbeddedObjects.SumPerCpu<Counter>(_obj, "process_lost").Value;
 
     /// <summary>Loads bpf/process with the target's filters and fills the target's maps.</summary>
     /// <param name="execEvents">Whether any source wants exec events (the kernel skips them otherwise).</param>
@@ -55,9 +55,15 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
             obj.Load();
             var watch = new ProcessWatch(obj, target, cgroups);
             foreach (var pid in target.Pids)
+            {
                 watch.Add(pid);
+            }
+
             if (target.Scope == TargetScope.Cgroup)
+            {
                 obj.SetCgroup("target_cgroup", target.CgroupDirectory!);
+            }
+
             return watch;
         }
         catch (BpfException e)
@@ -76,14 +82,16 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     public void ShareTargetMaps(BpfObject sourceObject)
     {
         foreach (var map in TargetMaps)
-            sourceObject.ShareMap(map, obj);
+        {
+            sourceObject.ShareMap(map, _obj);
+        }
     }
 
     /// <summary>Traces a process from now on (the launched command, before it execs).</summary>
     public unsafe void Add(int pid)
     {
         uint key = (uint)pid, one = 1;
-        obj.Update("target_tgids", new ReadOnlySpan<byte>(&key, 4), new ReadOnlySpan<byte>(&one, 4));
+        _obj.Update("target_tgids", new ReadOnlySpan<byte>(&key, 4), new ReadOnlySpan<byte>(&one, 4));
     }
 
     /// <summary>Whether the kernel traces this process now (a <see cref="TargetScope.Processes"/>
@@ -91,28 +99,28 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     public unsafe bool Contains(int pid)
     {
         uint key = (uint)pid, value = 0;
-        return obj.Lookup("target_tgids", new ReadOnlySpan<byte>(&key, 4), new Span<byte>(&value, 4));
+        return _obj.Lookup("target_tgids", new ReadOnlySpan<byte>(&key, 4), new Span<byte>(&value, 4));
     }
 
     /// <summary>Called, on this watch's thread, for every exec of a traced process. Subscribe before <see cref="Attach"/>.</summary>
-    public void OnExec(Action<ExecEvent> handler) => execHandlers.Add(handler);
+    public void OnExec(Action<ExecEvent> handler) => _execHandlers.Add(handler);
 
     /// <summary>Attaches the raw tracepoints the target and the subscribers need, and starts reading.</summary>
     public void Attach()
     {
         try
         {
-            if (target.FollowForks)
+            if (_target.FollowForks)
             {
-                links.Add(BpfLink.AttachRawTracepoint(obj, "process_fork", "sched_process_fork"));
-                links.Add(BpfLink.AttachRawTracepoint(obj, "process_exit", "sched_process_exit"));
+                _links.Add(BpfLink.AttachRawTracepoint(_obj, "process_fork", "sched_process_fork"));
+                _links.Add(BpfLink.AttachRawTracepoint(_obj, "process_exit", "sched_process_exit"));
             }
-            if (execHandlers.Count > 0)
+            if (_execHandlers.Count > 0)
             {
-                links.Add(BpfLink.AttachRawTracepoint(obj, "process_exec", "sched_process_exec"));
-                ring = RingBuffer.Open(obj, "process_events", this);
-                reader = new Thread(ReadLoop) { Name = "tlsscope exec watch", IsBackground = true };
-                reader.Start();
+                _links.Add(BpfLink.AttachRawTracepoint(_obj, "process_exec", "sched_process_exec"));
+                _ring = RingBuffer.Open(_obj, "process_events", this);
+                _reader = new Thread(ReadLoop) { Name = "tlsscope exec watch", IsBackground = true };
+                _reader.Start();
             }
         }
         catch (BpfException e)
@@ -125,8 +133,10 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     {
         try
         {
-            while (!stopping)
-                ring!.Poll(PollMilliseconds);
+            while (!_stopping)
+            {
+                _ring!.Poll(PollMilliseconds);
+            }
         }
         catch (Exception)
         {
@@ -137,31 +147,48 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     public unsafe void OnRecord(ReadOnlySpan<byte> record)
     {
         if (record.Length < sizeof(ExecRecord))
+        {
             return;
+        }
+
         ref readonly var e = ref MemoryMarshal.AsRef<ExecRecord>(record);
         if (e.Head.Kind != EventKind.Exec)
+        {
             return;
+        }
+
         string filename;
         fixed (byte* name = e.Filename)
+        {
             filename = Encoding.UTF8.GetString(name, (int)Math.Min(e.FilenameLen, (uint)ExecRecord.PathMax));
-        var exec = new ExecEvent(clock.ToUnixNs(e.Head.TimeNs), tasks.Decode(in e.Head.Task),
+        }
+
+        var exec = new ExecEvent(_clock.ToUnixNs(e.Head.TimeNs), _tasks.Decode(in e.Head.Task),
             new FileIdentity(e.ExeMajor, e.ExeMinor, e.ExeIno), filename, (int)e.OldPid);
-        foreach (var handler in execHandlers)
+        foreach (var handler in _execHandlers)
+        {
             handler(exec);
+        }
     }
 
     public void Dispose()
     {
-        if (disposed)
+        if (_disposed)
+        {
             return;
-        disposed = true;
-        stopping = true;
-        foreach (var link in links)
+        }
+
+        _disposed = true;
+        _stopping = true;
+        foreach (var link in _links)
+        {
             link.Dispose();
-        links.Clear();
-        reader?.Join();
-        ring?.Dispose();
-        obj.Dispose();
+        }
+
+        _links.Clear();
+        _reader?.Join();
+        _ring?.Dispose();
+        _obj.Dispose();
     }
 
     [StructLayout(LayoutKind.Sequential)]

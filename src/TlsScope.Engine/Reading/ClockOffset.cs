@@ -6,14 +6,14 @@ namespace TlsScope.Engine.Reading;
 /// Linux, Stopwatch reads the same clock in nanoseconds.</summary>
 public sealed class ClockOffset
 {
-    private readonly long offsetNs;
+    private readonly long _offsetNs;
 
     public ClockOffset()
     {
         var unixNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
         var monoNs = (long)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
-        offsetNs = unixNs - monoNs;
+        _offsetNs = unixNs - monoNs;
     }
 
-    public long ToUnixNs(ulong monotonicNs) => (long)monotonicNs + offsetNs;
+    public long ToUnixNs(ulong monotonicNs) => (long)monotonicNs + _offsetNs;
 }

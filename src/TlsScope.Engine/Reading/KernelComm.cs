@@ -18,10 +18,18 @@ public static unsafe class KernelComm
     public static bool Same(string cached, ReadOnlySpan<byte> bytes)
     {
         if (cached.Length != bytes.Length)
+        {
             return false;
+        }
+
         for (var i = 0; i < bytes.Length; i++)
+        {
             if (cached[i] != bytes[i])
+            {
                 return false;
+            }
+        }
+
         return true;
     }
 

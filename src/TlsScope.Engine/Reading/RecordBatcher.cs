@@ -16,31 +16,31 @@ public readonly record struct RecordBatch(byte[] Buffer, int Length);
 public sealed class RecordBatcher : IRingBufferConsumer
 {
     private const int BlockSize = 1 << 20;
-    private readonly BlockingCollection<RecordBatch> queue = new();
-    private readonly long maxQueuedBytes;
-    private long queuedBytes;
-    private byte[] block = ArrayPool<byte>.Shared.Rent(BlockSize);
-    private int used;
+    private readonly BlockingCollection<RecordBatch> _queue = new();
+    private readonly long _maxQueuedBytes;
+    private long _queuedBytes;
+    private byte[] _block = ArrayPool<byte>.Shared.Rent(BlockSize);
+    private int _used;
 
-    public RecordBatcher(long maxQueuedBytes = 512L << 20) => this.maxQueuedBytes = maxQueuedBytes;
+    public RecordBatcher(long maxQueuedBytes = 512L << 20) => this._maxQueuedBytes = maxQueuedBytes;
 
     public long Records { get; private set; }
 
     public void OnRecord(ReadOnlySpan<byte> record)
     {
         var need = 4 + record.Length;
-        if (used + need > block.Length)
+        if (_used + need > _block.Length)
         {
             Publish(force: true);
-            if (need > block.Length)
+            if (need > _block.Length)
             {
-                ArrayPool<byte>.Shared.Return(block);
-                block = ArrayPool<byte>.Shared.Rent(need);
+                ArrayPool<byte>.Shared.Return(_block);
+                _block = ArrayPool<byte>.Shared.Rent(need);
             }
         }
-        BinaryPrimitives.WriteInt32LittleEndian(block.AsSpan(used), record.Length);
-        record.CopyTo(block.AsSpan(used + 4));
-        used += need;
+        BinaryPrimitives.WriteInt32LittleEndian(_block.AsSpan(_used), record.Length);
+        record.CopyTo(_block.AsSpan(_used + 4));
+        _used += need;
         Records++;
     }
 
@@ -49,31 +49,36 @@ public sealed class RecordBatcher : IRingBufferConsumer
     /// full under load, and an idle decoder gets records at once.</summary>
     public void Publish(bool force = false)
     {
-        if (used == 0 || (!force && queue.Count > 0 && used < block.Length / 2))
+        if (_used == 0 || (!force && _queue.Count > 0 && _used < _block.Length / 2))
+        {
             return;
+        }
         // The bound counts whole blocks held, not bytes used: that is the memory taken.
-        while (Interlocked.Read(ref queuedBytes) > maxQueuedBytes && !queue.IsAddingCompleted)
+        while (Interlocked.Read(ref _queuedBytes) > _maxQueuedBytes && !_queue.IsAddingCompleted)
+        {
             Thread.Sleep(1);
-        Interlocked.Add(ref queuedBytes, block.Length);
-        queue.Add(new RecordBatch(block, used));
-        block = ArrayPool<byte>.Shared.Rent(BlockSize);
-        used = 0;
+        }
+
+        Interlocked.Add(ref _queuedBytes, _block.Length);
+        _queue.Add(new RecordBatch(_block, _used));
+        _block = ArrayPool<byte>.Shared.Rent(BlockSize);
+        _used = 0;
     }
 
     public void Complete()
     {
         Publish(force: true);
-        queue.CompleteAdding();
+        _queue.CompleteAdding();
     }
 
     /// <summary>The decoder's side: batches in order until <see cref="Complete"/>.</summary>
-    public IEnumerable<RecordBatch> Batches() => queue.GetConsumingEnumerable();
+    public IEnumerable<RecordBatch> Batches() => _queue.GetConsumingEnumerable();
 
-    public bool HasQueued => queue.Count > 0;
+    public bool HasQueued => _queue.Count > 0;
 
     public void Release(RecordBatch batch)
     {
-        Interlocked.Add(ref queuedBytes, -batch.Buffer.Length);
+        Interlocked.Add(ref _queuedBytes, -batch.Buffer.Length);
         ArrayPool<byte>.Shared.Return(batch.Buffer);
     }
 }

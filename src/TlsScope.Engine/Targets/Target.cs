@@ -56,13 +56,25 @@ public sealed record Target
     public void Check()
     {
         if (Comm is { } comm && Encoding.UTF8.GetByteCount(comm) >= KernelConfig.CommLength)
+        {
             throw new CaptureException($"--comm {comm}: longer than the kernel's 15-byte process name");
+        }
+
         if (!FollowForks)
+        {
             foreach (var pid in Pids)
+            {
                 if (!Directory.Exists($"/proc/{pid}"))
+                {
                     throw new CaptureException($"--pid {pid}: no such process");
+                }
+            }
+        }
+
         if (Scope == TargetScope.Cgroup && (CgroupDirectory is null || !Directory.Exists(CgroupDirectory)))
+        {
             throw new CaptureException($"--cgroup {CgroupDirectory}: no such cgroup");
+        }
     }
 
     /// <summary>The kernel's view: scope, pid and the uid and name filters of a .rodata config.</summary>
@@ -84,10 +96,15 @@ public sealed record Target
         {
             var bytes = Encoding.UTF8.GetBytes(comm);
             if (bytes.Length >= KernelConfig.CommLength)
+            {
                 throw new CaptureException($"--comm {comm}: longer than the kernel's 15-byte process name");
+            }
+
             config.FilterComm = 1;
             fixed (byte* c = config.Comm)
+            {
                 bytes.CopyTo(new Span<byte>(c, KernelConfig.CommLength));
+            }
         }
     }
 
@@ -139,13 +156,25 @@ public sealed record Target
     {
         var parts = new List<string>();
         if (Scope == TargetScope.Processes)
+        {
             parts.Add(FollowForks ? $"the command (pid {string.Join(", ", Pids)}) and its children" : $"pid {string.Join(", ", Pids)}");
+        }
+
         if (Scope == TargetScope.Cgroup)
+        {
             parts.Add(Container is { } c ? $"container {c}" : $"cgroup {CgroupDirectory}");
+        }
+
         if (Uid is { } uid)
+        {
             parts.Add($"uid {uid}");
+        }
+
         if (Comm is { } comm)
+        {
             parts.Add($"comm {comm}");
+        }
+
         return string.Join(", ", parts);
     }
 }

@@ -37,7 +37,10 @@ public sealed class KeyLogSink : IKeySink, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             foreach (var line in keys.Lines)
+            {
                 _stream.Write(Encoding.ASCII.GetBytes(line + "\n"));
+            }
+
             _stream.Flush();
         }
     }
@@ -47,7 +50,10 @@ public sealed class KeyLogSink : IKeySink, IDisposable
         lock (_lock)
         {
             if (_disposed)
+            {
                 return;
+            }
+
             _disposed = true;
             _stream.Dispose();
         }

@@ -194,7 +194,9 @@ public sealed class PcapngSink : IPacketSink, IKeySink
             // end before its keys are decoded. Wait a little for them, not the whole hold time.
             var end = _options.Clock.GetUtcNow() + _options.EndGrace;
             if (end < held.Deadline)
+            {
                 held.Deadline = end;
+            }
         }
         else if (held.Ended)
         {

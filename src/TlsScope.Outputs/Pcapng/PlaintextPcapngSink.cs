@@ -110,13 +110,22 @@ public sealed class PlaintextPcapngSink : IEveryChunkSink
     private bool IsOtherEndOfAWrittenConnection(DataChunk chunk)
     {
         if (!chunk.Address.IsKnown)
+        {
             return false;
+        }
+
         var (local, remote) = (TcpEndpoint.Of(chunk.Address.Local!), TcpEndpoint.Of(chunk.Address.Remote!));
         var key = ConnectionKey.Of(local, remote);
         if (_tupleOwners.TryGetValue(key, out var owner) && owner.Connection != chunk.Connection && owner.Local == remote)
+        {
             return true;
+        }
+
         if (_tupleOwners.Count >= MaxRememberedTuples)
+        {
             _tupleOwners.Clear();
+        }
+
         _tupleOwners[key] = (chunk.Connection, local);
         return false;
     }

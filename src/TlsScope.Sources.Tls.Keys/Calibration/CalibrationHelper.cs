@@ -23,7 +23,10 @@ public static class CalibrationHelper
         try
         {
             if (!File.Exists(args[0]))
+            {
                 throw new CalibrationException($"{args[0]}: file not found");
+            }
+
             Console.Out.WriteLine(KeyLayoutJson.Write(LayoutCalibrator.Calibrate(Path.GetFullPath(args[0]))));
             return 0;
         }

@@ -36,7 +36,10 @@ internal static unsafe class HandshakeLog
         lock (Gate)
         {
             if (!Sides.TryGetValue(ssl, out var side))
+            {
                 Sides[ssl] = side = new Side();
+            }
+
             return side;
         }
     }
@@ -44,7 +47,9 @@ internal static unsafe class HandshakeLog
     public static void Forget(nint ssl)
     {
         lock (Gate)
+        {
             Sides.Remove(ssl);
+        }
     }
 
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
@@ -52,7 +57,10 @@ internal static unsafe class HandshakeLog
     {
         var text = Marshal.PtrToStringUTF8((nint)line);
         if (text == null)
+        {
             return;
+        }
+
         IHandshakeProbe? probe;
         lock (Gate)
         {
@@ -67,7 +75,10 @@ internal static unsafe class HandshakeLog
     private static void OnMessage(int writeP, int version, int contentType, byte* buf, nuint len, nint ssl, nint arg)
     {
         if (contentType != HandshakeContentType || buf == null || len == 0 || len > int.MaxValue)
+        {
             return;
+        }
+
         var message = new ReadOnlySpan<byte>(buf, (int)len).ToArray();
         IHandshakeProbe? probe;
         lock (Gate)
@@ -84,10 +95,16 @@ internal static unsafe class HandshakeLog
     private static void OnInfo(nint ssl, int where, int value)
     {
         if ((where & InfoHandshakeDone) == 0 && ((where & InfoExit) == 0 || value != 1))
+        {
             return;
+        }
+
         IHandshakeProbe? probe;
         lock (Gate)
+        {
             probe = For(ssl).Probe;
+        }
+
         probe?.OnHandshakeDone(ssl);
     }
 }

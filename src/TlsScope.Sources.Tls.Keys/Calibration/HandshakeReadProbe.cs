@@ -31,9 +31,15 @@ public sealed class HandshakeReadProbe : IHandshakeProbe
         lock (_lock)
         {
             if (!_records.TryGetValue(ssl, out var record))
+            {
                 throw new CalibrationException("the handshake-phase slots were never ready during the handshake");
+            }
+
             if (!KeyDecoder.TryReadDuringHandshake(_layout, record.Slots, record.ReadMask, out _, out var secrets, out var reason))
+            {
                 throw new CalibrationException($"the handshake-phase slots do not decode: {reason}");
+            }
+
             return secrets!;
         }
     }
@@ -45,11 +51,17 @@ public sealed class HandshakeReadProbe : IHandshakeProbe
     public void OnMessage(nint ssl, bool written)
     {
         if (!written || _mask == 0)
+        {
             return;
+        }
+
         lock (_lock)
         {
             if (_done.Contains(ssl) || _records.ContainsKey(ssl))
+            {
                 return;
+            }
+
             try
             {
                 using var memory = ProcessMemory.Self();
@@ -57,7 +69,10 @@ public sealed class HandshakeReadProbe : IHandshakeProbe
                 Span<byte> head = stackalloc byte[8];
                 if (LayoutReader.Resolve(memory, (ulong)ssl, ready) is not { } address
                     || memory.Read(address, head) != 8 || head.IndexOfAnyExcept((byte)0) < 0)
+                {
                     return;
+                }
+
                 _records[ssl] = LayoutReader.Read(memory, (ulong)ssl, _layout, _mask | 1);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -70,6 +85,8 @@ public sealed class HandshakeReadProbe : IHandshakeProbe
     public void OnHandshakeDone(nint ssl)
     {
         lock (_lock)
+        {
             _done.Add(ssl);
+        }
     }
 }

@@ -24,14 +24,22 @@ public static class HandshakeSearch
             var data = SecretSearch.ReadBlock(memory, address, pointer == null ? SecretSearch.RootSize : SecretSearch.ChildSize);
             data = data[..Math.Min(data.Length, SecretSearch.AllocationSize(memory, address))];
             for (var start = 0; data.AsSpan(start).IndexOf(value) is >= 0 and var at; start += at + 1)
+            {
                 found.Add(pointer?.Then((uint)(start + at)) ?? new KeyPath([(uint)(start + at)]));
+            }
+
             if (pointer is { Deref: >= KeyPath.MaxDeref - 1 })
+            {
                 continue;
+            }
+
             for (var off = 0; off + 8 <= data.Length && queue.Count < MaxObjects; off += 8)
             {
                 var p = BinaryPrimitives.ReadUInt64LittleEndian(data.AsSpan(off));
                 if (SecretSearch.LooksLikePointer(memory, p) && entered.Add(p))
+                {
                     queue.Add((p, pointer?.Then((uint)off) ?? new KeyPath([(uint)off])));
+                }
             }
         }
         return found;

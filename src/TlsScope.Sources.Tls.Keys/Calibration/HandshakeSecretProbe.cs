@@ -25,8 +25,13 @@ public sealed class HandshakeSecretProbe : IHandshakeProbe
         {
             var result = new Dictionary<SlotKind, HashSet<KeyPath>>();
             if (_found.TryGetValue(ssl, out var kinds))
+            {
                 foreach (var (kind, c) in kinds)
+                {
                     result[kind] = _done.Contains(ssl) ? [.. c.Paths] : []; // unfinished: unproven
+                }
+            }
+
             return result;
         }
     }
@@ -44,15 +49,24 @@ public sealed class HandshakeSecretProbe : IHandshakeProbe
         lock (_lock)
         {
             if (_done.Contains(ssl))
+            {
                 return;
+            }
+
             using var memory = Memory();
             if (memory == null)
+            {
                 return;
+            }
+
             Recheck(memory, ssl);
             if (kind is { } k && Convert.FromHexString(parts[2]) is { Length: > 0 } secret)
             {
                 if (!_found.TryGetValue(ssl, out var kinds))
+                {
                     _found[ssl] = kinds = [];
+                }
+
                 kinds[k] = new Candidates(secret, HandshakeSearch.Find(memory, (ulong)ssl, secret));
             }
         }
@@ -67,22 +81,37 @@ public sealed class HandshakeSecretProbe : IHandshakeProbe
         lock (_lock)
         {
             if (_done.Contains(ssl) || !_found.ContainsKey(ssl))
+            {
                 return;
+            }
+
             using var memory = Memory();
             if (memory != null)
+            {
                 Recheck(memory, ssl);
+            }
             else
+            {
                 foreach (var c in _found[ssl].Values)
+                {
                     c.Paths.Clear(); // unverifiable: proven nowhere
+                }
+            }
+
             if (done)
+            {
                 _done.Add(ssl);
+            }
         }
     }
 
     private void Recheck(ProcessMemory memory, nint ssl)
     {
         if (!_found.TryGetValue(ssl, out var kinds))
+        {
             return;
+        }
+
         foreach (var c in kinds.Values)
         {
             var bytes = new byte[c.Secret.Length];

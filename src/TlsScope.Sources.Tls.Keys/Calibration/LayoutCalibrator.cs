@@ -44,7 +44,9 @@ public static class LayoutCalibrator
         finally
         {
             foreach (var live in handshakes)
+            {
                 live.Dispose();
+            }
         }
     }
 
@@ -55,15 +57,22 @@ public static class LayoutCalibrator
         using var memory = ProcessMemory.Self();
         var (slots, mask) = LayoutReader.Read(memory, (ulong)ssl, layout);
         if (!KeyDecoder.TryDecode(layout, slots, mask, out var keys, out var reason, duringHandshake))
+        {
             throw new CalibrationException($"the layout does not decode: {reason}");
+        }
+
         return keys!.Lines;
     }
 
     private static void Prove(KeyLayout layout, nint ssl, IReadOnlyList<string> expected, string side)
     {
         foreach (var line in DecodeLive(layout, ssl))
+        {
             if (!expected.Contains(line))
+            {
                 throw new CalibrationException($"the layout decodes a {side} line the library did not log ({line.Split(' ')[0]})");
+            }
+        }
     }
 
     /// <summary>Reads the handshake-phase slots as the kernel does in fresh TLS 1.3 handshakes of
@@ -81,7 +90,9 @@ public static class LayoutCalibrator
                 {
                     var lines = DecodeLive(layout, ssl, probe.Secrets(ssl));
                     if (lines.Count != expected.Count || lines.Any(l => !expected.Contains(l)))
+                    {
                         throw new CalibrationException("the lines read during and after the handshake differ from the library's");
+                    }
                 }
             }
             return layout;
@@ -100,8 +111,13 @@ public static class LayoutCalibrator
         var ssl = server ? live.Server : live.Client;
         var observation = SecretSearch.Search(memory, (ulong)ssl, live.Describe(server));
         if (probe != null)
+        {
             foreach (var (kind, paths) in probe.Paths(ssl))
+            {
                 observation.HandshakePaths[kind] = paths;
+            }
+        }
+
         return observation;
     }
 
@@ -109,7 +125,10 @@ public static class LayoutCalibrator
     {
         if (!NativeLibrary.TryLoad(libraryPath, out var handle)
             || !NativeLibrary.TryGetExport(handle, "OpenSSL_version", out var address))
+        {
             return "libssl";
+        }
+
         var text = ((delegate* unmanaged<int, nint>)address)(0);
         return Marshal.PtrToStringUTF8(text) ?? "libssl";
     }

@@ -17,7 +17,10 @@ public static class LayoutChooser
     {
         ArgumentNullException.ThrowIfNull(observations);
         if (observations.Count == 0)
+        {
             throw new CalibrationException("no handshakes to calibrate from");
+        }
+
         var slots = new List<KeySlot>();
         Add(slots, observations, SlotKind.ClientRandom, 32, required: true);
         Add(slots, observations, SlotKind.Version, 2, required: true);
@@ -25,7 +28,10 @@ public static class LayoutChooser
         var tls12 = Add(slots, observations, SlotKind.MasterKey, SecretSize);
         var tls13 = hasCipher && AddTls13(slots, observations);
         if (!tls12 && !tls13)
+        {
             throw new CalibrationException("found neither the TLS 1.2 master key nor the TLS 1.3 application secrets");
+        }
+
         return new KeyLayout(origin, slots);
     }
 
@@ -90,7 +96,10 @@ public static class LayoutChooser
             return true;
         }
         if (required)
+        {
             throw new CalibrationException($"no place holds the {kind} in every handshake");
+        }
+
         return false;
     }
 
@@ -103,14 +112,24 @@ public static class LayoutChooser
         foreach (var o in observations)
         {
             if (!(handshake ? o.HandshakePaths : o.Paths).TryGetValue(kind, out var paths))
+            {
                 continue;
+            }
+
             if (common == null)
+            {
                 common = [.. paths];
+            }
             else
+            {
                 common.IntersectWith(paths);
+            }
         }
         if (common == null || common.Count == 0)
+        {
             return null;
+        }
+
         var list = common.ToList();
         list.Sort(KeyPath.Compare);
         return list[0];

@@ -21,7 +21,9 @@ public static class LayoutReader
             if ((slotMask & (1u << i)) != 0
                 && Resolve(memory, ssl, slot.Path) is { } address
                 && memory.Read(address, slots[i].AsSpan(0, slot.Size)) == slot.Size)
+            {
                 mask |= 1u << i;
+            }
         }
         return (slots, mask);
     }
@@ -35,10 +37,15 @@ public static class LayoutReader
         for (var i = 0; i < path.Deref; i++)
         {
             if (memory.Read(address + path[i], pointer) != 8)
+            {
                 return null;
+            }
+
             address = BinaryPrimitives.ReadUInt64LittleEndian(pointer);
             if (address == 0)
+            {
                 return null;
+            }
         }
         return address + path[path.Deref];
     }

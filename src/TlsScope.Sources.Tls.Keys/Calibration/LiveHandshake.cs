@@ -57,7 +57,10 @@ public sealed unsafe class LiveHandshake : IDisposable
         var cipherId = cipher == 0 ? 0 : _tls.SSL_CIPHER_get_id(cipher);
         var random = new byte[32];
         fixed (byte* r = random)
+        {
             _tls.SSL_get_client_random(ssl, r, 32);
+        }
+
         var log = HandshakeLog.For(ssl);
         var secrets = new Dictionary<string, byte[]>();
         var randomHex = Convert.ToHexStringLower(random);
@@ -65,7 +68,9 @@ public sealed unsafe class LiveHandshake : IDisposable
         {
             var parts = line.Split(' ');
             if (parts.Length == 3 && parts[1] == randomHex)
+            {
                 secrets[parts[0]] = Convert.FromHexString(parts[2]);
+            }
         }
         var version = (ushort)_tls.SSL_version(ssl);
         var hash = version == 0x0304 ? TranscriptHash(log.Messages, cipherId) : null;
@@ -78,14 +83,23 @@ public sealed unsafe class LiveHandshake : IDisposable
         foreach (var ssl in (ReadOnlySpan<nint>)[Client, Server])
         {
             if (ssl == 0)
+            {
                 continue;
+            }
+
             _tls.SSL_free(ssl);
             HandshakeLog.Forget(ssl);
         }
         if (_clientCtx != 0)
+        {
             _tls.SSL_CTX_free(_clientCtx);
+        }
+
         if (_serverCtx != 0)
+        {
             _tls.SSL_CTX_free(_serverCtx);
+        }
+
         Client = Server = _clientCtx = _serverCtx = 0;
     }
 
@@ -116,12 +130,18 @@ public sealed unsafe class LiveHandshake : IDisposable
         Client = _tls.SSL_new(_clientCtx);
         Server = _tls.SSL_new(_serverCtx);
         if (Client == 0 || Server == 0)
+        {
             throw new CalibrationException("SSL_new failed");
+        }
+
         HandshakeLog.For(Client).Probe = probe;
         HandshakeLog.For(Server).Probe = probe;
         nint clientBio, serverBio;
         if (_tls.BIO_new_bio_pair(&clientBio, 0, &serverBio, 0) != 1)
+        {
             throw new CalibrationException("BIO_new_bio_pair failed");
+        }
+
         _tls.SSL_set_bio(Client, clientBio, clientBio);
         _tls.SSL_set_bio(Server, serverBio, serverBio);
         _tls.SSL_set_connect_state(Client);
@@ -131,7 +151,10 @@ public sealed unsafe class LiveHandshake : IDisposable
             var c = _tls.SSL_do_handshake(Client);
             var s = _tls.SSL_do_handshake(Server);
             if (c == 1 && s == 1)
+            {
                 return;
+            }
+
             Check(Client, c, "client handshake");
             Check(Server, s, "server handshake");
         }
@@ -142,24 +165,42 @@ public sealed unsafe class LiveHandshake : IDisposable
     {
         var ctx = _tls.SSL_CTX_new(_tls.TLS_method());
         if (ctx == 0)
+        {
             throw new CalibrationException("SSL_CTX_new failed");
+        }
         // Kept at once so Dispose frees it if the setup below fails.
         if (server)
+        {
             _serverCtx = ctx;
+        }
         else
+        {
             _clientCtx = ctx;
+        }
+
         if (handshake.MaxVersion != 0 && !_tls.SetMaxProtoVersion(ctx, handshake.MaxVersion))
+        {
             throw new CalibrationException($"{handshake.Name}: cannot cap the protocol version");
+        }
+
         if (handshake.CipherList != null && SetString(_tls.SSL_CTX_set_cipher_list, ctx, handshake.CipherList) != 1)
+        {
             throw new CalibrationException($"{handshake.Name}: cipher list rejected");
+        }
+
         if (handshake.Tls13Suites != null && _tls.SSL_CTX_set_ciphersuites != null
             && SetString(_tls.SSL_CTX_set_ciphersuites, ctx, handshake.Tls13Suites) != 1)
+        {
             throw new CalibrationException($"{handshake.Name}: TLS 1.3 suites rejected");
+        }
+
         _tls.SSL_CTX_set_keylog_callback(ctx, HandshakeLog.KeylogCallback);
         _tls.SSL_CTX_set_msg_callback(ctx, HandshakeLog.MessageCallback);
         _tls.SSL_CTX_set_info_callback(ctx, HandshakeLog.InfoCallback);
         if (server)
+        {
             UseCertificate(ctx);
+        }
     }
 
     private void UseCertificate(nint ctx)
@@ -170,14 +211,21 @@ public sealed unsafe class LiveHandshake : IDisposable
         try
         {
             if (x509 == 0 || pkey == 0 || _tls.SSL_CTX_use_certificate(ctx, x509) != 1 || _tls.SSL_CTX_use_PrivateKey(ctx, pkey) != 1)
+            {
                 throw new CalibrationException("cannot load the calibration certificate");
+            }
         }
         finally
         {
             if (x509 != 0)
+            {
                 _tls.X509_free(x509);
+            }
+
             if (pkey != 0)
+            {
                 _tls.EVP_PKEY_free(pkey);
+            }
         }
     }
 
@@ -188,7 +236,10 @@ public sealed unsafe class LiveHandshake : IDisposable
         {
             var bio = _tls.BIO_new_mem_buf(p, bytes.Length);
             if (bio == 0)
+            {
                 return 0;
+            }
+
             var result = read(bio, 0, 0, 0);
             _tls.BIO_free(bio);
             return result;
@@ -210,7 +261,9 @@ public sealed unsafe class LiveHandshake : IDisposable
     {
         var data = "calibration"u8.ToArray();
         fixed (byte* p = data)
+        {
             Check(ssl, _tls.SSL_write(ssl, p, data.Length), "SSL_write", transferOnly: true);
+        }
     }
 
     private void Read(nint ssl)
@@ -222,7 +275,10 @@ public sealed unsafe class LiveHandshake : IDisposable
             {
                 var n = _tls.SSL_read(ssl, p, buffer.Length);
                 if (n > 0)
+                {
                     return;
+                }
+
                 Check(ssl, n, "SSL_read");
             }
         }
@@ -232,17 +288,24 @@ public sealed unsafe class LiveHandshake : IDisposable
     private void Check(nint ssl, int result, string what, bool transferOnly = false)
     {
         if (result > 0)
+        {
             return;
+        }
+
         var error = _tls.SSL_get_error(ssl, result);
         if (transferOnly || (error != SslErrorWantRead && error != SslErrorWantWrite))
+        {
             throw new CalibrationException($"{what} failed (SSL error {error})");
+        }
     }
 
     private static int SetString(delegate* unmanaged<nint, byte*, int> set, nint ctx, string value)
     {
         var bytes = Encoding.ASCII.GetBytes(value + "\0");
         fixed (byte* p = bytes)
+        {
             return set(ctx, p);
+        }
     }
 
     /// <summary>Hash of ClientHello..ServerHello, the context of the handshake traffic secrets.</summary>
@@ -251,7 +314,10 @@ public sealed unsafe class LiveHandshake : IDisposable
         var clientHello = messages.Find(m => m[0] == 1);
         var serverHello = messages.Find(m => m[0] == 2);
         if (clientHello == null || serverHello == null)
+        {
             return null;
+        }
+
         byte[] transcript = [.. clientHello, .. serverHello];
         return CipherSuites.Hash(cipherId) == HashAlgorithmName.SHA384 ? SHA384.HashData(transcript) : SHA256.HashData(transcript);
     }

@@ -51,7 +51,9 @@ internal sealed unsafe class NativeTls
         NativeLibrary.TryGetExport(_handle, "SSL_CTX_set_max_proto_version", out var max);
         _setMaxProtoVersion = (delegate* unmanaged<nint, ushort, int>)max;
         if (max == 0)
+        {
             _ctxCtrl = (delegate* unmanaged<nint, int, nint, nint, nint>)Get("SSL_CTX_ctrl");
+        }
     }
 
     public readonly delegate* unmanaged<nint> TLS_method;

@@ -28,7 +28,10 @@ public sealed class Observation(KnownSecrets known, IReadOnlyList<ObjectBytes> o
     public HashSet<KeyPath> For(SlotKind kind)
     {
         if (!Paths.TryGetValue(kind, out var set))
+        {
             Paths[kind] = set = [];
+        }
+
         return set;
     }
 }

@@ -24,7 +24,10 @@ public sealed class ProcessMemory : IProcessMemory, IDisposable
     {
         var end = RangeEnd(address);
         if (end == 0 || buffer.IsEmpty)
+        {
             return 0;
+        }
+
         var want = (int)Math.Min((ulong)buffer.Length, end - address);
         try
         {
@@ -33,7 +36,10 @@ public sealed class ProcessMemory : IProcessMemory, IDisposable
             {
                 var n = RandomAccess.Read(_mem, buffer[total..want], (long)(address + (ulong)total));
                 if (n <= 0)
+                {
                     break;
+                }
+
                 total += n;
             }
             return total;
@@ -56,11 +62,17 @@ public sealed class ProcessMemory : IProcessMemory, IDisposable
         {
             var mid = (lo + hi) / 2;
             if (address < _readable[mid].Start)
+            {
                 hi = mid - 1;
+            }
             else if (address >= _readable[mid].End)
+            {
                 lo = mid + 1;
+            }
             else
+            {
                 return _readable[mid].End;
+            }
         }
         return 0;
     }
@@ -73,16 +85,26 @@ public sealed class ProcessMemory : IProcessMemory, IDisposable
         {
             var fields = line.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length < 2 || fields[1].Length == 0 || fields[1][0] != 'r' || line.EndsWith("[vvar]", StringComparison.Ordinal))
+            {
                 continue;
+            }
+
             var dash = fields[0].IndexOf('-');
             if (dash < 0
                 || !ulong.TryParse(fields[0].AsSpan(0, dash), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var start)
                 || !ulong.TryParse(fields[0].AsSpan(dash + 1), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var end))
+            {
                 continue;
+            }
+
             if (ranges.Count > 0 && ranges[^1].End == start)
+            {
                 ranges[^1] = (ranges[^1].Start, end);
+            }
             else
+            {
                 ranges.Add((start, end));
+            }
         }
         return ranges.ToArray();
     }

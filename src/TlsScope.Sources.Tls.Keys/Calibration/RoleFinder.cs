@@ -14,7 +14,10 @@ public static class RoleFinder
     {
         ArgumentNullException.ThrowIfNull(observations);
         if (!observations.Any(o => o.Known.IsServer) || observations.All(o => o.Known.IsServer))
+        {
             return null;
+        }
+
         var pointers = observations[0].Objects.Select(b => b.Pointer).ToList();
         pointers.Sort((a, b) => (a, b) switch
         {
@@ -27,9 +30,14 @@ public static class RoleFinder
         {
             var objects = observations.Select(o => o.Objects.FirstOrDefault(b => b.Pointer == pointer)).ToList();
             if (objects.Any(b => b == null))
+            {
                 continue;
+            }
+
             if (Find(observations, objects!) is { } found)
+            {
                 return new KeySlot(SlotKind.Role, pointer?.Then(found.Offset) ?? new KeyPath([found.Offset]), 1, found.Mask);
+            }
         }
         return null;
     }
@@ -41,12 +49,20 @@ public static class RoleFinder
         for (var off = 0; off < length; off++)
         {
             if (objects.Any(b => b.PointerWords[off / 8]))
+            {
                 continue;
+            }
+
             var serverOnly = 0xff;
             for (var i = 0; i < objects.Count && serverOnly != 0; i++)
+            {
                 serverOnly &= observations[i].Known.IsServer ? objects[i].Data[off] : ~objects[i].Data[off];
+            }
+
             if (serverOnly != 0)
+            {
                 return ((uint)off, (byte)(serverOnly & -serverOnly)); // the lowest such bit
+            }
         }
         return null;
     }

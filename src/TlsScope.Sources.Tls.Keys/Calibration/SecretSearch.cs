@@ -34,7 +34,10 @@ public static class SecretSearch
         ArgumentNullException.ThrowIfNull(known);
         var rootData = ReadBlock(memory, ssl, RootSize);
         if (rootData.Length < 256)
+        {
             throw new CalibrationException($"cannot read the connection object at 0x{ssl:x}");
+        }
+
         var blocks = Explore(memory, new Block(ssl, rootData, null), known.SessionAddress);
         var objects = blocks.Where(b => b.Pointer is null or { Deref: 0 })
             .Select(b => Describe(memory, b)).ToList();
@@ -53,18 +56,29 @@ public static class SecretSearch
         {
             var block = blocks[next];
             if (block.Pointer is { Deref: >= KeyPath.MaxDeref - 1 })
+            {
                 continue;
+            }
+
             for (var off = 0; off + 8 <= block.Data.Length; off += 8)
             {
                 var p = Word(block.Data, off);
                 // Every pointer of the object itself; deeper, only the way to the session.
                 var follow = block.Pointer == null ? LooksLikePointer(memory, p) : p == session && p != 0;
                 if (!follow || block.PathAt(off) is not { } path)
+                {
                     continue;
+                }
+
                 if (!cache.TryGetValue(p, out var data))
+                {
                     cache[p] = data = ReadBlock(memory, p, ChildSize);
+                }
+
                 if (data.Length >= 8)
+                {
                     blocks.Add(new Block(p, data, path));
+                }
             }
         }
         return blocks;
@@ -93,7 +107,10 @@ public static class SecretSearch
     private static void Find(Observation o, List<Block> blocks, SlotKind kind, byte[]? value, int alignment)
     {
         if (value == null)
+        {
             return;
+        }
+
         var found = o.For(kind);
         foreach (var block in blocks)
         {
@@ -102,10 +119,16 @@ public static class SecretSearch
             {
                 var at = data[start..].IndexOf(value);
                 if (at < 0)
+                {
                     break;
+                }
+
                 var offset = start + at;
                 if (offset % alignment == 0 && block.PathAt(offset) is { } path)
+                {
                     found.Add(path);
+                }
+
                 start = offset + 1;
             }
         }
@@ -117,18 +140,34 @@ public static class SecretSearch
     {
         var k = o.Known;
         if (k.CipherAddress == 0)
+        {
             return;
+        }
+
         var found = o.For(SlotKind.CipherId);
         var cipher = ReadBlock(memory, k.CipherAddress, CipherStructSize);
         var idOffsets = new List<uint>();
         for (var off = 0; off + 4 <= cipher.Length; off += 4)
+        {
             if (BinaryPrimitives.ReadUInt32LittleEndian(cipher.AsSpan(off)) == k.CipherId)
+            {
                 idOffsets.Add((uint)off);
+            }
+        }
+
         foreach (var block in blocks)
+        {
             for (var off = 0; off + 8 <= block.Data.Length; off += 8)
+            {
                 if (Word(block.Data, off) == k.CipherAddress && block.PathAt(off) is { Deref: < KeyPath.MaxDeref } pointer)
+                {
                     foreach (var id in idOffsets)
+                    {
                         found.Add(pointer.Then(id));
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>OpenSSL keeps the handshake secret, not the handshake traffic secrets: try each
@@ -138,7 +177,10 @@ public static class SecretSearch
         var k = o.Known;
         var clientHs = k.Secret(KnownSecrets.ClientHandshakeLabel);
         if (k.HandshakeTrafficHash is not { } hash || clientHs == null)
+        {
             return;
+        }
+
         var found = o.For(SlotKind.HandshakeSecret);
         var algorithm = CipherSuites.Hash(k.CipherId);
         var length = clientHs.Length;
@@ -146,16 +188,23 @@ public static class SecretSearch
         foreach (var block in blocks)
         {
             if (block.Data.AsSpan().IndexOf(hash) < 0)
+            {
                 continue;
+            }
             // 4-aligned: OpenSSL's secret arrays follow ints, not pointers.
             for (var off = 0; off + length <= block.Data.Length; off += 4)
             {
                 var candidate = block.Data.AsSpan(off, length);
                 if (candidate.IndexOfAnyExcept((byte)0) < 0)
+                {
                     continue;
+                }
+
                 TlsKdf.ExpandLabel(algorithm, candidate, "c hs traffic", hash, derived);
                 if (derived.SequenceEqual(clientHs) && block.PathAt(off) is { } path)
+                {
                     found.Add(path);
+                }
             }
         }
     }
@@ -181,7 +230,10 @@ public static class SecretSearch
     {
         Span<byte> header = stackalloc byte[8];
         if (address < 8 || memory.Read(address - 8, header) != 8)
+        {
             return int.MaxValue;
+        }
+
         var word = BinaryPrimitives.ReadUInt64LittleEndian(header);
         var size = (word & 0xf) == 1 ? (long)(word & ~0xfUL) - 8 : (long)word;
         return size is >= 16 and <= 1 << 20 ? (int)size : int.MaxValue;

@@ -35,7 +35,10 @@ public static class KeyDecoder
         ReadOnlySpan<byte> versionBytes = default;
         reason ??= view.Required(SlotKind.Version, 2, out versionBytes);
         if (reason != null)
+        {
             return false;
+        }
+
         var version = BinaryPrimitives.ReadUInt16LittleEndian(versionBytes);
         var lines = new List<string>(5);
         var random = Convert.ToHexStringLower(clientRandom);
@@ -47,7 +50,10 @@ public static class KeyDecoder
             _ => Tls12Lines(view, random, lines),
         };
         if (reason != null)
+        {
             return false;
+        }
+
         keys = new DecodedKeys(clientRandom.ToArray(), lines);
         return true;
     }
@@ -64,13 +70,22 @@ public static class KeyDecoder
         var view = new SlotView(layout, slots, readMask);
         reason = view.Required(SlotKind.ClientRandom, 32, out var random);
         if (reason != null)
+        {
             return false;
+        }
+
         var client = view.DuringHandshake(SlotKind.ClientHandshakeTrafficSecret, ref reason);
         var server = view.DuringHandshake(SlotKind.ServerHandshakeTrafficSecret, ref reason);
         if (reason == null && client == null && server == null)
+        {
             reason = "the layout has no handshake-phase slots";
+        }
+
         if (reason != null)
+        {
             return false;
+        }
+
         clientRandom = random.ToArray();
         secrets = new HandshakeTrafficSecrets(client, server);
         return true;
@@ -79,7 +94,10 @@ public static class KeyDecoder
     private static string? Tls12Lines(SlotView view, string random, List<string> lines)
     {
         if (view.Required(SlotKind.MasterKey, MasterKeyLength, out var master) is { } missing)
+        {
             return missing;
+        }
+
         lines.Add($"{KnownSecrets.MasterKeyLabel} {random} {Convert.ToHexStringLower(master)}");
         return null;
     }
@@ -87,15 +105,24 @@ public static class KeyDecoder
     private static string? Tls13Lines(SlotView view, string random, List<string> lines)
     {
         if (view.Required(SlotKind.CipherId, 4, out var idBytes) is { } missing)
+        {
             return missing;
+        }
+
         var cipher = BinaryPrimitives.ReadUInt32LittleEndian(idBytes);
         if (!CipherSuites.IsTls13(cipher))
+        {
             return $"cipher 0x{cipher:x8} is not a TLS 1.3 suite";
+        }
+
         var length = CipherSuites.HashLength(cipher);
 
         var isServer = view.IsServer(out var roleError);
         if (roleError != null)
+        {
             return roleError;
+        }
+
         string? error = null;
         var clientHs = HandshakeSecret(view, SlotKind.ClientHandshakeTrafficSecret, "c hs traffic", cipher, ref error);
         var serverHs = HandshakeSecret(view, SlotKind.ServerHandshakeTrafficSecret, "s hs traffic", cipher, ref error);
@@ -103,9 +130,14 @@ public static class KeyDecoder
         var serverApp = view.Secret(SlotKind.ServerAppSecret, isServer ? SlotKind.WriteAppSecret : SlotKind.ReadAppSecret, length, ref error);
         var exporter = view.Secret(SlotKind.ExporterSecret, SlotKind.ExporterSecret, length, ref error);
         if (error != null)
+        {
             return error;
+        }
+
         if (clientApp == null || serverApp == null)
+        {
             return "the layout has no TLS 1.3 application secrets";
+        }
 
         // The order OpenSSL's callback writes them in for a client.
         Add(lines, KnownSecrets.ServerHandshakeLabel, random, serverHs);
@@ -123,17 +155,25 @@ public static class KeyDecoder
         var length = CipherSuites.HashLength(cipher);
         var direct = view.Secret(stored, stored, length, ref error);
         if (direct != null || error != null)
+        {
             return direct;
+        }
+
         var secret = view.Secret(SlotKind.HandshakeSecret, SlotKind.HandshakeSecret, length, ref error);
         var hash = view.Secret(SlotKind.HandshakeTrafficHash, SlotKind.HandshakeTrafficHash, length, ref error);
         if (secret == null || hash == null)
+        {
             return null;
+        }
+
         return TlsKdf.ExpandLabel(CipherSuites.Hash(cipher), secret, label, hash, length);
     }
 
     private static void Add(List<string> lines, string label, string random, byte[]? secret)
     {
         if (secret != null)
+        {
             lines.Add($"{label} {random} {Convert.ToHexStringLower(secret)}");
+        }
     }
 }

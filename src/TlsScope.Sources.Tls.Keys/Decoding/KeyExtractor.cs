@@ -53,7 +53,9 @@ public sealed class KeyExtractor : IKeyMaterialSink
     {
         ArgumentNullException.ThrowIfNull(layout);
         lock (_lock)
+        {
             _layouts[libraryIndex] = layout;
+        }
     }
 
     public void OnKeyMaterial(KeyMaterial material)
@@ -101,12 +103,17 @@ public sealed class KeyExtractor : IKeyMaterialSink
         }
         var key = Convert.ToHexStringLower(random!);
         if (_seen.Contains(key))
+        {
             return; // the set is out already (a later read of the other end)
+        }
+
         if (_pending.TryAdd(key, secrets!))
         {
             _pendingOrder.Enqueue(key);
             while (_pendingOrder.Count > PendingHandshakes)
+            {
                 _pending.Remove(_pendingOrder.Dequeue());
+            }
         }
         else
         {
@@ -118,7 +125,10 @@ public sealed class KeyExtractor : IKeyMaterialSink
     private HandshakeTrafficSecrets? Pending(KeyMaterial material)
     {
         if (_pending.Count == 0 || material.Slots.Length == 0 || (material.ReadMask & 1) == 0 || material.Slots[0].Length < 32)
+        {
             return null;
+        }
+
         return _pending.GetValueOrDefault(Convert.ToHexStringLower(material.Slots[0].AsSpan(0, 32)));
     }
 

@@ -15,11 +15,20 @@ internal readonly struct SlotView(KeyLayout layout, IReadOnlyList<byte[]> slots,
         value = default;
         var i = layout.IndexOf(kind);
         if (i < 0)
+        {
             return $"the layout has no {kind} slot";
+        }
+
         if (Get(i, length) is not { } bytes)
+        {
             return $"slot {kind} was not read";
+        }
+
         if (bytes.IndexOfAnyExcept((byte)0) < 0 && kind != SlotKind.Version)
+        {
             return $"{kind} is zero";
+        }
+
         value = bytes;
         return null;
     }
@@ -30,7 +39,10 @@ internal readonly struct SlotView(KeyLayout layout, IReadOnlyList<byte[]> slots,
     {
         var i = layout.IndexOf(kind) is >= 0 and var k ? k : layout.IndexOf(fallback);
         if (i < 0 || error != null)
+        {
             return null;
+        }
+
         var actual = layout.Slots[i].Kind;
         return layout.Slots[i].Phase == SlotPhase.Handshake
             ? Stashed(actual, length, ref error)
@@ -43,7 +55,10 @@ internal readonly struct SlotView(KeyLayout layout, IReadOnlyList<byte[]> slots,
     {
         var i = layout.IndexOf(kind);
         if (i < 0 || layout.Slots[i].Phase != SlotPhase.Handshake || error != null)
+        {
             return null;
+        }
+
         return NonZero(i, layout.Slots[i].Size, " during the handshake", ref error);
     }
 
@@ -52,11 +67,18 @@ internal readonly struct SlotView(KeyLayout layout, IReadOnlyList<byte[]> slots,
     {
         var kind = layout.Slots[i].Kind;
         if (Get(i, length) is not { } bytes)
+        {
             error = $"slot {kind} was not read{when}";
+        }
         else if (bytes.IndexOfAnyExcept((byte)0) < 0)
+        {
             error = $"{kind} is zero";
+        }
         else
+        {
             return bytes.ToArray();
+        }
+
         return null;
     }
 
@@ -67,7 +89,10 @@ internal readonly struct SlotView(KeyLayout layout, IReadOnlyList<byte[]> slots,
         error = null;
         var i = layout.IndexOf(SlotKind.Role);
         if (i < 0)
+        {
             return false;
+        }
+
         if (Get(i, 1) is not { } bytes)
         {
             error = "slot Role was not read";
@@ -81,7 +106,10 @@ internal readonly struct SlotView(KeyLayout layout, IReadOnlyList<byte[]> slots,
     {
         var value = kind == SlotKind.ClientHandshakeTrafficSecret ? duringHandshake?.Client : duringHandshake?.Server;
         if (value == null || value.Length < length)
+        {
             return null;
+        }
+
         if (value.AsSpan(0, length).IndexOfAnyExcept((byte)0) < 0)
         {
             error = $"{kind} is zero";
@@ -93,7 +121,9 @@ internal readonly struct SlotView(KeyLayout layout, IReadOnlyList<byte[]> slots,
     private byte[]? Get(int i, int length)
     {
         if ((readMask & (1u << i)) == 0 || i >= slots.Count || slots[i] is not { } bytes)
+        {
             return null;
+        }
         // A slot narrower than the value (a 32-byte slot for a SHA-384 secret) cannot hold it.
         return layout.Slots[i].Size >= length && bytes.Length >= length ? bytes[..length] : null;
     }

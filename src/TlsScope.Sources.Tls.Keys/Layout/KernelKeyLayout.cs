@@ -34,7 +34,10 @@ public unsafe struct KernelKeyLayout
     public static ref MemPath Slot(ref KernelKeyLayout layout, int i)
     {
         if ((uint)i >= Slots)
+        {
             throw new ArgumentOutOfRangeException(nameof(i));
+        }
+
         return ref System.Runtime.CompilerServices.Unsafe.Add(ref layout.Slot0, i);
     }
 }

@@ -12,7 +12,10 @@ public sealed class KeyLayout
         ArgumentNullException.ThrowIfNull(origin);
         ArgumentNullException.ThrowIfNull(slots);
         if (Validate(slots) is { } error)
+        {
             throw new ArgumentException(error, nameof(slots));
+        }
+
         Origin = origin;
         Slots = slots.ToArray();
     }
@@ -26,8 +29,13 @@ public sealed class KeyLayout
     public int IndexOf(SlotKind kind)
     {
         for (var i = 0; i < Slots.Count; i++)
+        {
             if (Slots[i].Kind == kind)
+            {
                 return i;
+            }
+        }
+
         return -1;
     }
 
@@ -40,8 +48,13 @@ public sealed class KeyLayout
         {
             var mask = 0u;
             for (var i = 0; i < Slots.Count; i++)
+            {
                 if (Slots[i].Phase == SlotPhase.Handshake)
+                {
                     mask |= 1u << i;
+                }
+            }
+
             return mask;
         }
     }
@@ -53,7 +66,10 @@ public sealed class KeyLayout
     {
         var kernel = new KernelKeyLayout { Valid = 1, VersionSlot = (uint)IndexOf(SlotKind.Version) };
         for (var i = 0; i < Slots.Count; i++)
+        {
             KernelKeyLayout.Slot(ref kernel, i) = Slots[i].Path.ToKernel((uint)Slots[i].Size);
+        }
+
         kernel.ReadySlot12 = (uint)ReadyIndex(SlotKind.MasterKey, SlotKind.MasterKey);
         kernel.ReadySlot13 = (uint)ReadyIndex(SlotKind.ClientAppSecret, SlotKind.WriteAppSecret);
         kernel.HandshakeMask = HandshakeMask;
@@ -69,21 +85,41 @@ public sealed class KeyLayout
     private static string? Validate(IReadOnlyList<KeySlot> slots)
     {
         if (slots.Count is 0 or > KernelKeyLayout.Slots)
+        {
             return $"a key layout has 1 to {KernelKeyLayout.Slots} slots, not {slots.Count}";
+        }
+
         if (slots[0].Kind != SlotKind.ClientRandom || slots[0].Size != 32)
+        {
             return "slot 0 of a key layout must be the 32-byte client random";
+        }
+
         if (!slots.Any(s => s.Kind == SlotKind.Version))
+        {
             return "a key layout needs a version slot";
+        }
+
         foreach (var s in slots)
         {
             if (s.Size is <= 0 or > KernelKeyLayout.SlotSize)
+            {
                 return $"slot {s.Kind}: size {s.Size} is not 1..{KernelKeyLayout.SlotSize}";
+            }
+
             if (slots.Count(o => o.Kind == s.Kind) > 1)
+            {
                 return $"slot {s.Kind} appears twice";
+            }
+
             if (s.Kind == SlotKind.Role && s.Mask == 0)
+            {
                 return "the role slot needs a non-zero mask";
+            }
+
             if (s.Phase == SlotPhase.Handshake && s.Kind is not (SlotKind.ClientHandshakeTrafficSecret or SlotKind.ServerHandshakeTrafficSecret))
+            {
                 return $"slot {s.Kind} cannot be read during the handshake (handshake traffic secrets only)";
+            }
         }
         return null;
     }

@@ -30,9 +30,15 @@ public static class KeyLayoutJson
         {
             var slot = new JsonObject { ["kind"] = s.Kind.ToString(), ["path"] = s.Path.ToString(), ["size"] = s.Size };
             if (s.Mask != 0)
+            {
                 slot["mask"] = s.Mask;
+            }
+
             if (s.Phase == SlotPhase.Handshake)
+            {
                 slot["phase"] = HandshakePhase;
+            }
+
             slots.Add(slot);
         }
         return new JsonObject { ["origin"] = layout.Origin, ["slots"] = slots };
@@ -60,7 +66,10 @@ public static class KeyLayoutJson
             var origin = (string?)node?["origin"] ?? "";
             var slots = new List<KeySlot>();
             foreach (var s in node?["slots"]?.AsArray() ?? throw new FormatException("key layout has no slots"))
+            {
                 slots.Add(ReadSlot(s));
+            }
+
             return new KeyLayout(origin, slots);
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or JsonException)
@@ -73,9 +82,15 @@ public static class KeyLayoutJson
     {
         var kindText = (string?)s?["kind"];
         if (!Enum.TryParse<SlotKind>(kindText, out var kind))
+        {
             throw new FormatException($"bad key layout: unknown slot kind '{kindText}'");
+        }
+
         if (!KeyPath.TryParse((string?)s?["path"], out var path))
+        {
             throw new FormatException($"bad key layout: slot {kind} has a bad path");
+        }
+
         var phase = (string?)s?["phase"] switch
         {
             null => SlotPhase.Established,

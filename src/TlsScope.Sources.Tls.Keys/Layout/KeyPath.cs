@@ -19,7 +19,10 @@ public readonly record struct KeyPath
     public KeyPath(ReadOnlySpan<uint> offsets)
     {
         if (offsets.Length is 0 or > MaxDeref + 1)
+        {
             throw new ArgumentException($"a key path has 1 to {MaxDeref + 1} offsets", nameof(offsets));
+        }
+
         Deref = offsets.Length - 1;
         _o0 = offsets[0];
         _o1 = offsets.Length > 1 ? offsets[1] : 0;
@@ -39,7 +42,10 @@ public readonly record struct KeyPath
     {
         var result = new uint[Deref + 1];
         for (var i = 0; i <= Deref; i++)
+        {
             result[i] = this[i];
+        }
+
         return result;
     }
 
@@ -49,7 +55,10 @@ public readonly record struct KeyPath
     {
         Span<uint> all = stackalloc uint[Deref + 2];
         for (var i = 0; i <= Deref; i++)
+        {
             all[i] = this[i];
+        }
+
         all[^1] = offset;
         return new KeyPath(all);
     }
@@ -58,7 +67,10 @@ public readonly record struct KeyPath
     {
         var path = new MemPath { Deref = (uint)Deref, Size = size };
         for (var i = 0; i <= Deref; i++)
+        {
             path.Off[i] = this[i];
+        }
+
         return path;
     }
 
@@ -70,17 +82,25 @@ public readonly record struct KeyPath
     {
         path = default;
         if (string.IsNullOrEmpty(text))
+        {
             return false;
+        }
+
         var parts = text.Split('>');
         if (parts.Length > MaxDeref + 1)
+        {
             return false;
+        }
+
         var offsets = new uint[parts.Length];
         for (var i = 0; i < parts.Length; i++)
         {
             var p = parts[i].Trim();
             if (!p.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
                 || !uint.TryParse(p.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out offsets[i]))
+            {
                 return false;
+            }
         }
         path = new KeyPath(offsets);
         return true;
@@ -90,10 +110,18 @@ public readonly record struct KeyPath
     public static int Compare(KeyPath a, KeyPath b)
     {
         if (a.Deref != b.Deref)
+        {
             return a.Deref.CompareTo(b.Deref);
+        }
+
         for (var i = 0; i <= a.Deref; i++)
+        {
             if (a[i] != b[i])
+            {
                 return a[i].CompareTo(b[i]);
+            }
+        }
+
         return 0;
     }
 }

@@ -35,12 +35,18 @@ public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? comm
             var unprivileged = new ProcessStartInfo(Setpriv);
             foreach (var a in (string[])[$"--reuid={Nobody}", $"--regid={Nobody}", "--clear-groups", "--no-new-privs",
                 "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent", $"{NoDiagnostics}=0", .. helper])
+            {
                 unprivileged.ArgumentList.Add(a);
+            }
+
             return unprivileged;
         }
         var start = new ProcessStartInfo(host);
         foreach (var a in helper[1..])
+        {
             start.ArgumentList.Add(a);
+        }
+
         start.Environment[NoDiagnostics] = "0";
         return start;
     }
@@ -50,10 +56,18 @@ public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? comm
     {
         var file = new FileInfo(path);
         if (!file.Exists || (file.UnixFileMode & UnixFileMode.OtherRead) == 0)
+        {
             return false;
+        }
+
         for (var dir = file.Directory; dir is not null; dir = dir.Parent)
+        {
             if ((dir.UnixFileMode & UnixFileMode.OtherExecute) == 0)
+            {
                 return false;
+            }
+        }
+
         return true;
     }
 

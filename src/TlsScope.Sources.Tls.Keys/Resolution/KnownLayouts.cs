@@ -25,7 +25,10 @@ public static class KnownLayouts
         var root = JsonNode.Parse(stream);
         var result = new List<(string, KeyLayout)>();
         foreach (var entry in root?["layouts"]?.AsArray() ?? [])
+        {
             result.Add(((string?)entry?["series"] ?? "", KeyLayoutJson.FromNode(entry?["layout"])));
+        }
+
         return result;
     }
 }

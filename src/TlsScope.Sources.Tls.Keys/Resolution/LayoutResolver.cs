@@ -24,7 +24,9 @@ public sealed class LayoutResolver(LayoutCache? cache = null, ILayoutCalibrator?
     {
         ArgumentException.ThrowIfNullOrEmpty(libraryPath);
         lock (_lock)
+        {
             return ResolveLocked(libraryPath, symbols ?? OpenElf(libraryPath));
+        }
     }
 
     /// <summary><see cref="Resolve"/> without the exception: null and the one-line reason.</summary>
@@ -45,7 +47,10 @@ public sealed class LayoutResolver(LayoutCache? cache = null, ILayoutCalibrator?
     private KeyLayout ResolveLocked(string path, ElfSymbols elf)
     {
         if (!elf.TryGetFunction("SSL_read", out _) || !elf.TryGetFunction("SSL_write", out _))
+        {
             throw Fail(path, "no SSL_read/SSL_write (not an OpenSSL or BoringSSL build)");
+        }
+
         string? calibrationError = null;
         if (IsSharedLibrary(path) && TrustedFile.Check(path) is { } untrusted)
         {
@@ -55,7 +60,10 @@ public sealed class LayoutResolver(LayoutCache? cache = null, ILayoutCalibrator?
         {
             var id = elf.BuildId ?? Sha256(path);
             if (_cache.Load(id) is { } cached)
+            {
                 return cached;
+            }
+
             try
             {
                 var layout = _calibrator.Calibrate(path);
@@ -69,7 +77,10 @@ public sealed class LayoutResolver(LayoutCache? cache = null, ILayoutCalibrator?
         }
         var version = ReadVersion(path);
         if (version != null && KnownLayouts.Find(version) is { } known)
+        {
             return known;
+        }
+
         var why = calibrationError != null ? $"calibration failed ({calibrationError})" : "not a shared library TlsScope can calibrate";
         var table = version != null ? $"version '{version}' is not in the table" : "no OpenSSL version text in it";
         throw Fail(path, $"{why}, and {table}");
@@ -124,7 +135,9 @@ public sealed class LayoutResolver(LayoutCache? cache = null, ILayoutCalibrator?
             try
             {
                 if (file != null && File.Exists(file) && VersionScanner.Find(file) is { } version)
+                {
                     return version;
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

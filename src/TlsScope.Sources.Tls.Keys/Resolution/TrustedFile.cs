@@ -14,17 +14,31 @@ public static class TrustedFile
     {
         var full = Path.GetFullPath(path);
         if (full.StartsWith("/proc/", StringComparison.Ordinal))
+        {
             return "it lives in another mount namespace (a container's)";
+        }
+
         try
         {
             var file = new FileInfo(full);
             if (file.LinkTarget is not null)
+            {
                 file = (FileInfo?)file.ResolveLinkTarget(returnFinalTarget: true) ?? file;
+            }
+
             if (Problem(file.FullName, file.UnixFileMode) is { } p)
+            {
                 return p;
+            }
+
             for (var dir = file.Directory; dir is not null; dir = dir.Parent)
+            {
                 if (Problem(dir.FullName, dir.UnixFileMode) is { } d)
+                {
                     return d;
+                }
+            }
+
             return null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -36,10 +50,15 @@ public static class TrustedFile
     private static string? Problem(string path, UnixFileMode mode)
     {
         if (TlsScope.Bpf.FileIdentity.OwnerOf(path) != 0)
+        {
             return $"{path} is not owned by root";
+        }
         // A sticky world-writable directory (/tmp) still lets others create files in it.
         if ((mode & WritableByOthers) != 0)
+        {
             return $"{path} is writable by other users";
+        }
+
         return null;
     }
 }

@@ -23,10 +23,16 @@ public static partial class VersionScanner
         {
             var n = file.Read(buffer, kept, ChunkSize);
             if (n <= 0)
+            {
                 return null;
+            }
+
             var total = kept + n;
             if (VersionText().Match(Encoding.Latin1.GetString(buffer, 0, total)) is { Success: true } m)
+            {
                 return m.Value;
+            }
+
             kept = Math.Min(Overlap, total);
             Array.Copy(buffer, total - kept, buffer, 0, kept);
         }

@@ -35,18 +35,20 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
         public long NextOffset;
     }
 
-    private readonly Dictionary<(ulong Conn, uint Dir), Stream> streams = [];
-    private readonly HashSet<ulong> openConnections = [];
+    private readonly Dictionary<(ulong Conn, uint Dir), Stream> _streams = [];
+    private readonly HashSet<ulong> _openConnections = [];
 
     public void OnRecord(in ChunkHeader h, ReadOnlyMemory<byte> payload, ProcessInfo process, ConnectionAddress address, string library)
     {
         counters.Records++;
         var key = (h.ConnId, h.Direction & 1);
-        if (!streams.TryGetValue(key, out var s))
+        if (!_streams.TryGetValue(key, out var s))
         {
-            streams[key] = s = new Stream();
-            if (openConnections.Add(h.ConnId))
+            _streams[key] = s = new Stream();
+            if (_openConnections.Add(h.ConnId))
+            {
                 counters.Connections++;
+            }
         }
         s.Process = process;
         var offset = (long)h.StreamOffset;
@@ -54,10 +56,14 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
         var last = (h.Flags & ChunkFlags.Last) != 0;
 
         if (s.Call is { } open && (first || offset != open.NextOffset))
+        {
             FlushPartial(key, s); // the rest of that call was lost
+        }
 
         if (offset > s.Expected)
+        {
             Gap(key, s, s.Expected, offset - s.Expected, clock.ToUnixNs(h.Head.TimeNs));
+        }
 
         if (first && last)
         {
@@ -85,30 +91,42 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
         var process = Known((c.ConnId, 0u)) ?? Known((c.ConnId, 1u));
         EndStream((c.ConnId, 0u), (long)c.ReadBytes, time, process);
         EndStream((c.ConnId, 1u), (long)c.WriteBytes, time, process);
-        openConnections.Remove(c.ConnId);
+        _openConnections.Remove(c.ConnId);
         sink.OnClose(new ConnectionClosed(time, c.ConnId, (int)c.Head.Task.Pid, (long)c.ReadBytes, (long)c.WriteBytes));
     }
 
     /// <summary>At the end of a capture: emit what is left of calls still being assembled.</summary>
     public void FlushAll()
     {
-        foreach (var (key, s) in streams)
+        foreach (var (key, s) in _streams)
+        {
             if (s.Call is not null)
+            {
                 FlushPartial(key, s);
+            }
+        }
     }
 
-    private ProcessInfo? Known((ulong, uint) key) => streams.TryGetValue(key, out var s) ? s.Process : null;
+    private ProcessInfo? Known((ulong, uint) key) => _streams.TryGetValue(key, out var s) ? s.Process : null;
 
     /// <summary>A stream ends at the kernel's final count: whatever it says beyond what we saw (a
     /// direction never seen at all included) was lost.</summary>
     private void EndStream((ulong, uint) key, long finalOffset, long time, ProcessInfo? process)
     {
-        if (!streams.Remove(key, out var s))
+        if (!_streams.Remove(key, out var s))
+        {
             s = new Stream { Process = process };
+        }
+
         if (s.Call is not null)
+        {
             FlushPartial(key, s);
+        }
+
         if (finalOffset > s.Expected)
+        {
             Gap(key, s, s.Expected, finalOffset - s.Expected, time);
+        }
     }
 
     private void FlushPartial((ulong, uint) key, Stream s)
@@ -129,7 +147,10 @@ public sealed class CallAssembler(ICaptureSink sink, ClockOffset clock, CaptureC
         lib.Bytes += data.Length;
         var truncated = (h.Flags & ChunkFlags.Truncated) != 0;
         if (truncated)
+        {
             counters.TruncatedCalls++;
+        }
+
         sink.OnData(new DataChunk(
             clock.ToUnixNs(h.Head.TimeNs), clock.ToUnixNs(h.StartNs), h.ConnId, (Direction)(h.Direction & 1),
             process, h.Fd, address, library, offset, data, truncated, truncated ? h.Dropped : 0));

@@ -19,17 +19,23 @@ public sealed class CaptureCounters
     public long Connections;
     public readonly Dictionary<string, PerLibrary> Libraries = new(StringComparer.Ordinal);
 
-    private string? lastName;
-    private PerLibrary? last;
+    private string? _lastName;
+    private PerLibrary? _last;
 
     public PerLibrary For(string library)
     {
         // Names come from one table, so consecutive chunks of a library share one instance.
-        if (ReferenceEquals(library, lastName))
-            return last!;
+        if (ReferenceEquals(library, _lastName))
+        {
+            return _last!;
+        }
+
         if (!Libraries.TryGetValue(library, out var l))
+        {
             Libraries[library] = l = new PerLibrary();
-        lastName = library;
-        return last = l;
+        }
+
+        _lastName = library;
+        return _last = l;
     }
 }

@@ -17,8 +17,8 @@ namespace TlsScope.Sources.Tls.Decoding;
 public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, string> libraryName, IKeyMaterialSink? keys = null, TaskDecoder? tasks = null)
 {
     private static readonly int ChunkSize = sizeof(ChunkHeader);
-    private readonly TaskDecoder tasks = tasks ?? new TaskDecoder();
-    private readonly Dictionary<ulong, ConnectionAddress> addresses = [];
+    private readonly TaskDecoder _tasks = tasks ?? new TaskDecoder();
+    private readonly Dictionary<ulong, ConnectionAddress> _addresses = [];
 
     /// <summary>Decodes every length-prefixed record of a batch. Payloads handed on point into
     /// the batch: they are valid until the batch is released.</summary>
@@ -37,23 +37,28 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
     {
         var record = memory.Span;
         if (record.Length < sizeof(EventHead))
+        {
             return;
+        }
+
         var kind = MemoryMarshal.Read<EventHead>(record).Kind;
         if (kind == EventKind.Data && record.Length >= ChunkSize)
         {
             ref readonly var h = ref MemoryMarshal.AsRef<ChunkHeader>(record);
             var payload = memory.Slice(ChunkSize, (int)Math.Min(h.Len, (uint)(record.Length - ChunkSize)));
-            assembler.OnRecord(in h, payload, tasks.Decode(in h.Head.Task), Address(in h), libraryName(h.Library));
+            assembler.OnRecord(in h, payload, _tasks.Decode(in h.Head.Task), Address(in h), libraryName(h.Library));
         }
         else if (kind == EventKind.Keys && record.Length >= sizeof(KeysRecord))
         {
             if (keys is not null)
+            {
                 keys.OnKeyMaterial(KeyMaterialOf(in MemoryMarshal.AsRef<KeysRecord>(record)));
+            }
         }
         else if (kind == EventKind.Close && record.Length >= sizeof(ConnCloseRecord))
         {
             var c = MemoryMarshal.Read<ConnCloseRecord>(record);
-            addresses.Remove(c.ConnId);
+            _addresses.Remove(c.ConnId);
             assembler.OnClose(in c);
         }
     }
@@ -62,24 +67,38 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
     {
         var slots = new byte[KernelKeyLayout.Slots][];
         fixed (byte* all = k.Slots)
+        {
             for (var i = 0; i < slots.Length; i++)
+            {
                 slots[i] = new ReadOnlySpan<byte>(all + i * KernelKeyLayout.SlotSize, KernelKeyLayout.SlotSize).ToArray();
-        return new KeyMaterial(assembler.Clock.ToUnixNs(k.Head.TimeNs), k.ConnId, tasks.Decode(in k.Head.Task), k.Library,
+            }
+        }
+
+        return new KeyMaterial(assembler.Clock.ToUnixNs(k.Head.TimeNs), k.ConnId, _tasks.Decode(in k.Head.Task), k.Library,
             libraryName(k.Library), k.Ssl, k.ReadMask, slots, DuringHandshake: ((uint)k.Head.Flags & 1) != 0);
     }
 
     private ConnectionAddress Address(in ChunkHeader h)
     {
         if (h.Addr.Family == 0)
+        {
             return ConnectionAddress.Unknown;
+        }
+
         var inferred = (h.Flags & ChunkFlags.FdInferred) != 0;
-        if (addresses.TryGetValue(h.ConnId, out var a) && a.IsKnown && a.Local!.Port == h.Addr.LocalPort
+        if (_addresses.TryGetValue(h.ConnId, out var a) && a.IsKnown && a.Local!.Port == h.Addr.LocalPort
             && a.Remote!.Port == h.Addr.RemotePort && a.Inferred == inferred)
+        {
             return a;
+        }
+
         a = ToAddress(in h.Addr) with { Inferred = inferred };
-        if (addresses.Count > 65536)
-            addresses.Clear();
-        addresses[h.ConnId] = a;
+        if (_addresses.Count > 65536)
+        {
+            _addresses.Clear();
+        }
+
+        _addresses[h.ConnId] = a;
         return a;
     }
 
@@ -90,7 +109,10 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
     {
         const int AfInet = 2, AfInet6 = 10;
         if (s.Family != AfInet && s.Family != AfInet6)
+        {
             return ConnectionAddress.Unknown;
+        }
+
         var n = s.Family == AfInet ? 4 : 16;
         fixed (byte* l = s.LocalAddr)
         fixed (byte* r = s.RemoteAddr)

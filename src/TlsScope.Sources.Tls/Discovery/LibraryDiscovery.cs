@@ -19,23 +19,25 @@ public sealed record ExaminedLibrary(FileIdentity Id, ElfSymbols Elf, LibraryFam
 /// <param name="traced">The kernel's live set of a pid target (followed forks included).</param>
 public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IReadOnlyList<LibraryFamily> families)
 {
-    private readonly int? targetPid = target.SinglePid;
-    private readonly Lock gate = new(); // start-up, the discovery thread and the exec thread all scan
+    private readonly int? _targetPid = target.SinglePid;
+    private readonly Lock _gate = new(); // start-up, the discovery thread and the exec thread all scan
 
     /// <summary>A process's maps are read again on each scan for this long after it is first
     /// seen: its loader or a dlopen may map TLS libraries after exec.</summary>
     private static readonly TimeSpan YoungProcess = TimeSpan.FromSeconds(5);
 
-    private readonly Dictionary<FileIdentity, TlsLibrary?> examined = [];
-    private readonly Dictionary<int, DateTime> firstSeen = [];
-    private readonly List<TlsLibrary> libraries = [];
+    private readonly Dictionary<FileIdentity, TlsLibrary?> _examined = [];
+    private readonly Dictionary<int, DateTime> _firstSeen = [];
+    private readonly List<TlsLibrary> _libraries = [];
 
     public IReadOnlyList<TlsLibrary> Libraries
     {
         get
         {
-            lock (gate)
-                return libraries.ToArray();
+            lock (_gate)
+            {
+                return _libraries.ToArray();
+            }
         }
     }
 
@@ -54,25 +56,38 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             return null;
         }
         if (real is not null && FileIdentity.Of(real) == id)
+        {
             return real;
+        }
+
         if (real is not null && FileIdentity.Of($"/proc/{pid}/root{real}") == id)
+        {
             return $"/proc/{pid}/root{real}";
+        }
+
         return FileIdentity.Of(proc) == id ? proc : null;
     }
 
     /// <summary>Looks at everything there is now; returns the libraries not found before.</summary>
     public List<TlsLibrary> ScanAll()
     {
-        lock (gate)
+        lock (_gate)
         {
             var found = new List<TlsLibrary>();
-            if (targetPid is null)
+            if (_targetPid is null)
+            {
                 foreach (var path in LinkerCache.Find("libssl.", "libboringssl."))
+                {
                     if (FileIdentity.Of(path) is { } id)
+                    {
                         Consider(path, id, found);
+                    }
+                }
+            }
+
             foreach (var pid in Pids())
             {
-                firstSeen.TryAdd(pid, DateTime.UtcNow);
+                _firstSeen.TryAdd(pid, DateTime.UtcNow);
                 ScanProcess(pid, found);
             }
             return found;
@@ -82,7 +97,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
     /// <summary>Looks at processes started since the last scan (and young ones again).</summary>
     public List<TlsLibrary> ScanNew()
     {
-        lock (gate)
+        lock (_gate)
         {
             var found = new List<TlsLibrary>();
             var now = DateTime.UtcNow;
@@ -90,13 +105,21 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             foreach (var pid in Pids())
             {
                 alive.Add(pid);
-                if (!firstSeen.TryGetValue(pid, out var seen))
-                    firstSeen[pid] = seen = now;
-                if (targetPid is not null || now - seen <= YoungProcess)
+                if (!_firstSeen.TryGetValue(pid, out var seen))
+                {
+                    _firstSeen[pid] = seen = now;
+                }
+
+                if (_targetPid is not null || now - seen <= YoungProcess)
+                {
                     ScanProcess(pid, found);
+                }
             }
-            foreach (var gone in firstSeen.Keys.Where(p => !alive.Contains(p)).ToList())
-                firstSeen.Remove(gone);
+            foreach (var gone in _firstSeen.Keys.Where(p => !alive.Contains(p)).ToList())
+            {
+                _firstSeen.Remove(gone);
+            }
+
             return found;
         }
     }
@@ -104,10 +127,13 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
     /// <summary>A path the user named with --libssl, examined already by <see cref="Examine"/>.</summary>
     public TlsLibrary AddExplicit(string path, ExaminedLibrary library)
     {
-        lock (gate)
+        lock (_gate)
         {
-            if (examined.TryGetValue(library.Id, out var known) && known is not null)
+            if (_examined.TryGetValue(library.Id, out var known) && known is not null)
+            {
                 return known;
+            }
+
             return Add(path, library.Id, library.Family, library.Elf);
         }
     }
@@ -117,9 +143,15 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
     public static ExaminedLibrary Examine(string path, IReadOnlyList<LibraryFamily> families)
     {
         if (path.Length == 0)
+        {
             throw new CaptureException("--libssl '': empty path");
+        }
+
         if (!File.Exists(path))
+        {
             throw new CaptureException(Directory.Exists(path) ? $"--libssl {path}: is a directory" : $"--libssl {path}: no such file");
+        }
+
         var id = FileIdentity.Of(path) ?? throw new CaptureException($"--libssl {path}: cannot stat the file");
         ElfSymbols elf;
         try
@@ -144,7 +176,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 
     /// <summary>The processes whose libraries matter: the target's (by scope; uid and name filters
     /// are the kernel's, a library is a file every process may map).</summary>
-    private IEnumerable<int> Pids() => targetPid is { } p ? [p]
+    private IEnumerable<int> Pids() => _targetPid is { } p ? [p]
         : target.Scope == TargetScope.Everything ? ProcMaps.AllPids()
         : ProcMaps.AllPids().Where(pid => target.InScope(pid, traced));
 
@@ -154,11 +186,13 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
     public List<TlsLibrary> ScanExec(ExecEvent exec)
     {
         var found = new List<TlsLibrary>();
-        lock (gate)
+        lock (_gate)
         {
-            firstSeen[exec.Process.Pid] = DateTime.UtcNow;
-            if (!examined.ContainsKey(exec.Executable) && ExecutablePath(exec.Process.Pid, exec.Executable) is { } path)
+            _firstSeen[exec.Process.Pid] = DateTime.UtcNow;
+            if (!_examined.ContainsKey(exec.Executable) && ExecutablePath(exec.Process.Pid, exec.Executable) is { } path)
+            {
                 Consider(path, exec.Executable, found);
+            }
         }
         return found;
     }
@@ -168,11 +202,16 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         var exe = ExePath(pid);
         foreach (var m in ProcMaps.ExecutableFiles(pid))
         {
-            if (examined.ContainsKey(m.Identity))
+            if (_examined.ContainsKey(m.Identity))
+            {
                 continue;
+            }
+
             var name = Path.GetFileName(m.Path);
             if (m.Path == exe || name.Contains("ssl", StringComparison.OrdinalIgnoreCase))
+            {
                 Consider(ProcMaps.ReachablePath(m), m.Identity, found);
+            }
         }
     }
 
@@ -190,9 +229,12 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 
     private void Consider(string path, FileIdentity id, List<TlsLibrary> found)
     {
-        if (examined.ContainsKey(id))
+        if (_examined.ContainsKey(id))
+        {
             return;
-        examined[id] = null;
+        }
+
+        _examined[id] = null;
         ElfSymbols elf;
         try
         {
@@ -203,7 +245,9 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             return; // not ours to report: discovery looks at many files
         }
         if (FamilyOf(elf, families) is { } family)
+        {
             found.Add(Add(path, id, family, elf));
+        }
     }
 
     private static LibraryFamily? FamilyOf(ElfSymbols elf, IReadOnlyList<LibraryFamily> families) =>
@@ -211,9 +255,9 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 
     private TlsLibrary Add(string path, FileIdentity id, LibraryFamily family, ElfSymbols elf)
     {
-        var lib = new TlsLibrary(libraries.Count, path, id, family, elf);
-        libraries.Add(lib);
-        examined[id] = lib;
+        var lib = new TlsLibrary(_libraries.Count, path, id, family, elf);
+        _libraries.Add(lib);
+        _examined[id] = lib;
         return lib;
     }
 }

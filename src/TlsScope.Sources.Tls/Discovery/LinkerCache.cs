@@ -16,9 +16,14 @@ public static class LinkerCache
             var arrow = line.IndexOf("=> ", StringComparison.Ordinal);
             var name = line.TrimStart();
             if (arrow < 0 || !line.Contains("x86-64", StringComparison.Ordinal))
+            {
                 continue;
+            }
+
             if (sonamePrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)))
+            {
                 paths.Add(line[(arrow + 3)..].Trim());
+            }
         }
         return paths;
     }

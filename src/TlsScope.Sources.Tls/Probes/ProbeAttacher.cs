@@ -8,22 +8,26 @@ namespace TlsScope.Sources.Tls.Probes;
 /// Owns the links; disposing detaches them all. The session keeps attaches and disposal apart.</summary>
 public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposable
 {
-    private readonly List<BpfLink> links = [];
-    private readonly object gate = new();
+    private readonly List<BpfLink> _links = [];
+    private readonly object _gate = new();
 
     public int LinkCount
     {
         get
         {
-            lock (gate)
-                return links.Count;
+            lock (_gate)
+            {
+                return _links.Count;
+            }
         }
     }
 
     public void AttachTracepoints()
     {
         foreach (var syscall in ProbeTable.FdSyscalls)
+        {
             Keep(BpfLink.AttachTracepoint(obj, "tp_" + syscall, "syscalls", "sys_enter_" + syscall));
+        }
     }
 
     /// <summary>Attaches every probe of the library; returns how many. A required symbol that
@@ -36,7 +40,10 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
             if (!lib.Symbols.TryGetFunction(probe.Symbol, out var fn))
             {
                 if (probe.Optional)
+                {
                     continue;
+                }
+
                 throw new CaptureException(
                     $"attach {probe.Symbol} in {lib.Path}: symbol not found; statically linked? pass --libssl PATH");
             }
@@ -55,17 +62,22 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
 
     private void Keep(BpfLink link)
     {
-        lock (gate)
-            links.Add(link);
+        lock (_gate)
+        {
+            _links.Add(link);
+        }
     }
 
     public void Dispose()
     {
-        lock (gate)
+        lock (_gate)
         {
-            foreach (var l in links)
+            foreach (var l in _links)
+            {
                 l.Dispose();
-            links.Clear();
+            }
+
+            _links.Clear();
         }
     }
 }

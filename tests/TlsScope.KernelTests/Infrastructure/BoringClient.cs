@@ -34,9 +34,15 @@ public static class BoringClient
     {
         List<string> args = [host, port.ToString(CultureInfo.InvariantCulture), path];
         if (version != TlsVersion.Default)
+        {
             args.Add(version == TlsVersion.Tls12 ? "--tls12" : "--tls13");
+        }
+
         if (keylogPath is not null)
+        {
             args.AddRange(["--keylog", keylogPath]);
+        }
+
         args.AddRange(["--count", count.ToString(CultureInfo.InvariantCulture)]);
         return args;
     }
@@ -44,7 +50,10 @@ public static class BoringClient
     private static string Compile()
     {
         if (!File.Exists(Path.Combine(IncludeDir, "openssl/ssl.h")) || !File.Exists(LibSsl) || !File.Exists(LibCrypto))
+        {
             throw new InvalidOperationException("BoringSSL is missing: install the android-libboringssl-dev package (scripts/setup test)");
+        }
+
         Tools.Require("gcc", "gcc");
         var source = Path.Combine(Repo.Root, "tests/TlsScope.KernelTests/Peers/boring_client.c");
         var binary = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-boring-").FullName, "boring_client");
@@ -52,7 +61,10 @@ public static class BoringClient
         var (code, _, err) = Proc.Run("gcc", ["-O1", "-Wall", "-Wextra", "-Werror", "-I" + IncludeDir, "-o", binary, source,
             "-L" + LibDir, "-l:libssl.so.0", "-l:libcrypto.so.0", "-Wl,-rpath," + LibDir]);
         if (code != 0)
+        {
             throw new InvalidOperationException("compiling boring_client.c failed: " + err);
+        }
+
         return binary;
     }
 }

@@ -9,7 +9,9 @@ public sealed partial class KernelFactAttribute : FactAttribute
     public KernelFactAttribute()
     {
         if (GetEuid() != 0)
+        {
             Skip = "needs root: loads BPF programs into the kernel";
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "geteuid")]

@@ -6,6 +6,8 @@ public sealed class KernelTheoryAttribute : TheoryAttribute
     public KernelTheoryAttribute()
     {
         if (KernelFactAttribute.GetEuid() != 0)
+        {
             Skip = "needs root: loads BPF programs into the kernel";
+        }
     }
 }

@@ -102,9 +102,15 @@ public static class KeylogClients
             var (args, env) = build(keylog);
             using var proc = NetNs.StartIn(ns, file, args, env);
             if (!proc.WaitForExit(TimeSpan.FromSeconds(30)))
+            {
                 throw new TimeoutException($"{file} did not finish: {proc.Stderr}");
+            }
+
             if (proc.Process.ExitCode != 0)
+            {
                 throw new InvalidOperationException($"{file} failed with {proc.Process.ExitCode}: {proc.Stderr}");
+            }
+
             return new KeylogRun(proc.Pid, proc.Stdout, proc.Stderr, ReadKeylog(keylog));
         }
         finally

@@ -18,7 +18,7 @@ public sealed record TcFilter(string Kind, string Protocol, int Pref, string? Ha
 public sealed class NetNs : IDisposable
 {
     private const string Prefix = "tscope-";
-    private readonly List<Proc> started = [];
+    private readonly List<Proc> _started = [];
 
     private NetNs(string name) => Name = name;
 
@@ -71,8 +71,11 @@ public sealed class NetNs : IDisposable
     public Proc Start(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, bool redirectStdin = false)
     {
         var proc = Proc.Start("ip", ["netns", "exec", Name, file, .. args], redirectStdin: redirectStdin, env: env);
-        lock (started)
-            started.Add(proc);
+        lock (_started)
+        {
+            _started.Add(proc);
+        }
+
         return proc;
     }
 
@@ -89,7 +92,10 @@ public sealed class NetNs : IDisposable
     {
         var (code, output, err) = Run(file, args);
         if (code != 0)
+        {
             throw new InvalidOperationException($"in {Name}: {file} {string.Join(' ', args)} failed with {code}: {err}");
+        }
+
         return output;
     }
 
@@ -134,7 +140,10 @@ public sealed class NetNs : IDisposable
     {
         var stale = List().Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && !OwnerAlive(n)).ToList();
         foreach (var name in stale)
+        {
             Delete(name);
+        }
+
         return stale;
     }
 
@@ -148,7 +157,10 @@ public sealed class NetNs : IDisposable
     private static void Delete(string name)
     {
         foreach (var pid in Ip("netns", "pids", name).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
             Proc.Run("kill", ["-KILL", pid.Trim()]);
+        }
+
         Ip("netns", "del", name);
     }
 
@@ -159,19 +171,27 @@ public sealed class NetNs : IDisposable
     {
         var (code, output, err) = Proc.Run("ip", args, TimeSpan.FromSeconds(30));
         if (code != 0)
+        {
             throw new InvalidOperationException($"ip {string.Join(' ', args)} failed with {code}: {err}");
+        }
+
         return output;
     }
 
     public void Dispose()
     {
-        lock (started)
+        lock (_started)
         {
-            foreach (var p in started)
+            foreach (var p in _started)
+            {
                 p.Dispose();
-            started.Clear();
+            }
+
+            _started.Clear();
         }
         if (Exists(Name))
+        {
             Delete(Name);
+        }
     }
 }

@@ -70,13 +70,13 @@ public sealed class NodeHttpServer : IDisposable
         server.listen(Number(process.argv[4]), '127.0.0.1', () => console.log('listening'));
         """;
 
-    private readonly Proc proc;
-    private readonly string dir;
+    private readonly Proc _proc;
+    private readonly string _dir;
 
     private NodeHttpServer(Proc proc, string dir, int port)
     {
-        this.proc = proc;
-        this.dir = dir;
+        this._proc = proc;
+        this._dir = dir;
         Port = port;
     }
 
@@ -86,7 +86,7 @@ public sealed class NodeHttpServer : IDisposable
 
     public int Port { get; }
 
-    public int Pid => proc.Pid;
+    public int Pid => _proc.Pid;
 
     public static NodeHttpServer Start()
     {
@@ -99,7 +99,9 @@ public sealed class NodeHttpServer : IDisposable
         {
             Proc.WaitFor(() => proc.Stdout.Contains("listening") || proc.Process.HasExited, TimeSpan.FromSeconds(20), "node listening");
             if (proc.Process.HasExited)
+            {
                 throw new InvalidOperationException("node server failed: " + proc.Stderr);
+            }
         }
         catch
         {
@@ -114,10 +116,10 @@ public sealed class NodeHttpServer : IDisposable
 
     public void Dispose()
     {
-        proc.Dispose();
+        _proc.Dispose();
         try
         {
-            Directory.Delete(dir, recursive: true);
+            Directory.Delete(_dir, recursive: true);
         }
         catch (IOException)
         {

@@ -10,26 +10,29 @@ namespace TlsScope.KernelTests.Infrastructure;
 /// </summary>
 public sealed class OpenSslServer : IDisposable
 {
-    private readonly Proc proc;
+    private readonly Proc _proc;
 
     private OpenSslServer(Proc proc, int port)
     {
-        this.proc = proc;
+        this._proc = proc;
         Port = port;
     }
 
     public int Port { get; }
 
-    public int Pid => proc.Pid;
+    public int Pid => _proc.Pid;
 
-    public string Received => proc.Stdout;
+    public string Received => _proc.Stdout;
 
     public static OpenSslServer Start(string? tlsVersion = null, bool ipv6 = false)
     {
         var port = Ports.Free();
         List<string> args = ["s_server", "-accept", ipv6 ? $"[::1]:{port}" : $"127.0.0.1:{port}", "-cert", TestCert.CertPath, "-key", TestCert.KeyPath, "-quiet", "-naccept", "1"];
         if (tlsVersion is not null)
+        {
             args.Add(tlsVersion);
+        }
+
         var proc = Proc.Start("openssl", args, redirectStdin: true);
         WaitListening(port);
         return new OpenSslServer(proc, port);
@@ -51,14 +54,14 @@ public sealed class OpenSslServer : IDisposable
 
     public void Send(byte[] bytes)
     {
-        var stdin = proc.Process.StandardInput.BaseStream;
+        var stdin = _proc.Process.StandardInput.BaseStream;
         stdin.Write(bytes);
         stdin.Flush();
     }
 
     public void Send(string text) => Send(Encoding.ASCII.GetBytes(text));
 
-    public bool WaitForExit(TimeSpan timeout) => proc.Process.WaitForExit(timeout);
+    public bool WaitForExit(TimeSpan timeout) => _proc.Process.WaitForExit(timeout);
 
-    public void Dispose() => proc.Dispose();
+    public void Dispose() => _proc.Dispose();
 }

@@ -7,9 +7,9 @@ namespace TlsScope.KernelTests.Infrastructure;
 /// <summary>A child process with its output collected; killed on dispose if still running.</summary>
 public sealed partial class Proc : IDisposable
 {
-    private readonly StringBuilder stdout = new();
-    private readonly StringBuilder stderr = new();
-    private readonly object gate = new();
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+    private readonly object _gate = new();
 
     public Process Process { get; }
 
@@ -21,8 +21,10 @@ public sealed partial class Proc : IDisposable
     {
         get
         {
-            lock (gate)
-                return stdout.ToString();
+            lock (_gate)
+            {
+                return _stdout.ToString();
+            }
         }
     }
 
@@ -30,8 +32,10 @@ public sealed partial class Proc : IDisposable
     {
         get
         {
-            lock (gate)
-                return stderr.ToString();
+            lock (_gate)
+            {
+                return _stderr.ToString();
+            }
         }
     }
 
@@ -47,17 +51,28 @@ public sealed partial class Proc : IDisposable
             WorkingDirectory = workDir ?? Environment.CurrentDirectory,
         };
         foreach (var a in args)
+        {
             psi.ArgumentList.Add(a);
+        }
+
         if (env is not null)
+        {
             foreach (var (k, v) in env)
+            {
                 psi.Environment[k] = v;
+            }
+        }
+
         var p = new Process { StartInfo = psi };
         var proc = new Proc(p);
-        p.OutputDataReceived += (_, e) => proc.Append(proc.stdout, e.Data);
-        p.ErrorDataReceived += (_, e) => proc.Append(proc.stderr, e.Data);
+        p.OutputDataReceived += (_, e) => proc.Append(proc._stdout, e.Data);
+        p.ErrorDataReceived += (_, e) => proc.Append(proc._stderr, e.Data);
         p.Start();
         if (!binaryStdout)
+        {
             p.BeginOutputReadLine();
+        }
+
         p.BeginErrorReadLine();
         return proc;
     }
@@ -67,7 +82,10 @@ public sealed partial class Proc : IDisposable
     {
         using var p = Start(file, args, workDir);
         if (!p.Process.WaitForExit(timeout ?? TimeSpan.FromSeconds(60)))
+        {
             throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish");
+        }
+
         p.Process.WaitForExit();
         return (p.Process.ExitCode, p.Stdout, p.Stderr);
     }
@@ -75,9 +93,14 @@ public sealed partial class Proc : IDisposable
     private void Append(StringBuilder sb, string? line)
     {
         if (line is null)
+        {
             return;
-        lock (gate)
+        }
+
+        lock (_gate)
+        {
             sb.Append(line).Append('\n');
+        }
     }
 
     /// <summary>Waits until <paramref name="predicate"/> holds, polling; throws with context on timeout.</summary>
@@ -87,7 +110,10 @@ public sealed partial class Proc : IDisposable
         while (!predicate())
         {
             if (sw.Elapsed > timeout)
+            {
                 throw new TimeoutException("timed out waiting for " + what);
+            }
+
             Thread.Sleep(20);
         }
     }
@@ -97,7 +123,10 @@ public sealed partial class Proc : IDisposable
     public bool WaitForExit(TimeSpan timeout)
     {
         if (!Process.WaitForExit(timeout))
+        {
             return false;
+        }
+
         Process.WaitForExit();
         return true;
     }

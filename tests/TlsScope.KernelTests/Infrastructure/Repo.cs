@@ -8,8 +8,13 @@ public static class Repo
     private static string Find()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
             if (File.Exists(Path.Combine(dir.FullName, "TlsScope.sln")))
+            {
                 return dir.FullName;
+            }
+        }
+
         throw new InvalidOperationException("TlsScope.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -18,7 +18,10 @@ public static class TestCert
              "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
              "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1"]);
         if (code != 0)
+        {
             throw new InvalidOperationException("openssl req failed: " + err);
+        }
+
         return (cert, key);
     }
 }

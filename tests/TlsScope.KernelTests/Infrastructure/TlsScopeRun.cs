@@ -8,28 +8,28 @@ public sealed class TlsScopeRun : IDisposable
 {
     public static string Dll => Path.Combine(AppContext.BaseDirectory, "tlsscope.dll");
 
-    private readonly Proc proc;
-    private readonly string dir;
+    private readonly Proc _proc;
+    private readonly string _dir;
 
     private TlsScopeRun(Proc proc, string dir, string output)
     {
-        this.proc = proc;
-        this.dir = dir;
+        this._proc = proc;
+        this._dir = dir;
         OutputPath = output;
     }
 
     public string OutputPath { get; }
 
     /// <summary>A scratch directory removed with the run (for --json/--har files).</summary>
-    public string Directory => dir;
+    public string Directory => _dir;
 
-    public int Pid => proc.Pid;
+    public int Pid => _proc.Pid;
 
-    public string Stderr => proc.Stderr;
+    public string Stderr => _proc.Stderr;
 
-    public int ExitCode => proc.Process.ExitCode;
+    public int ExitCode => _proc.Process.ExitCode;
 
-    public bool HasExited => proc.Process.HasExited;
+    public bool HasExited => _proc.Process.HasExited;
 
     /// <summary>NDJSON of raw chunks (--raw): the capture engine's own output, HTTP parsing off.</summary>
     public static TlsScopeRun Start(params string[] args) => StartWith(["--format", "json", "--raw"], args);
@@ -54,7 +54,9 @@ public sealed class TlsScopeRun : IDisposable
             Proc.WaitFor(() => proc.Stderr.Contains("tlsscope: ready") || proc.Process.HasExited,
                 TimeSpan.FromSeconds(60), "tlsscope: ready");
             if (proc.Process.HasExited)
+            {
                 throw new InvalidOperationException($"tlsscope exited with {proc.Process.ExitCode}: {proc.Stderr}");
+            }
         }
         catch
         {
@@ -72,19 +74,28 @@ public sealed class TlsScopeRun : IDisposable
     }
 
     /// <summary>Sends a signal and returns at once (SIGKILL: no clean-up runs).</summary>
-    public void Signal(int signal) => proc.Signal(signal);
+    public void Signal(int signal) => _proc.Signal(signal);
 
     /// <summary>SIGINT (or another signal), then waits for the summary and exit.</summary>
     public int Stop(int signal = Proc.SIGINT)
     {
-        if (!proc.Process.HasExited)
-            proc.Signal(signal);
-        if (!proc.Process.WaitForExit(TimeSpan.FromSeconds(60)))
-            throw new TimeoutException($"tlsscope did not stop on SIGINT: {proc.Stderr}; threads: {ThreadStates(proc.Pid)}");
-        proc.Process.WaitForExit(); // drain output readers
-        var code = proc.Process.ExitCode;
+        if (!_proc.Process.HasExited)
+        {
+            _proc.Signal(signal);
+        }
+
+        if (!_proc.Process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            throw new TimeoutException($"tlsscope did not stop on SIGINT: {_proc.Stderr}; threads: {ThreadStates(_proc.Pid)}");
+        }
+
+        _proc.Process.WaitForExit(); // drain output readers
+        var code = _proc.Process.ExitCode;
         if (code is not (0 or 1 or 3))
-            throw new InvalidOperationException($"tlsscope ended abnormally with {code}: {proc.Stderr}");
+        {
+            throw new InvalidOperationException($"tlsscope ended abnormally with {code}: {_proc.Stderr}");
+        }
+
         return code;
     }
 
@@ -106,10 +117,10 @@ public sealed class TlsScopeRun : IDisposable
 
     public void Dispose()
     {
-        proc.Dispose();
+        _proc.Dispose();
         try
         {
-            System.IO.Directory.Delete(dir, recursive: true);
+            System.IO.Directory.Delete(_dir, recursive: true);
         }
         catch (IOException)
         {
@@ -125,8 +136,13 @@ public sealed class Captured(IReadOnlyList<JsonElement> all)
     {
         var list = new List<JsonElement>();
         foreach (var line in File.ReadLines(path))
+        {
             if (line.Length > 0)
+            {
                 list.Add(JsonDocument.Parse(line).RootElement.Clone());
+            }
+        }
+
         return new Captured(list);
     }
 

@@ -17,7 +17,10 @@ public static class Tshark
     {
         List<string> args = ["-T", "fields", "-E", "separator=/t", "-E", "occurrence=a"];
         foreach (var f in fields)
+        {
             args.AddRange(["-e", f]);
+        }
+
         var output = Run(path, displayFilter, keylog, args);
         return output.Split('\n')[..^1].Select(l => l.Split('\t')).ToArray();
     }
@@ -32,13 +35,22 @@ public static class Tshark
         Tools.Require("tshark", "tshark");
         List<string> all = ["-r", path, "-n"];
         if (displayFilter is not null)
+        {
             all.AddRange(["-Y", displayFilter]);
+        }
+
         if (keylog is not null)
+        {
             all.AddRange(["-o", "tls.keylog_file:" + keylog]);
+        }
+
         all.AddRange(args);
         var (code, output, err) = Proc.Run("tshark", all);
         if (code != 0)
+        {
             throw new InvalidOperationException($"tshark {string.Join(' ', all)} failed with {code}: {err}");
+        }
+
         return output;
     }
 }
@@ -51,6 +63,8 @@ public static class Tools
         var found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Any(dir => File.Exists(Path.Combine(dir, command)));
         if (!found)
+        {
             throw new InvalidOperationException($"{command} is missing: install the {package} package (scripts/setup test)");
+        }
     }
 }

@@ -226,7 +226,10 @@ public sealed class CliParsingTests
         Assert.Null(Validate(cli, r));
         var redactor = cli.ToFlows(r)!.Redactor!;
         foreach (var name in new[] { "authorization", "Proxy-Authorization", "COOKIE", "set-cookie", "x-api-key", "X-Other" })
+        {
             Assert.True(redactor.ShouldRedact(name), name);
+        }
+
         Assert.False(redactor.ShouldRedact("content-type"));
     }
 }

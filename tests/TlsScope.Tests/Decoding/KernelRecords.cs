@@ -70,7 +70,9 @@ internal static unsafe class KernelRecords
     public static void SetComm(ref KernelTask t, ReadOnlySpan<byte> comm)
     {
         for (var i = 0; i < KernelConfig.CommLength; i++)
+        {
             t.Comm[i] = i < comm.Length ? comm[i] : (byte)0;
+        }
     }
 
     public static SockAddr Ipv4(IPAddress local, ushort localPort, IPAddress remote, ushort remotePort) =>
@@ -86,9 +88,15 @@ internal static unsafe class KernelRecords
         var l = local.GetAddressBytes();
         var r = remote.GetAddressBytes();
         for (var i = 0; i < l.Length; i++)
+        {
             s.LocalAddr[i] = l[i];
+        }
+
         for (var i = 0; i < r.Length; i++)
+        {
             s.RemoteAddr[i] = r[i];
+        }
+
         return s;
     }
 
@@ -155,7 +163,10 @@ internal static unsafe class KernelRecords
     {
         var b = new byte[length];
         for (var i = 0; i < length; i++)
+        {
             b[i] = (byte)(seed + i % 7);
+        }
+
         return b;
     }
 }
@@ -203,7 +214,10 @@ internal sealed class DecodingPipeline
     public DecodingPipeline FeedEach(params byte[][] records)
     {
         foreach (var r in records)
+        {
             Feed(r);
+        }
+
         return this;
     }
 }

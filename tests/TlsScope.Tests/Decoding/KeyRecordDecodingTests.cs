@@ -29,7 +29,10 @@ public sealed class KeyRecordDecodingTests
         };
         KernelRecords.SetComm(ref k.Head.Task, "curl"u8);
         for (var i = 0; i < KernelKeyLayout.Slots * KernelKeyLayout.SlotSize; i++)
+        {
             k.Slots[i] = (byte)(i / KernelKeyLayout.SlotSize + 1); // slot i is filled with i + 1
+        }
+
         return MemoryMarshal.AsBytes(new ReadOnlySpan<KeysRecord>(ref k)).ToArray();
     }
 
@@ -51,7 +54,10 @@ public sealed class KeyRecordDecodingTests
         Assert.Equal(p.Clock.ToUnixNs(KernelRecords.BaseTimeNs), m.TimeUnixNs);
         Assert.Equal(KernelKeyLayout.Slots, m.Slots.Length);
         for (var i = 0; i < m.Slots.Length; i++)
+        {
             Assert.All(m.Slots[i], b => Assert.Equal(i + 1, b));
+        }
+
         Assert.Empty(p.Sink.Data); // not a chunk
     }
 }

@@ -83,9 +83,14 @@ public sealed class ElfFormatErrorTests : IDisposable
     {
         var bytes = LibSslBytes();
         if (width == 1)
+        {
             bytes[offset] = (byte)value;
+        }
         else
+        {
             BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(offset), (ushort)value);
+        }
+
         var path = _temp.File("libssl-altered.so");
         File.WriteAllBytes(path, bytes);
 

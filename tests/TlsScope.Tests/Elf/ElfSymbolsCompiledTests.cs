@@ -38,7 +38,10 @@ public sealed class ElfSymbolsCompiledTests : IDisposable
     public void SymtabOnlyFunction_IsFound_AtTheRightFileOffset(bool pie)
     {
         if (_gcc is null)
+        {
             return; // no compiler on this machine
+        }
+
         var path = Compile(pie ? "probe-pie" : "probe-nopie", ProbeSource, pie ? ["-fPIE", "-pie"] : ["-fno-pie", "-no-pie"]);
 
         // probe_target is not exported, so only .symtab can provide it.
@@ -70,7 +73,9 @@ public sealed class ElfSymbolsCompiledTests : IDisposable
     public void ImportedFunction_IsNotADefinition_EvenWithAnAddress()
     {
         if (_gcc is null)
+        {
             return;
+        }
         // Non-PIC code taking puts' address makes the linker give the undefined symbol a non-zero
         // value (its canonical PLT entry), so only st_shndx == SHN_UNDEF tells it is an import.
         var path = Compile("imports", """
@@ -91,7 +96,9 @@ public sealed class ElfSymbolsCompiledTests : IDisposable
     public void SameNameLocalAndGlobal_TheGlobalWins()
     {
         if (_gcc is null)
+        {
             return;
+        }
         // .symtab lists locals before globals, so the static helper comes first.
         var other = _temp.File("other.c");
         File.WriteAllText(other, """
@@ -118,7 +125,10 @@ public sealed class ElfSymbolsCompiledTests : IDisposable
     public void StrippedExecutable_HasNoSymtabFunctions_ButKeepsItsBuildId()
     {
         if (_gcc is null || ElfTool.FindProgram("strip") is not { } strip)
+        {
             return;
+        }
+
         var path = Compile("probe-stripped", ProbeSource, "-no-pie", "-Wl,--build-id=sha1");
         ElfTool.Run(strip, "--strip-all", path);
 
@@ -134,7 +144,10 @@ public sealed class ElfSymbolsCompiledTests : IDisposable
     public void WithoutBuildId_BuildIdIsNull()
     {
         if (_gcc is null)
+        {
             return;
+        }
+
         var path = Compile("probe-no-build-id", ProbeSource, "-no-pie", "-Wl,--build-id=none");
         Assert.Null(ElfTool.ReadelfBuildId(path));
 
@@ -145,7 +158,9 @@ public sealed class ElfSymbolsCompiledTests : IDisposable
     public void VersionedSymtabNames_AreStripped_AndTheDefaultVersionWins()
     {
         if (_gcc is null)
+        {
             return;
+        }
         // The linker names the two definitions "foo@VER_1" (local, non-default) and "foo@@VER_2"
         // (global, default) in .symtab; the executable exports neither in .dynsym.
         File.WriteAllText(_temp.File("versions.map"), """

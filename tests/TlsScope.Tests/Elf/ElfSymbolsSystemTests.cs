@@ -108,7 +108,10 @@ public sealed class ElfSymbolsSystemTests
     public void Node_ExportsSslReadAndWrite()
     {
         if (!File.Exists(ElfTool.Node))
+        {
             return; // node is not installed: nothing to check (it is on the development machine)
+        }
+
         var path = ElfTool.RealPath(ElfTool.Node);
 
         var elf = ElfSymbols.Open(path);
@@ -123,7 +126,9 @@ public sealed class ElfSymbolsSystemTests
             Assert.Equal(ElfTool.ExpectedFileOffset(path, function.Address), function.FileOffset);
             Assert.Equal(ElfTool.ObjdumpBytes(path, function.Address, 8), ElfTool.FileBytes(path, function.FileOffset, 8));
             if (!elf.IsSharedObject)
+            {
                 Assert.NotEqual(function.Address, function.FileOffset);
+            }
         }
     }
 

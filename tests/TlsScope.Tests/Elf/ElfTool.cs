@@ -42,7 +42,10 @@ internal static partial class ElfTool
             // "   670: 0000000000035470   131 FUNC    GLOBAL DEFAULT   13 SSL_read@@OPENSSL_3.0.0"
             var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length < 8 || !fields[0].EndsWith(':') || !fields[0][..^1].All(char.IsAsciiDigit))
+            {
                 continue;
+            }
+
             var raw = fields[7];
             var at = raw.IndexOf('@');
             symbols.Add(new Symbol(table, raw, at < 0 ? raw : raw[..at], ulong.Parse(fields[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
@@ -63,7 +66,10 @@ internal static partial class ElfTool
             // "  LOAD           0x01f000 0x000000000001f000 0x000000000001f000 0x05cff1 0x05cff1 R E 0x1000"
             var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (fields.Length < 8 || fields[0] != "LOAD")
+            {
                 continue;
+            }
+
             var flags = string.Concat(fields[6..^1]);
             loads.Add(new Load(Hex(fields[1]), Hex(fields[2]), Hex(fields[4]), flags.Contains('E')));
         }
@@ -101,9 +107,14 @@ internal static partial class ElfTool
             // " 1a6b181:\t48 89 e5             \tmov    %rsp,%rbp"
             var match = DisassemblyLine().Match(line);
             if (!match.Success)
+            {
                 continue;
+            }
+
             foreach (var hex in match.Groups[1].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
                 bytes.Add(byte.Parse(hex, NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+            }
         }
         Assert.True(bytes.Count >= count, $"objdump printed {bytes.Count} bytes at 0x{address:x} in {path}:\n{output}");
         return bytes.Take(count).ToArray();

@@ -13,7 +13,9 @@ public class CalibrationTests
         Assert.Equal(SlotKind.ClientRandom, layout.Slots[0].Kind);
         foreach (var kind in (SlotKind[])[SlotKind.Version, SlotKind.CipherId, SlotKind.MasterKey, SlotKind.ClientAppSecret,
             SlotKind.ServerAppSecret, SlotKind.ExporterSecret, SlotKind.HandshakeSecret, SlotKind.HandshakeTrafficHash])
+        {
             Assert.True(layout.Has(kind), $"no {kind}");
+        }
         // OpenSSL keeps everything: the decoded lines are exactly the callback's, both ends.
         foreach (var c in HandshakeCase.All)
         {
@@ -29,11 +31,16 @@ public class CalibrationTests
         var layout = LayoutCalibrator.Calibrate(KeyTestData.BoringSsl);
         foreach (var kind in (SlotKind[])[SlotKind.Version, SlotKind.CipherId, SlotKind.MasterKey, SlotKind.Role,
             SlotKind.WriteAppSecret, SlotKind.ReadAppSecret, SlotKind.ExporterSecret])
+        {
             Assert.True(layout.Has(kind), $"no {kind}");
+        }
         // BoringSSL frees its handshake state (and the handshake traffic secrets) once the
         // handshake is done: those two are read during the handshake, as the kernel does.
         foreach (var kind in (SlotKind[])[SlotKind.ClientHandshakeTrafficSecret, SlotKind.ServerHandshakeTrafficSecret])
+        {
             Assert.Equal(SlotPhase.Handshake, layout.Slots[layout.IndexOf(kind)].Phase);
+        }
+
         foreach (var serverFirst in (bool[])[false, true])
         {
             foreach (var c in HandshakeCase.All)

@@ -30,7 +30,10 @@ public sealed class HelperCommandTests
     public void TheUnprivilegedHelperReallyCalibrates()
     {
         if (Environment.UserName != "root")
+        {
             return; // covered by the in-process calibration tests
+        }
+
         var layout = new HelperProcessCalibrator().Calibrate("/usr/lib/x86_64-linux-gnu/libssl.so.3");
         Assert.Contains("calibrated", layout.Origin, StringComparison.Ordinal);
     }

@@ -81,6 +81,8 @@ internal static class KeyTestData
     public static void Fill(byte[] slot, int length, byte seed)
     {
         for (var i = 0; i < length; i++)
+        {
             slot[i] = (byte)(seed + i);
+        }
     }
 }

@@ -49,10 +49,17 @@ public sealed partial class KernelNamesTests
     {
         var (programs, _) = Embedded();
         foreach (var family in TlsSource.Families)
+        {
             foreach (var probe in family.Probes)
+            {
                 Assert.True(programs.Contains(probe.Program), $"{family.Name}: no program {probe.Program} in the TLS object");
+            }
+        }
+
         foreach (var syscall in ProbeTable.FdSyscalls)
+        {
             Assert.Contains("tp_" + syscall, programs);
+        }
     }
 
     [Fact]
@@ -62,11 +69,19 @@ public sealed partial class KernelNamesTests
         var used = UsedNames();
         Assert.True(used.Programs.Count >= 6 && used.Maps.Count >= 15, $"the scan found too few names: {used.Programs.Count} programs, {used.Maps.Count} maps");
         foreach (var (name, where) in used.Programs)
+        {
             Assert.True(programs.Contains(name), $"{where}: no program named {name} in any embedded object");
+        }
+
         foreach (var (name, where) in used.Maps)
+        {
             Assert.True(maps.Contains(name), $"{where}: no map named {name} in any embedded object");
+        }
+
         foreach (var map in ProcessWatch.TargetMaps)
+        {
             Assert.Contains(map, maps);
+        }
     }
 
     /// <summary>The names in src/'s calls that take a program or a map name, with where they are.</summary>
@@ -80,11 +95,16 @@ public sealed partial class KernelNamesTests
             var text = File.ReadAllText(file);
             var where = Path.GetRelativePath(src, file);
             foreach (Match m in MapCall().Matches(text))
+            {
                 maps.Add((m.Groups["name"].Value, where));
+            }
+
             foreach (Match m in ProgramCall().Matches(text))
             {
                 if (m.Groups["name"].Value != "tp_") // the syscall tracepoints, from the probe table above
+                {
                     programs.Add((m.Groups["name"].Value, where));
+                }
             }
         }
         return (programs, maps);

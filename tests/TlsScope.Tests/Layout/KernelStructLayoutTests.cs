@@ -60,8 +60,13 @@ public sealed partial class CLayoutFixture
     public static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
             if (File.Exists(Path.Combine(dir.FullName, "bpf", "include", "events.h")))
+            {
                 return dir.FullName;
+            }
+        }
+
         throw new InvalidOperationException($"no bpf/include/events.h above {AppContext.BaseDirectory}");
     }
 
@@ -76,17 +81,28 @@ public sealed partial class CLayoutFixture
             {
                 var d = declaration.Trim();
                 if (d.Length == 0)
+                {
                     continue;
+                }
+
                 var m = Declarator().Match(d);
                 if (!m.Success)
+                {
                     throw new InvalidOperationException($"cannot read the declaration '{d}' of struct {s.Groups[1].Value}");
+                }
+
                 fields.Add(new CField(m.Groups[1].Value, m.Groups[2].Success && m.Groups[2].Value.Trim() == "[]"));
             }
             result[s.Groups[1].Value] = fields;
         }
         foreach (var name in StructNames)
+        {
             if (!result.ContainsKey(name))
+            {
                 throw new InvalidOperationException($"struct {name} not found in events.h");
+            }
+        }
+
         return result;
     }
 
@@ -109,12 +125,17 @@ public sealed partial class CLayoutFixture
                 c.AppendLine(CultureInfo.InvariantCulture,
                     $"\tprintf(\"{name}.{f.Name}.offset %zu\\n\", offsetof(struct {name}, {f.Name}));");
                 if (!f.FlexibleArray)
+                {
                     c.AppendLine(CultureInfo.InvariantCulture,
                         $"\tprintf(\"{name}.{f.Name}.size %zu\\n\", sizeof(((struct {name} *)0)->{f.Name}));");
+                }
             }
         }
         foreach (var macro in Macros)
+        {
             c.AppendLine(CultureInfo.InvariantCulture, $"\tprintf(\"{macro} %lld\\n\", (long long)({macro}));");
+        }
+
         c.AppendLine("\treturn 0;");
         c.AppendLine("}");
 
@@ -130,7 +151,10 @@ public sealed partial class CLayoutFixture
             {
                 var parts = line.Split(' ');
                 if (parts.Length != 2)
+                {
                     throw new InvalidOperationException($"unexpected line from the layout program: '{line}'");
+                }
+
                 values[parts[0]] = long.Parse(parts[1], CultureInfo.InvariantCulture);
             }
             return values;
@@ -197,7 +221,10 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
         foreach (var (c_, cs) in new[] { ("valid", nameof(KernelKeyLayout.Valid)), ("version_slot", nameof(KernelKeyLayout.VersionSlot)),
             ("ready_slot12", nameof(KernelKeyLayout.ReadySlot12)), ("ready_slot13", nameof(KernelKeyLayout.ReadySlot13)),
             ("handshake_mask", nameof(KernelKeyLayout.HandshakeMask)), ("handshake_ready_slot", nameof(KernelKeyLayout.HandshakeReadySlot)) })
+        {
             Assert.True(c.Value($"tscope_key_layout.{c_}.offset") == (long)Marshal.OffsetOf<KernelKeyLayout>(cs), $"{c_} is not at {cs}'s offset");
+        }
+
         Assert.Equal(1, c.Value("TSCOPE_KEYS_HANDSHAKE"));
         Assert.Equal(CommandLineRecord.Max, c.Value("TSCOPE_CMDLINE_MAX"));
         Assert.Equal(c.Value("tscope_key_layout.slot.size"), KernelKeyLayout.Slots * Unsafe.SizeOf<MemPath>());

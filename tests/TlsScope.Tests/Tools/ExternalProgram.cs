@@ -22,7 +22,10 @@ public static class ExternalProgram
             UseShellExecute = false,
         };
         foreach (var arg in args)
+        {
             start.ArgumentList.Add(arg);
+        }
+
         start.Environment["LC_ALL"] = "C";
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
