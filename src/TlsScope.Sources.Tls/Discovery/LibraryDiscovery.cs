@@ -76,7 +76,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             var found = new List<TlsLibrary>();
             if (_targetPid is null)
             {
-                foreach (var path in LinkerCache.Find("libssl.", "libboringssl."))
+                foreach (var path in LinkerCache.Find(name => families.Any(f => f.MayBe(name))))
                 {
                     if (FileIdentity.Of(path) is { } id)
                     {
@@ -208,7 +208,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             }
 
             var name = Path.GetFileName(m.Path);
-            if (m.Path == exe || name.Contains("ssl", StringComparison.OrdinalIgnoreCase))
+            if (m.Path == exe || families.Any(f => f.MayBe(name)))
             {
                 Consider(ProcMaps.ReachablePath(m), m.Identity, found);
             }

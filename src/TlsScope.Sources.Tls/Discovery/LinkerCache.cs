@@ -5,8 +5,8 @@ namespace TlsScope.Sources.Tls.Discovery;
 /// <summary>Libraries the dynamic linker knows, from `ldconfig -p`.</summary>
 public static class LinkerCache
 {
-    /// <summary>Paths of x86-64 libraries whose soname starts with one of the prefixes.</summary>
-    public static IReadOnlyList<string> Find(params string[] sonamePrefixes)
+    /// <summary>Paths of x86-64 libraries whose soname <paramref name="wanted"/> accepts.</summary>
+    public static IReadOnlyList<string> Find(Func<string, bool> wanted)
     {
         var output = Run();
         var paths = new List<string>();
@@ -20,7 +20,7 @@ public static class LinkerCache
                 continue;
             }
 
-            if (sonamePrefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)))
+            if (wanted(name[..name.IndexOf(' ', StringComparison.Ordinal)]))
             {
                 paths.Add(line[(arrow + 3)..].Trim());
             }

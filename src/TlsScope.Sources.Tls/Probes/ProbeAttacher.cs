@@ -1,4 +1,5 @@
 using TlsScope.Bpf;
+using TlsScope.Bpf.Elf;
 using TlsScope.Sources.Tls.Discovery;
 using TlsScope.Engine;
 
@@ -49,8 +50,11 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
             }
             try
             {
-                Keep(BpfLink.AttachUprobe(obj, probe.Program, lib.Path, fn.FileOffset, probe.IsReturn, pid ?? -1, (ulong)lib.Id));
-                count++;
+                foreach (var offset in Sites(lib, probe, fn))
+                {
+                    Keep(BpfLink.AttachUprobe(obj, probe.Program, lib.Path, offset, probe.IsReturn, pid ?? -1, (ulong)lib.Id));
+                    count++;
+                }
             }
             catch (BpfException e)
             {
@@ -58,6 +62,24 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
             }
         }
         return count;
+    }
+
+    /// <summary>The file offsets a probe goes at: the function's start, or the offsets inside it
+    /// its family finds (every RET of a Go function, say).</summary>
+    private static IReadOnlyList<ulong> Sites(TlsLibrary lib, ProbeSpec probe, ElfFunction fn)
+    {
+        if (probe.Site != ProbeSite.Offsets)
+        {
+            return [fn.FileOffset];
+        }
+
+        var offsets = probe.Offsets?.Invoke(lib.Symbols, fn) ?? [];
+        if (offsets.Count == 0 && !probe.Optional)
+        {
+            throw new CaptureException($"attach {probe.Symbol} in {lib.Path}: no site found in the function for {probe.Program}");
+        }
+
+        return offsets.Select(o => fn.FileOffset + o).ToList();
     }
 
     private void Keep(BpfLink link)

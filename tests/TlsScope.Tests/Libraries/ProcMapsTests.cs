@@ -151,7 +151,7 @@ public sealed class ProcMapsTests
     [Fact]
     public void LinkerCache_FindsLibc_AtAPathThatExists()
     {
-        var paths = LinkerCache.Find("libc.");
+        var paths = LinkerCache.Find(n => n.StartsWith("libc.", StringComparison.Ordinal));
 
         Assert.NotEmpty(paths);
         Assert.All(paths, p => Assert.True(File.Exists(p), $"{p} does not exist"));
@@ -162,7 +162,7 @@ public sealed class ProcMapsTests
     public void LinkerCache_LibcIsTheLibcThisProcessRuns()
     {
         var mapped = Assert.Single(ProcMaps.ExecutableFiles(Environment.ProcessId), f => Path.GetFileName(f.Path) == "libc.so.6");
-        var cached = LinkerCache.Find("libc.so.6");
+        var cached = LinkerCache.Find(n => n == "libc.so.6");
 
         Assert.Contains(cached, p => FileIdentity.Of(p) == mapped.Identity);
     }
@@ -170,6 +170,6 @@ public sealed class ProcMapsTests
     [Fact]
     public void LinkerCache_UnknownPrefix_FindsNothing()
     {
-        Assert.Empty(LinkerCache.Find("libtlsscope-no-such-library-"));
+        Assert.Empty(LinkerCache.Find(n => n.StartsWith("libtlsscope-no-such-library-", StringComparison.Ordinal)));
     }
 }
