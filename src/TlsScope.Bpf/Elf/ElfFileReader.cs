@@ -22,6 +22,8 @@ internal sealed class ElfFileReader
     private const ushort EmX86_64 = 62;
 
     private const uint PtLoad = 1;
+    private const uint PtDynamic = 2;
+    private const uint PtInterp = 3;
     private const uint PtNote = 4;
     private const uint PfX = 1;
 
@@ -42,6 +44,11 @@ internal sealed class ElfFileReader
     private const ushort VersymHidden = 0x8000;
     private const uint NtGnuBuildId = 3;
 
+    private const ulong DtNull = 0, DtNeeded = 1, DtStrtab = 5, DtStrsz = 10, DtRpath = 15, DtRunpath = 29;
+
+    // A dynamic section or its string table is a few KiB; a larger one is a damaged file.
+    private const ulong MaxDynamicSize = 1 << 20;
+
     // Note segments are a few hundred bytes; anything far larger is not worth reading for a build id.
     private const ulong MaxNotesSize = 1 << 20;
 
@@ -56,7 +63,8 @@ internal sealed class ElfFileReader
         _length = (ulong)RandomAccess.GetLength(file);
     }
 
-    public ElfSymbols Read()
+    /// <summary>The ELF header checked, and the program and (when asked) section headers.</summary>
+    private (ushort Type, Segment[] Segments, Section[] Sections) ReadLayout(bool withSections)
     {
         Span<byte> header = stackalloc byte[EhdrSize];
         header = header[..ReadAtMost(0, header)];
@@ -126,7 +134,13 @@ internal sealed class ElfFileReader
         }
 
         var segments = ReadSegments(phoff, phnum, phentsize);
-        var sections = shoff == 0 ? [] : ReadSections(shoff, shnum, shentsize);
+        var sections = shoff == 0 || !withSections ? [] : ReadSections(shoff, shnum, shentsize);
+        return (type, segments, sections);
+    }
+
+    public ElfSymbols Read()
+    {
+        var (type, segments, sections) = ReadLayout(withSections: true);
 
         var symbolCount = 0UL;
         foreach (var s in sections)
@@ -150,6 +164,65 @@ internal sealed class ElfFileReader
         }
 
         return new ElfSymbols(_path, FindBuildId(segments, sections), type == EtDyn, functions);
+    }
+
+    /// <summary>What the dynamic loader reads of the file: its interpreter, needed libraries and
+    /// search paths. Only the program headers, PT_INTERP, PT_DYNAMIC and the dynamic string
+    /// table are read: cheap enough for every exec.</summary>
+    public ElfDynamicInfo ReadDynamic()
+    {
+        var (_, segments, _) = ReadLayout(withSections: false);
+        string? interpreter = null;
+        var dynamicSegment = Array.FindIndex(segments, s => s.Type == PtDynamic);
+        var interp = Array.FindIndex(segments, s => s.Type == PtInterp);
+        if (interp >= 0)
+        {
+            interpreter = CString(ReadBytes(segments[interp].Offset, Math.Min(segments[interp].FileSize, 4096), "interpreter"), 0);
+        }
+
+        if (dynamicSegment < 0)
+        {
+            return new ElfDynamicInfo(interpreter, [], [], []);
+        }
+
+        var dynamic = ReadBytes(segments[dynamicSegment].Offset, Math.Min(segments[dynamicSegment].FileSize, MaxDynamicSize), "dynamic section");
+        ulong strtab = 0, strsz = 0;
+        var needed = new List<ulong>();
+        var runpath = new List<ulong>();
+        var rpath = new List<ulong>();
+        for (var at = 0; at + 16 <= dynamic.Length; at += 16)
+        {
+            var tag = U64(dynamic, at);
+            var value = U64(dynamic, at + 8);
+            if (tag == DtNull)
+            {
+                break;
+            }
+
+            switch (tag)
+            {
+                case DtNeeded: needed.Add(value); break;
+                case DtStrtab: strtab = value; break;
+                case DtStrsz: strsz = value; break;
+                case DtRpath: rpath.Add(value); break;
+                case DtRunpath: runpath.Add(value); break;
+            }
+        }
+
+        if (strtab == 0 || !TryMapToFile(segments, strtab, out var strtabOffset))
+        {
+            return new ElfDynamicInfo(interpreter, [], [], []);
+        }
+
+        var strings = ReadBytes(strtabOffset, Math.Min(strsz, MaxDynamicSize), "dynamic string table");
+        List<string> Names(List<ulong> offsets) => offsets.Where(o => o < (ulong)strings.Length).Select(o => CString(strings, (int)o)).ToList();
+        return new ElfDynamicInfo(interpreter, Names(needed), Names(runpath), Names(rpath));
+    }
+
+    private static string CString(byte[] bytes, int start)
+    {
+        var end = Array.IndexOf(bytes, (byte)0, start);
+        return System.Text.Encoding.UTF8.GetString(bytes, start, (end < 0 ? bytes.Length : end) - start);
     }
 
     private Segment[] ReadSegments(ulong phoff, ulong phnum, ushort phentsize)

@@ -21,6 +21,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 {
     private readonly int? _targetPid = target.SinglePid;
     private readonly Lock _gate = new(); // start-up, the discovery thread and the exec thread all scan
+    private readonly DependencyResolver _dependencies = new();
 
     /// <summary>A process's maps are read again on each scan for this long after it is first
     /// seen: its loader or a dlopen may map TLS libraries after exec.</summary>
@@ -71,57 +72,64 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
     /// <summary>Looks at everything there is now; returns the libraries not found before.</summary>
     public List<TlsLibrary> ScanAll()
     {
-        lock (_gate)
+        var found = new List<TlsLibrary>();
+        if (_targetPid is null)
         {
-            var found = new List<TlsLibrary>();
-            if (_targetPid is null)
+            foreach (var path in LinkerCache.Find(name => families.Any(f => f.MayBe(name))))
             {
-                foreach (var path in LinkerCache.Find(name => families.Any(f => f.MayBe(name))))
+                if (FileIdentity.Of(path) is { } id)
                 {
-                    if (FileIdentity.Of(path) is { } id)
-                    {
-                        Consider(path, id, found);
-                    }
+                    Consider(path, id, found);
                 }
             }
+        }
 
-            foreach (var pid in Pids())
+        foreach (var pid in Pids())
+        {
+            lock (_gate)
             {
                 _firstSeen.TryAdd(pid, DateTime.UtcNow);
-                ScanProcess(pid, found);
             }
-            return found;
+
+            ScanProcess(pid, found);
         }
+
+        return found;
     }
 
     /// <summary>Looks at processes started since the last scan (and young ones again).</summary>
     public List<TlsLibrary> ScanNew()
     {
-        lock (_gate)
+        var found = new List<TlsLibrary>();
+        var now = DateTime.UtcNow;
+        var alive = new HashSet<int>();
+        foreach (var pid in Pids())
         {
-            var found = new List<TlsLibrary>();
-            var now = DateTime.UtcNow;
-            var alive = new HashSet<int>();
-            foreach (var pid in Pids())
+            alive.Add(pid);
+            DateTime seen;
+            lock (_gate)
             {
-                alive.Add(pid);
-                if (!_firstSeen.TryGetValue(pid, out var seen))
+                if (!_firstSeen.TryGetValue(pid, out seen))
                 {
                     _firstSeen[pid] = seen = now;
                 }
-
-                if (_targetPid is not null || now - seen <= YoungProcess)
-                {
-                    ScanProcess(pid, found);
-                }
             }
+
+            if (_targetPid is not null || now - seen <= YoungProcess)
+            {
+                ScanProcess(pid, found);
+            }
+        }
+
+        lock (_gate)
+        {
             foreach (var gone in _firstSeen.Keys.Where(p => !alive.Contains(p)).ToList())
             {
                 _firstSeen.Remove(gone);
             }
-
-            return found;
         }
+
+        return found;
     }
 
     /// <summary>A path the user named with --libssl, examined already by <see cref="Examine"/>.</summary>
@@ -180,20 +188,40 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         : target.Scope == TargetScope.Everything ? ProcMaps.AllPids()
         : ProcMaps.AllPids().Where(pid => target.InScope(pid, traced));
 
-    /// <summary>A traced process runs a new program: the executable itself is looked at now (a
-    /// statically linked TLS binary, node), and the process is young again, so the libraries its
-    /// loader maps are found by the next scans.</summary>
+    /// <summary>A traced process runs a new program: the program and every library its loader
+    /// will map (<see cref="DependencyResolver"/>, inside the process's root) are looked at now,
+    /// before the loader has even mapped them, so their first TLS call is seen. The process is
+    /// young again, so a library it opens later (dlopen) is found by the next scans.</summary>
     public List<TlsLibrary> ScanExec(ExecEvent exec)
     {
         var found = new List<TlsLibrary>();
+        var pid = exec.Process.Pid;
         lock (_gate)
         {
-            _firstSeen[exec.Process.Pid] = DateTime.UtcNow;
-            if (!_examined.ContainsKey(exec.Executable) && ExecutablePath(exec.Process.Pid, exec.Executable) is { } path)
+            _firstSeen[pid] = DateTime.UtcNow;
+        }
+
+        if (ExecutablePath(pid, exec.Executable) is not { } exe)
+        {
+            return found; // gone already
+        }
+
+        Consider(exe, exec.Executable, found);
+        var root = DependencyResolver.RootOf(pid);
+        var inRoot = ExePath(pid);
+        if (inRoot is null)
+        {
+            return found;
+        }
+
+        foreach (var library in _dependencies.Resolve(root, inRoot, DependencyResolver.LibraryPathOf(pid)).Skip(1))
+        {
+            if (families.Any(f => f.MayBe(Path.GetFileName(library))) && FileIdentity.Of(library) is { } id)
             {
-                Consider(path, exec.Executable, found);
+                Consider(library, id, found);
             }
         }
+
         return found;
     }
 
@@ -202,7 +230,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         var exe = ExePath(pid);
         foreach (var m in ProcMaps.ExecutableFiles(pid))
         {
-            if (_examined.ContainsKey(m.Identity))
+            if (IsExamined(m.Identity))
             {
                 continue;
             }
@@ -227,14 +255,26 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         }
     }
 
+    private bool IsExamined(FileIdentity id)
+    {
+        lock (_gate)
+        {
+            return _examined.ContainsKey(id);
+        }
+    }
+
+    /// <summary>Examines a file once (by identity): the ELF read happens outside the lock, so a
+    /// scan of a large file never holds up an exec's attach.</summary>
     private void Consider(string path, FileIdentity id, List<TlsLibrary> found)
     {
-        if (_examined.ContainsKey(id))
+        lock (_gate)
         {
-            return;
+            if (!_examined.TryAdd(id, null))
+            {
+                return;
+            }
         }
 
-        _examined[id] = null;
         ElfSymbols elf;
         try
         {
@@ -246,7 +286,10 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         }
         if (FamilyOf(elf, families) is { } family)
         {
-            found.Add(Add(path, id, family, elf));
+            lock (_gate)
+            {
+                found.Add(Add(path, id, family, elf));
+            }
         }
     }
 

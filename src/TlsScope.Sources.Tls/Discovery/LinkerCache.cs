@@ -2,43 +2,56 @@ using System.Diagnostics;
 
 namespace TlsScope.Sources.Tls.Discovery;
 
-/// <summary>Libraries the dynamic linker knows, from `ldconfig -p`.</summary>
+/// <summary>Libraries the dynamic linker knows, from `ldconfig -p` (the host's cache, or another
+/// root's: a container's /etc/ld.so.cache).</summary>
 public static class LinkerCache
 {
-    /// <summary>Paths of x86-64 libraries whose soname <paramref name="wanted"/> accepts.</summary>
-    public static IReadOnlyList<string> Find(Func<string, bool> wanted)
+    private static readonly string[] Ldconfig = ["/sbin/ldconfig", "/usr/sbin/ldconfig"];
+
+    /// <summary>Paths of the host's x86-64 libraries whose soname <paramref name="wanted"/> accepts.</summary>
+    public static IReadOnlyList<string> Find(Func<string, bool> wanted) =>
+        Read(null).Where(e => wanted(e.Key)).Select(e => e.Value).ToList();
+
+    /// <summary>The x86-64 entries of a cache file (null: the host's), soname to path as the
+    /// cache's root sees it; the first entry of a name wins, as the loader takes it.</summary>
+    public static Dictionary<string, string> Read(string? cacheFile)
     {
-        var output = Run();
-        var paths = new List<string>();
-        foreach (var line in output.Split('\n'))
+        var entries = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var line in Run(cacheFile).Split('\n'))
         {
             // "\tlibssl.so.3 (libc6,x86-64) => /lib/x86_64-linux-gnu/libssl.so.3"
             var arrow = line.IndexOf("=> ", StringComparison.Ordinal);
-            var name = line.TrimStart();
             if (arrow < 0 || !line.Contains("x86-64", StringComparison.Ordinal))
             {
                 continue;
             }
 
-            if (wanted(name[..name.IndexOf(' ', StringComparison.Ordinal)]))
+            var name = line.TrimStart();
+            var space = name.IndexOf(' ', StringComparison.Ordinal);
+            if (space > 0)
             {
-                paths.Add(line[(arrow + 3)..].Trim());
+                entries.TryAdd(name[..space], line[(arrow + 3)..].Trim());
             }
         }
-        return paths;
+
+        return entries;
     }
 
-    private static string Run()
+    private static string Run(string? cacheFile)
     {
-        foreach (var ldconfig in new[] { "/sbin/ldconfig", "/usr/sbin/ldconfig", "ldconfig" })
+        foreach (var ldconfig in Ldconfig.Where(File.Exists))
         {
+            var start = new ProcessStartInfo(ldconfig) { RedirectStandardOutput = true, RedirectStandardError = true };
+            start.ArgumentList.Add("-p");
+            if (cacheFile is not null)
+            {
+                start.ArgumentList.Add("-C");
+                start.ArgumentList.Add(cacheFile);
+            }
+
             try
             {
-                using var p = Process.Start(new ProcessStartInfo(ldconfig, "-p")
-                {
-                    RedirectStandardOutput = true,
-                    RedirectStandardError = true,
-                })!;
+                using var p = Process.Start(start)!;
                 var text = p.StandardOutput.ReadToEnd();
                 p.WaitForExit();
                 return text;
@@ -48,6 +61,7 @@ public static class LinkerCache
                 // try the next location
             }
         }
+
         return "";
     }
 }
