@@ -200,6 +200,9 @@ struct tscope_config {
 	__u32 filter_comm;  /* 1: comm applies */
 	__u32 follow_forks; /* bpf/process: children of traced processes join target_tgids */
 	__u32 exec_events;  /* bpf/process: an event for every exec of a traced process */
+	__u32 hold_new; /* bpf/process: stop a never-seen program at its exec until user space has
+			     * attached to it (TSCOPE_EXEC_HELD; user space sends SIGCONT) */
+	__u32 self_pid; /* TlsScope's own pid: its children are never held */
 	__u32 max_payload;  /* 0: unlimited; else bytes kept per call */
 	__u32 wakeup_bytes; /* wake the reader early once this much is unread */
 	__u32 keys; /* 1: --keylog/--pcapng: read TLS secrets (keys.h); 0 skips even the lookups */
@@ -208,6 +211,10 @@ struct tscope_config {
 
 /* ---- processes (bpf/process) ---- */
 #define TSCOPE_PATH_MAX 256
+
+enum tscope_exec_flags {
+	TSCOPE_EXEC_HELD = 1, /* the program is stopped (SIGSTOP) until user space continues it */
+};
 
 /* A traced process executed a program (the exec has happened: head.task is the new program). */
 struct tscope_exec {
@@ -228,7 +235,7 @@ _Static_assert(__builtin_offsetof(struct tscope_chunk, addr) == 104, "tscope_chu
 _Static_assert(sizeof(struct tscope_chunk) == 144, "tscope_chunk layout");
 _Static_assert(sizeof(struct tscope_conn_close) == 80, "tscope_conn_close layout");
 _Static_assert(sizeof(struct tscope_stats) == 56, "tscope_stats layout");
-_Static_assert(sizeof(struct tscope_config) == 56, "tscope_config layout");
+_Static_assert(sizeof(struct tscope_config) == 64, "tscope_config layout");
 _Static_assert(sizeof(struct tscope_exec) == 336, "tscope_exec layout");
 _Static_assert(sizeof(struct tscope_mem_path) == 24, "tscope_mem_path layout");
 _Static_assert(sizeof(struct tscope_key_layout) == 312, "tscope_key_layout layout");

@@ -26,6 +26,40 @@ struct {
 	__type(value, __u64);
 } process_lost SEC(".maps");
 
+/* Programs user space has examined (whether they hold TLS or not), by the kernel's device
+ * number and inode: only a program not in here is held at its exec. */
+struct exe_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct exe_key);
+	__type(value, __u8);
+} known_exes SEC(".maps");
+
+#define TSCOPE_SIGSTOP 19
+#define TSCOPE_PIDTYPE_PGID 2
+
+/* Holding a program is invisible to it and to a parent that does not do job control: it is
+ * stopped before its first instruction and continued once its probes are in. Never a traced one
+ * (strace, gdb see a stop), a child of TlsScope itself (its helpers run while it waits on them),
+ * or a process group leader: a job-control shell puts each job in a group of its own and would
+ * report the stop ("Stopped") and take the terminal back. */
+static __always_inline int may_hold(struct task_struct *task, __u32 tgid)
+{
+	if (!cfg.hold_new || BPF_CORE_READ(task, ptrace))
+		return 0;
+	if (BPF_CORE_READ(task, real_parent, tgid) == cfg.self_pid)
+		return 0;
+	struct pid *group = BPF_CORE_READ(task, signal, pids[TSCOPE_PIDTYPE_PGID]);
+	if (!group || BPF_CORE_READ(group, numbers[0].nr) == tgid)
+		return 0;
+	return 1;
+}
+
 /* A new process (not a thread) whose parent is traced joins the target. */
 SEC("raw_tp/sched_process_fork")
 int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
@@ -73,12 +107,17 @@ int BPF_PROG(process_exec, struct task_struct *task, pid_t old_pid, struct linux
 			*lost += 1;
 		return 0;
 	}
-	event_head(&e->head, TSCOPE_EVENT_EXEC, 0, pid_tgid);
 	struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
 	__u32 dev = BPF_CORE_READ(inode, i_sb, s_dev); /* the kernel's dev_t: major << 20 | minor */
+	struct exe_key exe = { .dev = dev, .ino = BPF_CORE_READ(inode, i_ino) };
+	__u32 flags = 0;
+	if (may_hold(task, pid_tgid >> 32) && !bpf_map_lookup_elem(&known_exes, &exe) &&
+	    bpf_send_signal(TSCOPE_SIGSTOP) == 0)
+		flags = TSCOPE_EXEC_HELD;
+	event_head(&e->head, TSCOPE_EVENT_EXEC, flags, pid_tgid);
 	e->exe_major = dev >> 20;
 	e->exe_minor = dev & 0xfffff;
-	e->exe_ino = BPF_CORE_READ(inode, i_ino);
+	e->exe_ino = exe.ino;
 	e->old_pid = old_pid;
 	const char *filename = BPF_CORE_READ(bprm, filename);
 	long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);

@@ -42,6 +42,7 @@ public sealed class CliOptions
     public readonly Option<double?> Duration = new("--duration") { HelpName = "SECONDS", Description = "Stop after SECONDS" };
     public readonly Option<int> BufferSize = new("--buffer-size") { HelpName = "MIB", Description = "Ring buffer size in MiB (rounded up to a power of two)", DefaultValueFactory = _ => 32 };
     public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Show libbpf's log (the verifier log included) and each attach" };
+    public readonly Option<bool> NoHold = new("--no-hold") { Description = "Never stop a program TlsScope has not seen before at its exec (by default it is held a few milliseconds, until its probes are in, so its first TLS byte is captured)" };
 
     /// <summary>How messages name the main output file.</summary>
     public const string OutputName = "-o";
@@ -55,7 +56,7 @@ public sealed class CliOptions
         {
             Pid, Uid, Comm, Cgroup, Container, User,
             Format, Output, Json, Raw, BodyLimit, Har, Redact, RedactHeader, Keylog, Pcapng, Filter, PcapngPlaintext,
-            Duration, BufferSize, Verbose, Command,
+            Duration, BufferSize, Verbose, NoHold, Command,
         };
         foreach (var source in Sources)
         {

@@ -109,7 +109,7 @@ public static class Program
 
             // 3. The kernel side, loaded and attached: events wait in the ring buffers. A refusal
             //    here still leaves every file as it was.
-            using var run = CaptureRun.Attach(target, sources, parsed.GetValue(cli.BufferSize), parsed.GetValue(cli.Verbose), log);
+            using var run = CaptureRun.Attach(target, sources, parsed.GetValue(cli.BufferSize), parsed.GetValue(cli.Verbose), !parsed.GetValue(cli.NoHold), log);
             running = run;
             if (stop.IsCancellationRequested)
             {

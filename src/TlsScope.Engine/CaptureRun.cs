@@ -50,7 +50,9 @@ public sealed class CaptureRun : IDisposable
     /// <summary>Loads the target's kernel side and every source's, and attaches them all: events
     /// wait in the ring buffers until <see cref="Start"/>.</summary>
     /// <exception cref="CaptureException">A one-line refusal; nothing stays attached.</exception>
-    public static CaptureRun Attach(Target target, IReadOnlyList<ICaptureSource> sources, int ringBufferMiB, bool verbose, Action<string> log)
+    /// <param name="hold">A never-seen program is stopped at its exec until the sources have
+    /// attached to it (see bpf/process/process.bpf.c for when it is never held).</param>
+    public static CaptureRun Attach(Target target, IReadOnlyList<ICaptureSource> sources, int ringBufferMiB, bool verbose, bool hold, Action<string> log)
     {
         LibBpfLog.Install(verbose, log);
         try
@@ -62,7 +64,7 @@ public sealed class CaptureRun : IDisposable
             throw new CaptureException(e.Message);
         }
         var cgroups = new CgroupNames();
-        var processes = ProcessWatch.Load(target, sources.Any(s => s.WantsExecEvents), cgroups);
+        var processes = ProcessWatch.Load(target, sources.Any(s => s.WantsExecEvents), hold, cgroups);
         var run = new CaptureRun(target, sources, processes);
         try
         {

@@ -30,6 +30,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     private readonly CaptureCounters _counters = new();
     private readonly object _attachGate = new();
     private readonly CancellationTokenSource _stopDiscovery = new();
+    private readonly List<double> _execLatencies = []; // ms from an exec to its libraries' probes
     private SourceContext? _context;
     private BpfObject? _obj;
     private ProbeAttacher? _attacher;
@@ -131,9 +132,31 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 
         try
         {
-            foreach (var lib in _discovery.ScanExec(exec))
+            var found = _discovery.ScanExec(exec);
+            foreach (var lib in found)
             {
-                Attach(lib);
+                AttachProbes(lib);
+            }
+
+            if (found.Count > 0)
+            {
+                // From the exec in the kernel to the last probe in: what a program that starts
+                // talking at once races against.
+                var latency = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100 - exec.TimeUnixNs;
+                lock (_execLatencies)
+                {
+                    _execLatencies.Add(latency / 1e6);
+                }
+
+                if (_context!.Verbose)
+                {
+                    _context.Log($"tlsscope: exec of {exec.Filename} (pid {exec.Process.Pid}): {found.Count} libraries attached {latency / 1e6:0.0} ms after the exec");
+                }
+            }
+
+            foreach (var lib in found)
+            {
+                SetKeyLayout(lib);
             }
         }
         catch (Exception e) when (e is CaptureException or IOException or UnauthorizedAccessException)
@@ -235,6 +258,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 
             try
             {
+                Reclaim(stop);
                 foreach (var lib in _discovery!.ScanNew())
                 {
                     if (stop.IsCancellationRequested)
@@ -260,6 +284,37 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
                 {
                     _context.Log($"tlsscope: discovery: {e.GetType().Name}: {e.Message}");
                 }
+            }
+        }
+    }
+
+    /// <summary>Programs started through an exec that have exited lose their probes now, in the
+    /// background: each probe's removal waits for the kernel (an RCU grace period), and a run that
+    /// saw a thousand short-lived programs must not take minutes to end. They are found anew (and
+    /// held again) if they run again.</summary>
+    private void Reclaim(CancellationToken stop)
+    {
+        foreach (var lib in _discovery!.Reclaimable())
+        {
+            if (stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            lock (_attachGate)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+            }
+
+            _attacher!.Detach(lib);
+            _discovery.Forget(lib);
+            _context!.Processes.Forget(lib.Identity);
+            if (_context.Verbose)
+            {
+                _context.Log($"tlsscope: detached {lib.Path}: its processes have exited");
             }
         }
     }
@@ -301,6 +356,27 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         if (_keys is not null)
         {
             yield return "tlsscope: " + KeyLayouts.Summary(_keys);
+        }
+
+        if (ExecAttachLine() is { } execs)
+        {
+            yield return execs;
+        }
+    }
+
+    /// <summary>"exec-time attach: 12 programs, 3.1 ms median, 8.0 ms p99 from exec to probes".</summary>
+    private string? ExecAttachLine()
+    {
+        lock (_execLatencies)
+        {
+            if (_execLatencies.Count == 0)
+            {
+                return null;
+            }
+
+            var sorted = _execLatencies.Order().ToArray();
+            double At(double q) => sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+            return $"tlsscope: exec-time attach: {sorted.Length} programs, {At(0.5):0.0} ms median, {At(0.99):0.0} ms p99, {sorted[^1]:0.0} ms max from exec to probes";
         }
     }
 

@@ -4,6 +4,12 @@ namespace TlsScope.Engine.Kernel;
 
 // Blittable mirrors of bpf/include/events.h. A test pins their sizes and offsets to the header.
 
+/// <summary>enum tscope_exec_flags (struct tscope_exec's head.flags).</summary>
+public static class ExecFlags
+{
+    public const uint Held = 1;
+}
+
 public static class EventKind
 {
     public const uint Data = 1;
@@ -59,6 +65,8 @@ public unsafe struct KernelConfig
     public uint FilterComm;
     public uint FollowForks;
     public uint ExecEvents;
+    public uint HoldNew;
+    public uint SelfPid;
     public uint MaxPayload;
     public uint WakeupBytes;
     public uint Keys;

@@ -27,6 +27,7 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     private readonly List<Action<ExecEvent>> _execHandlers = [];
     private readonly ClockOffset _clock = new();
     private readonly TaskDecoder _tasks;
+    private readonly HeldPrograms _held = new();
     private RingBuffer? _ring;
     private Thread? _reader;
     private volatile bool _stopping;
@@ -44,10 +45,17 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 
     /// <summary>Loads bpf/process with the target's filters and fills the target's maps.</summary>
     /// <param name="execEvents">Whether any source wants exec events (the kernel skips them otherwise).</param>
-    public static ProcessWatch Load(Target target, bool execEvents, CgroupNames cgroups)
+    /// <param name="hold">Stop a never-seen program at its exec until the sources have attached to it.</param>
+    public static ProcessWatch Load(Target target, bool execEvents, bool hold, CgroupNames cgroups)
     {
-        var config = new KernelConfig { ExecEvents = execEvents ? 1u : 0u };
+        var config = new KernelConfig
+        {
+            ExecEvents = execEvents ? 1u : 0u,
+            HoldNew = execEvents && hold ? 1u : 0u,
+            SelfPid = (uint)Environment.ProcessId,
+        };
         target.WriteTo(ref config);
+        HeldPrograms.ReleaseLeftovers();
         var obj = BpfObject.Open(EmbeddedObjects.Embedded(typeof(ProcessWatch).Assembly, "process.bpf.o"), "process.bpf.o");
         try
         {
@@ -100,6 +108,13 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     {
         uint key = (uint)pid, value = 0;
         return _obj.Lookup("target_tgids", new ReadOnlySpan<byte>(&key, 4), new Span<byte>(&value, 4));
+    }
+
+    /// <summary>A program will be held again at its next exec (its probes were removed).</summary>
+    public unsafe void Forget(FileIdentity program)
+    {
+        var key = new ExeKey { Dev = ((ulong)program.Major << 20) | program.Minor, Ino = program.Inode };
+        _obj.Delete("known_exes", new ReadOnlySpan<byte>(&key, sizeof(ExeKey)));
     }
 
     /// <summary>Called, on this watch's thread, for every exec of a traced process. Subscribe before <see cref="Attach"/>.</summary>
@@ -157,6 +172,31 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
             return;
         }
 
+        var held = (e.Head.Flags & ExecFlags.Held) != 0;
+        if (held)
+        {
+            _held.Held((int)e.Head.Task.Pid);
+        }
+
+        try
+        {
+            Deliver(in e);
+        }
+        finally
+        {
+            // Examined, TLS or not: not held again. And on every path, continued.
+            var key = new ExeKey { Dev = (e.ExeMajor << 20) | e.ExeMinor, Ino = e.ExeIno };
+            byte one = 1;
+            _obj.Update("known_exes", new ReadOnlySpan<byte>(&key, sizeof(ExeKey)), new ReadOnlySpan<byte>(&one, 1));
+            if (held)
+            {
+                _held.Release((int)e.Head.Task.Pid);
+            }
+        }
+    }
+
+    private unsafe void Deliver(in ExecRecord e)
+    {
         string filename;
         fixed (byte* name = e.Filename)
         {
@@ -189,6 +229,13 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
         _reader?.Join();
         _ring?.Dispose();
         _obj.Dispose();
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct ExeKey
+    {
+        public ulong Dev;
+        public ulong Ino;
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -23,6 +23,14 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
     private readonly Lock _gate = new(); // start-up, the discovery thread and the exec thread all scan
     private readonly DependencyResolver _dependencies = new();
 
+    // Libraries first seen through an exec, and the processes known to use them: when all are
+    // gone, the library's probes can go (see Reclaimable).
+    private readonly Dictionary<FileIdentity, (HashSet<int> Users, DateTime LastSeen)> _ephemeral = [];
+
+    /// <summary>How long a library started through an exec keeps its probes after its last
+    /// known user exited (it may run again).</summary>
+    private static readonly TimeSpan EphemeralGrace = TimeSpan.FromSeconds(3);
+
     /// <summary>A process's maps are read again on each scan for this long after it is first
     /// seen: its loader or a dlopen may map TLS libraries after exec.</summary>
     private static readonly TimeSpan YoungProcess = TimeSpan.FromSeconds(5);
@@ -206,7 +214,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             return found; // gone already
         }
 
-        Consider(exe, exec.Executable, found);
+        Consider(exe, exec.Executable, found, user: pid);
         var root = DependencyResolver.RootOf(pid);
         var inRoot = ExePath(pid);
         if (inRoot is null)
@@ -218,7 +226,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         {
             if (families.Any(f => f.MayBe(Path.GetFileName(library))) && FileIdentity.Of(library) is { } id)
             {
-                Consider(library, id, found);
+                Consider(library, id, found, user: pid);
             }
         }
 
@@ -232,6 +240,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         {
             if (IsExamined(m.Identity))
             {
+                AddUser(m.Identity, pid);
                 continue;
             }
 
@@ -255,6 +264,51 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         }
     }
 
+    /// <summary>Libraries started through an exec whose known users have all exited, long enough ago.</summary>
+    public List<TlsLibrary> Reclaimable()
+    {
+        var now = DateTime.UtcNow;
+        lock (_gate)
+        {
+            var idle = new List<TlsLibrary>();
+            foreach (var (id, state) in _ephemeral.ToList())
+            {
+                state.Users.RemoveWhere(pid => !Directory.Exists($"/proc/{pid}"));
+                if (state.Users.Count > 0)
+                {
+                    _ephemeral[id] = (state.Users, now);
+                }
+                else if (now - state.LastSeen > EphemeralGrace && _examined.GetValueOrDefault(id) is { } lib)
+                {
+                    idle.Add(lib);
+                }
+            }
+
+            return idle;
+        }
+    }
+
+    /// <summary>The library's probes are gone: the next exec or scan finds it anew.</summary>
+    public void Forget(TlsLibrary lib)
+    {
+        lock (_gate)
+        {
+            _ephemeral.Remove(lib.Identity);
+            _examined.Remove(lib.Identity);
+        }
+    }
+
+    private void AddUser(FileIdentity id, int pid)
+    {
+        lock (_gate)
+        {
+            if (_ephemeral.TryGetValue(id, out var state))
+            {
+                state.Users.Add(pid);
+            }
+        }
+    }
+
     private bool IsExamined(FileIdentity id)
     {
         lock (_gate)
@@ -265,12 +319,19 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 
     /// <summary>Examines a file once (by identity): the ELF read happens outside the lock, so a
     /// scan of a large file never holds up an exec's attach.</summary>
-    private void Consider(string path, FileIdentity id, List<TlsLibrary> found)
+    /// <param name="user">The process an exec found it for: the library is ephemeral (its probes
+    /// go when its users have exited), unless something else found it first.</param>
+    private void Consider(string path, FileIdentity id, List<TlsLibrary> found, int? user = null)
     {
         lock (_gate)
         {
             if (!_examined.TryAdd(id, null))
             {
+                if (user is { } known && _ephemeral.TryGetValue(id, out var state))
+                {
+                    state.Users.Add(known);
+                }
+
                 return;
             }
         }
@@ -289,6 +350,10 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             lock (_gate)
             {
                 found.Add(Add(path, id, family, elf));
+                if (user is { } pid)
+                {
+                    _ephemeral[id] = ([pid], DateTime.UtcNow);
+                }
             }
         }
     }

@@ -9,7 +9,9 @@ namespace TlsScope.Sources.Tls.Probes;
 /// Owns the links; disposing detaches them all. The session keeps attaches and disposal apart.</summary>
 public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposable
 {
-    private readonly List<BpfLink> _links = [];
+    private const int Tracepoints = -1; // the key of the syscall tracepoints' links
+
+    private readonly Dictionary<int, List<BpfLink>> _links = []; // by library id
     private readonly object _gate = new();
 
     public int LinkCount
@@ -18,7 +20,7 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
         {
             lock (_gate)
             {
-                return _links.Count;
+                return _links.Values.Sum(l => l.Count);
             }
         }
     }
@@ -27,7 +29,23 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
     {
         foreach (var syscall in ProbeTable.FdSyscalls)
         {
-            Keep(BpfLink.AttachTracepoint(obj, "tp_" + syscall, "syscalls", "sys_enter_" + syscall));
+            Keep(Tracepoints, BpfLink.AttachTracepoint(obj, "tp_" + syscall, "syscalls", "sys_enter_" + syscall));
+        }
+    }
+
+    /// <summary>Removes one library's probes (each removal waits for an RCU grace period: slow,
+    /// done from the discovery thread while capturing, not at the end).</summary>
+    public void Detach(TlsLibrary lib)
+    {
+        List<BpfLink>? links;
+        lock (_gate)
+        {
+            _links.Remove(lib.Id, out links);
+        }
+
+        foreach (var link in links ?? [])
+        {
+            link.Dispose();
         }
     }
 
@@ -52,7 +70,7 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
             {
                 foreach (var offset in Sites(lib, probe, fn))
                 {
-                    Keep(BpfLink.AttachUprobe(obj, probe.Program, lib.Path, offset, probe.IsReturn, pid ?? -1, (ulong)lib.Id));
+                    Keep(lib.Id, BpfLink.AttachUprobe(obj, probe.Program, lib.Path, offset, probe.IsReturn, pid ?? -1, (ulong)lib.Id));
                     count++;
                 }
             }
@@ -82,11 +100,16 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
         return offsets.Select(o => fn.FileOffset + o).ToList();
     }
 
-    private void Keep(BpfLink link)
+    private void Keep(int library, BpfLink link)
     {
         lock (_gate)
         {
-            _links.Add(link);
+            if (!_links.TryGetValue(library, out var list))
+            {
+                _links[library] = list = [];
+            }
+
+            list.Add(link);
         }
     }
 
@@ -94,11 +117,9 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
     {
         lock (_gate)
         {
-            foreach (var l in _links)
-            {
-                l.Dispose();
-            }
-
+            // Each uprobe's release waits for an RCU grace period: hundreds of them one after
+            // another take seconds, side by side they share the waits.
+            Parallel.ForEach(_links.Values.SelectMany(l => l), new ParallelOptions { MaxDegreeOfParallelism = 32 }, l => l.Dispose());
             _links.Clear();
         }
     }
