@@ -14,7 +14,7 @@ public sealed unsafe class BpfObject : SafeHandle
 
     private BpfObject(byte[] image, string name) : base(0, ownsHandle: true)
     {
-        this._image = image;
+        _image = image;
         Name = name;
         _pin = GCHandle.Alloc(image, GCHandleType.Pinned);
     }

@@ -19,7 +19,7 @@ public sealed unsafe class RingBuffer : SafeHandle
 
     private RingBuffer(IRingBufferConsumer consumer) : base(0, ownsHandle: true)
     {
-        this._consumer = consumer;
+        _consumer = consumer;
         _self = GCHandle.Alloc(this);
     }
 

@@ -19,8 +19,8 @@ public sealed unsafe class TcFilter : IDisposable
 
     private TcFilter(int ifIndex, bool egress)
     {
-        this._ifIndex = ifIndex;
-        this._egress = egress;
+        _ifIndex = ifIndex;
+        _egress = egress;
     }
 
     /// <summary>Attaches <paramref name="program"/> (a "tc" program of a loaded object),

@@ -10,6 +10,7 @@ using TlsScope.Sources.Packets;
 using TlsScope.Sources.Tls;
 using TlsScope.Sources.Tls.Keys.Decoding;
 using TlsScope.Engine.Sources;
+using TlsScope.Engine.Targets;
 
 namespace TlsScope.Cli;
 
@@ -88,17 +89,25 @@ public static class Program
         // Signals first: a stop asked for while starting is honoured, and leaves nothing behind.
         using var stop = new CancellationTokenSource();
         CaptureRun? running = null;
-        using var signals = StopSignals.Register(stop.Cancel, () => running?.DetachWhatOutlivesUs());
+        Launcher? launched = null;
+        using var signals = StopSignals.Register(signal => OnSignal(signal, stop, launched), () => running?.DetachWhatOutlivesUs());
         try
         {
-            // 1. Every refusal that needs nothing opened: the target, the sources' options and
-            //    files, the kernel's support, the packet filter.
+            // 1. Every refusal that needs nothing opened: the kernel's support, the target, the
+            //    sources' options and files, the packet filter. A command to launch is started,
+            //    stopped before its first instruction: its pid is the target.
             if (KernelSupport.Problems() is { Count: > 0 } problems)
             {
                 throw new CaptureException(problems[0]);
             }
 
-            var target = TargetBuilder.From(cli, parsed);
+            using var launcher = (parsed.GetValue(cli.Command) ?? []) is { Length: > 0 } command
+                ? Launcher.Start(command, parsed.GetValue(cli.User))
+                : null;
+            launched = launcher;
+            var target = launcher is null
+                ? TargetBuilder.From(cli, parsed)
+                : new Target { Scope = TargetScope.Processes, Pids = [launcher.Pid], FollowForks = true, Uid = parsed.GetValue(cli.Uid), Comm = parsed.GetValue(cli.Comm) };
             target.Check();
             var demand = cli.Demand(parsed, target);
             var sources = cli.Sources.Select(d => d.Create(parsed, demand)).OfType<ICaptureSource>().ToList();
@@ -111,6 +120,11 @@ public static class Program
             //    here still leaves every file as it was.
             using var run = CaptureRun.Attach(target, sources, parsed.GetValue(cli.BufferSize), parsed.GetValue(cli.Verbose), !parsed.GetValue(cli.NoHold), log);
             running = run;
+            if (launcher is not null)
+            {
+                run.PrepareLaunch(launcher.Program, (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries));
+            }
+
             if (stop.IsCancellationRequested)
             {
                 log("tlsscope: stopped before the capture started; no output written");
@@ -126,7 +140,7 @@ public static class Program
             {
                 run.Start(new EventOutlets(fanout, fanout, fanout, fanout));
                 log($"tlsscope: ready: {run.ReadyText}");
-                if (sources.OfType<TlsSource>().FirstOrDefault() is { Libraries.Count: 0 })
+                if (launcher is null && sources.OfType<TlsSource>().FirstOrDefault() is { Libraries.Count: 0 })
                 {
                     log("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
                 }
@@ -134,6 +148,13 @@ public static class Program
                 if (parsed.GetValue(cli.Duration) is { } seconds)
                 {
                     stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+                }
+
+                if (launcher is not null)
+                {
+                    // The capture ends when the command does.
+                    launcher.Exited.ContinueWith(_ => stop.Cancel(), TaskScheduler.Default);
+                    launcher.Release();
                 }
 
                 reason = run.Run(stop.Token);
@@ -171,8 +192,13 @@ public static class Program
                 log($"tlsscope: plaintext pcapng: {plain.PacketsWritten} packets; {plain.MadeUpConnections} connections "
                     + $"with made-up addresses; {plain.MirroredChunks} chunks left to the other end of a connection traced at both");
             }
-            // An output that failed was told when it failed; it decides the status first.
-            return fanout.Failures.Count > 0 ? ExitError : run.LostAny ? ExitLoss : ExitOk;
+
+            // An output that failed was told when it failed; it decides the status first. Then
+            // loss; then, launching, the command's own status.
+            return fanout.Failures.Count > 0 ? ExitError
+                : run.LostAny ? ExitLoss
+                : launcher is { HasExited: true } ? launcher.ExitCode
+                : ExitOk;
         }
         catch (Exception e) when (e is CaptureException or OutputException or BpfException or PacketFilterException)
         {
@@ -185,4 +211,31 @@ public static class Program
             return ExitError;
         }
     }
+
+    /// <summary>SIGINT, SIGTERM and SIGHUP stop a capture. Launching, the command decides: Ctrl-C
+    /// reaches it from the terminal as it would without TlsScope (a second SIGINT stops the
+    /// capture), and SIGTERM or SIGHUP sent to TlsScope are passed on to it; the capture ends
+    /// when it exits. Returns whether this signal stopped the capture.</summary>
+    private static bool OnSignal(PosixSignal signal, CancellationTokenSource stop, Launcher? launched)
+    {
+        if (launched is null || launched.HasExited)
+        {
+            stop.Cancel();
+            return true;
+        }
+
+        switch (signal)
+        {
+            case PosixSignal.SIGINT when Interlocked.Exchange(ref _sawInterrupt, 1) == 0:
+                return false;
+            case PosixSignal.SIGINT:
+                stop.Cancel();
+                return true;
+            default:
+                launched.Forward(signal == PosixSignal.SIGHUP ? 1 : 15);
+                return false;
+        }
+    }
+
+    private static int _sawInterrupt;
 }

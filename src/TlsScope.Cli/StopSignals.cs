@@ -15,7 +15,11 @@ internal static partial class StopSignals
     private const int SIGHUP = 1, SIGINT = 2, SIGTERM = 15;
     private static readonly nint SigDfl = 0, SigIgn = 1;
 
-    public static IDisposable Register(Action stop, Action beforeDying)
+    public static IDisposable Register(Action stop, Action beforeDying) => Register(_ => { stop(); return true; }, beforeDying);
+
+    /// <param name="handle">Called for each signal until one of them stops the capture (returns
+    /// true); the signal after that ends the process.</param>
+    public static IDisposable Register(Func<PosixSignal, bool> handle, Action beforeDying)
     {
         Signal(SIGINT, SigDfl);
         Signal(SIGTERM, SigDfl);
@@ -23,13 +27,16 @@ internal static partial class StopSignals
         var stopping = 0;
         void Handle(PosixSignalContext c)
         {
-            if (Interlocked.Exchange(ref stopping, 1) == 1)
+            if (Volatile.Read(ref stopping) == 1)
             {
-                beforeDying(); // the second one: the default action follows
+                beforeDying(); // after a stop: the default action follows
                 return;
             }
-            c.Cancel = true; // the first one: detach and summarise instead of dying
-            stop();
+            c.Cancel = true; // detach and summarise (or, launching, let the command decide) instead of dying
+            if (handle(c.Signal))
+            {
+                Volatile.Write(ref stopping, 1);
+            }
         }
         registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle));
         registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle));

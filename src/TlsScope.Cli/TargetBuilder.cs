@@ -11,8 +11,9 @@ namespace TlsScope.Cli;
 public static class TargetBuilder
 {
     /// <exception cref="CaptureException">A cgroup or container that does not exist, one line.</exception>
-    public static Target From(CliOptions cli, ParseResult r, string cgroupRoot = CgroupNames.DefaultRoot)
+    public static Target From(CliOptions cli, ParseResult r)
     {
+        var cgroupRoot = CgroupNames.Hierarchy;
         var target = new Target { Uid = r.GetValue(cli.Uid), Comm = r.GetValue(cli.Comm) };
         if ((r.GetValue(cli.Pid) ?? []) is { Length: > 0 } pids)
         {
@@ -32,7 +33,8 @@ public static class TargetBuilder
         return target;
     }
 
-    /// <summary>A cgroup v2 directory: a path under the hierarchy, or one relative to its root.</summary>
+    /// <summary>A cgroup v2 directory: a path under the hierarchy's mount, or one relative to its
+    /// root ("/system.slice/x.service", as /proc/PID/cgroup shows it).</summary>
     private static string CgroupDirectory(string given, string root)
     {
         if (!File.Exists(Path.Combine(root, "cgroup.controllers")))

@@ -36,9 +36,9 @@ public sealed class CaptureRun : IDisposable
 
     private CaptureRun(Target target, IReadOnlyList<ICaptureSource> sources, ProcessWatch processes)
     {
-        this._target = target;
-        this._sources = sources;
-        this._processes = processes;
+        _target = target;
+        _sources = sources;
+        _processes = processes;
     }
 
     public Target Target => _target;
@@ -94,6 +94,15 @@ public sealed class CaptureRun : IDisposable
         {
             var described = _target.Describe();
             return string.Join(", ", _sources.Select(s => s.ReadyText)) + (described.Length == 0 ? "" : $" ({described})");
+        }
+    }
+
+    /// <summary>Launch mode: every source attaches to the program before it runs.</summary>
+    public void PrepareLaunch(string program, IReadOnlyList<string> libraryPath)
+    {
+        foreach (var source in _sources)
+        {
+            source.PrepareLaunch(program, libraryPath);
         }
     }
 

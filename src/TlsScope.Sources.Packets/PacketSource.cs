@@ -64,7 +64,7 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
             throw new CaptureException("--pcapng: no network interface is up");
         }
 
-        this._context = context;
+        _context = context;
         _tasks = new TaskDecoder(context.Cgroups);
         var config = new KernelConfig { WakeupBytes = EmbeddedObjects.RingSize(context.RingBufferMiB) / 8 };
         context.Target.WriteTo(ref config);
@@ -105,7 +105,7 @@ public sealed class PacketSource(IReadOnlyList<NetworkInterfaces.Entry> chosen) 
 
     private unsafe void Attach(Target target, Func<int, bool> traced, Action<string> log, bool verbose)
     {
-        var obj = this._obj!;
+        var obj = _obj!;
         // Owners first: from here on connect()/listen() are seen, and older sockets are seeded.
         _stateLink = BpfLink.AttachTracepoint(obj, "tp_sock_state", "sock", "inet_sock_set_state");
         foreach (var seed in SocketOwnerSeeder.Scan(target, traced))

@@ -14,7 +14,7 @@ public sealed class TcHookClaims : IDisposable
     private const string Dir = "/run/tlsscope";
     private readonly string _file;
 
-    private TcHookClaims(string file) => this._file = file;
+    private TcHookClaims(string file) => _file = file;
 
     /// <summary>Removes stale filters of ours on every interface of this namespace and claims
     /// the hooks about to be attached.</summary>

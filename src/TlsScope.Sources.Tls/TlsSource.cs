@@ -64,7 +64,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 
     public void Attach(SourceContext context)
     {
-        this._context = context;
+        _context = context;
         var config = new KernelConfig
         {
             MaxPayload = options.MaxPayload,
@@ -165,6 +165,14 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
             {
                 _context.Log($"tlsscope: exec of {exec.Filename}: {e.Message}");
             }
+        }
+    }
+
+    public void PrepareLaunch(string program, IReadOnlyList<string> libraryPath)
+    {
+        foreach (var lib in _discovery!.ScanProgram(program, libraryPath))
+        {
+            AttachProbes(lib);
         }
     }
 

@@ -8,9 +8,33 @@ namespace TlsScope.Engine.Processes;
 /// directory) to paths and container ids. The hierarchy is walked once and again when an id is
 /// not found (at most once a second: a cgroup made since then), never per event.
 /// </summary>
-public sealed partial class CgroupNames(string root = CgroupNames.DefaultRoot)
+public sealed partial class CgroupNames(string? root = null)
 {
-    public const string DefaultRoot = "/sys/fs/cgroup";
+    private readonly string _root = root ?? Hierarchy;
+
+    /// <summary>Where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup on a unified host,
+    /// /sys/fs/cgroup/unified on a hybrid one (from /proc/self/mounts); the first when none is.</summary>
+    public static string Hierarchy { get; } = FindHierarchy();
+
+    private static string FindHierarchy()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/mounts"))
+            {
+                var fields = line.Split(' ');
+                if (fields.Length > 2 && fields[2] == "cgroup2")
+                {
+                    return fields[1];
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return "/sys/fs/cgroup";
+    }
 
     private static readonly TimeSpan RescanInterval = TimeSpan.FromSeconds(1);
 
@@ -38,7 +62,7 @@ public sealed partial class CgroupNames(string root = CgroupNames.DefaultRoot)
                 return null;
             }
 
-            _paths = Scan(root);
+            _paths = Scan(_root);
             _scanned = DateTime.UtcNow;
             return _paths.GetValueOrDefault(id);
         }

@@ -97,11 +97,11 @@ public static class ProcMaps
 
     /// <summary>The cgroup v2 id of a process (the inode of its cgroup's directory), or null
     /// when it is gone or not on cgroup v2.</summary>
-    public static ulong? CgroupId(int pid, string root = CgroupNames.DefaultRoot)
+    public static ulong? CgroupId(int pid)
     {
         try
         {
-            return ProcessFacts.CgroupPath(pid) is { } path ? CgroupNames.IdOf(path == "/" ? root : root + path) : null;
+            return ProcessFacts.CgroupPath(pid) is { } path ? CgroupNames.IdOf(path == "/" ? CgroupNames.Hierarchy : CgroupNames.Hierarchy + path) : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -35,8 +35,8 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 
     private ProcessWatch(BpfObject obj, Target target, CgroupNames cgroups)
     {
-        this._obj = obj;
-        this._target = target;
+        _obj = obj;
+        _target = target;
         _tasks = new TaskDecoder(cgroups);
     }
 

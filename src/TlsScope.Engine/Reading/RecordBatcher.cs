@@ -22,7 +22,7 @@ public sealed class RecordBatcher : IRingBufferConsumer
     private byte[] _block = ArrayPool<byte>.Shared.Rent(BlockSize);
     private int _used;
 
-    public RecordBatcher(long maxQueuedBytes = 512L << 20) => this._maxQueuedBytes = maxQueuedBytes;
+    public RecordBatcher(long maxQueuedBytes = 512L << 20) => _maxQueuedBytes = maxQueuedBytes;
 
     public long Records { get; private set; }
 

@@ -25,6 +25,12 @@ public interface ICaptureSource : IDisposable
     /// <summary>A new program started in a traced process (on the engine's exec thread).</summary>
     void OnExec(ExecEvent exec);
 
+    /// <summary>A program is about to be launched (launch mode): attach to it and what it loads
+    /// now, before it runs.</summary>
+    void PrepareLaunch(string program, IReadOnlyList<string> libraryPath)
+    {
+    }
+
     /// <summary>What the ready line says of this source ("17 probes on 2 libraries").</summary>
     string ReadyText { get; }
 

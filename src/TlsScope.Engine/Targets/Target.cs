@@ -147,7 +147,7 @@ public sealed record Target
     private bool InCgroup(int pid)
     {
         var path = ProcessFacts.CgroupPath(pid);
-        var target = CgroupDirectory![CgroupNames.DefaultRoot.Length..].TrimEnd('/');
+        var target = CgroupDirectory![CgroupNames.Hierarchy.Length..].TrimEnd('/');
         return path is not null && (target.Length == 0 || path == target || path.StartsWith(target + "/", StringComparison.Ordinal));
     }
 

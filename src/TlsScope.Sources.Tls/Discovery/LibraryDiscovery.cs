@@ -214,23 +214,36 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             return found; // gone already
         }
 
-        Consider(exe, exec.Executable, found, user: pid);
-        var root = DependencyResolver.RootOf(pid);
-        var inRoot = ExePath(pid);
-        if (inRoot is null)
+        if (ExePath(pid) is { } inRoot)
         {
-            return found;
-        }
-
-        foreach (var library in _dependencies.Resolve(root, inRoot, DependencyResolver.LibraryPathOf(pid)).Skip(1))
-        {
-            if (families.Any(f => f.MayBe(Path.GetFileName(library))) && FileIdentity.Of(library) is { } id)
-            {
-                Consider(library, id, found, user: pid);
-            }
+            ScanProgram(exe, exec.Executable, DependencyResolver.RootOf(pid), inRoot, DependencyResolver.LibraryPathOf(pid), found, pid);
         }
 
         return found;
+    }
+
+    /// <summary>A program about to run (launch mode): it and the libraries its loader will map.</summary>
+    public List<TlsLibrary> ScanProgram(string path, IReadOnlyList<string> libraryPath)
+    {
+        var found = new List<TlsLibrary>();
+        if (FileIdentity.Of(path) is { } id)
+        {
+            ScanProgram(path, id, "/", path, libraryPath, found, user: null);
+        }
+
+        return found;
+    }
+
+    private void ScanProgram(string exe, FileIdentity id, string root, string inRoot, IReadOnlyList<string> libraryPath, List<TlsLibrary> found, int? user)
+    {
+        Consider(exe, id, found, user);
+        foreach (var library in _dependencies.Resolve(root, inRoot, libraryPath).Skip(1))
+        {
+            if (families.Any(f => f.MayBe(Path.GetFileName(library))) && FileIdentity.Of(library) is { } libraryId)
+            {
+                Consider(library, libraryId, found, user);
+            }
+        }
     }
 
     private void ScanProcess(int pid, List<TlsLibrary> found)

@@ -75,8 +75,8 @@ public sealed class NodeHttpServer : IDisposable
 
     private NodeHttpServer(Proc proc, string dir, int port)
     {
-        this._proc = proc;
-        this._dir = dir;
+        _proc = proc;
+        _dir = dir;
         Port = port;
     }
 

@@ -14,7 +14,7 @@ public sealed class OpenSslServer : IDisposable
 
     private OpenSslServer(Proc proc, int port)
     {
-        this._proc = proc;
+        _proc = proc;
         Port = port;
     }
 

@@ -13,8 +13,8 @@ public sealed class TlsScopeRun : IDisposable
 
     private TlsScopeRun(Proc proc, string dir, string output)
     {
-        this._proc = proc;
-        this._dir = dir;
+        _proc = proc;
+        _dir = dir;
         OutputPath = output;
     }
 

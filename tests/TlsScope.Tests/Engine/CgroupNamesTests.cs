@@ -24,7 +24,7 @@ public sealed class CgroupNamesTests
     [Fact]
     public void IdsAreTheInodesOfTheHierarchysDirectories()
     {
-        if (CgroupNames.IdOf(CgroupNames.DefaultRoot) is not { } rootId || !File.Exists("/proc/self/cgroup"))
+        if (CgroupNames.IdOf(CgroupNames.Hierarchy) is not { } rootId || !File.Exists("/proc/self/cgroup"))
         {
             return; // no cgroup v2 here
         }
