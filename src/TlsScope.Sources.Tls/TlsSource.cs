@@ -257,6 +257,11 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     private void DiscoverLoop()
     {
         var stop = _stopDiscovery.Token;
+        if (_context!.Target.SinglePid is null)
+        {
+            RunIndex(stop);
+        }
+
         while (!stop.IsCancellationRequested)
         {
             if (stop.WaitHandle.WaitOne(RescanInterval))
@@ -293,6 +298,34 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
                     _context.Log($"tlsscope: discovery: {e.GetType().Name}: {e.Message}");
                 }
             }
+        }
+    }
+
+    /// <summary>The machine's TLS-capable files, attached before they first run (node, a static
+    /// client); every other indexed program needs no hold at its exec.</summary>
+    private void RunIndex(CancellationToken stop)
+    {
+        try
+        {
+            var (files, account) = new ExecutableIndex(Families).Scan(() => stop.IsCancellationRequested);
+            foreach (var lib in _discovery!.AddIndexed(files))
+            {
+                Attach(lib);
+            }
+
+            foreach (var (_, id, _) in files)
+            {
+                _context!.Processes.MarkKnown(id);
+            }
+
+            if (_context!.Verbose)
+            {
+                _context.Log($"tlsscope: index: {account.Files} files ({account.FromCache} from the cache), {account.Capable} with TLS, in {account.Took.TotalMilliseconds:0} ms");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CaptureException)
+        {
+            _context!.Log($"tlsscope: warning: the index of TLS programs failed: {e.Message}");
         }
     }
 

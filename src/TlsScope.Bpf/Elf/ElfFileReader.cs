@@ -46,6 +46,9 @@ internal sealed class ElfFileReader
 
     private const ulong DtNull = 0, DtNeeded = 1, DtStrtab = 5, DtStrsz = 10, DtRpath = 15, DtRunpath = 29;
 
+    // A string table scanned for names: larger ones (huge debug builds) are passed over.
+    private const ulong MaxScannedStrings = 64 << 20;
+
     // A dynamic section or its string table is a few KiB; a larger one is a damaged file.
     private const ulong MaxDynamicSize = 1 << 20;
 
@@ -217,6 +220,32 @@ internal sealed class ElfFileReader
         var strings = ReadBytes(strtabOffset, Math.Min(strsz, MaxDynamicSize), "dynamic string table");
         List<string> Names(List<ulong> offsets) => offsets.Where(o => o < (ulong)strings.Length).Select(o => CString(strings, (int)o)).ToList();
         return new ElfDynamicInfo(interpreter, Names(needed), Names(runpath), Names(rpath));
+    }
+
+    /// <summary>Whether any string table (.dynstr, .strtab) holds one of the names as a whole
+    /// string: a cheap screen before reading every symbol (a stripped file has no names to find).</summary>
+    public bool HasAnyName(IReadOnlyList<string> names)
+    {
+        var (_, _, sections) = ReadLayout(withSections: true);
+        var wanted = names.Select(n => System.Text.Encoding.ASCII.GetBytes("\0" + n + "\0")).ToArray();
+        foreach (var section in sections)
+        {
+            if (section.Type != ShtStrtab || section.Size > MaxScannedStrings)
+            {
+                continue;
+            }
+
+            var strings = ReadSection(section, "string table");
+            foreach (var name in wanted)
+            {
+                if (strings.AsSpan().IndexOf(name) >= 0)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private static string CString(byte[] bytes, int start)

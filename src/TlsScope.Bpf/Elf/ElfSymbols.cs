@@ -31,6 +31,16 @@ public sealed class ElfSymbols
         return new ElfFileReader(path, file).Read();
     }
 
+    /// <summary>Whether the file's string tables hold any of <paramref name="names"/>: a screen
+    /// far cheaper than <see cref="Open"/>, for looking at many files.</summary>
+    /// <exception cref="ElfFormatException">Not an x86-64 ELF executable or shared object, or damaged.</exception>
+    public static bool MayDefine(string path, IReadOnlyList<string> names)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return new ElfFileReader(path, file).HasAnyName(names);
+    }
+
     /// <summary>The path given to <see cref="Open"/>.</summary>
     public string Path { get; }
 

@@ -110,6 +110,14 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
         return _obj.Lookup("target_tgids", new ReadOnlySpan<byte>(&key, 4), new Span<byte>(&value, 4));
     }
 
+    /// <summary>A program needs no hold at its exec: examined already (the start-up index).</summary>
+    public unsafe void MarkKnown(FileIdentity program)
+    {
+        var key = new ExeKey { Dev = ((ulong)program.Major << 20) | program.Minor, Ino = program.Inode };
+        byte one = 1;
+        _obj.Update("known_exes", new ReadOnlySpan<byte>(&key, sizeof(ExeKey)), new ReadOnlySpan<byte>(&one, 1));
+    }
+
     /// <summary>A program will be held again at its next exec (its probes were removed).</summary>
     public unsafe void Forget(FileIdentity program)
     {

@@ -277,6 +277,29 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         }
     }
 
+    /// <summary>The start-up index's files: a TLS-capable one is examined (and returned when new),
+    /// any other is marked examined, so an exec of it is not looked at again.</summary>
+    public List<TlsLibrary> AddIndexed(IEnumerable<(string Path, FileIdentity Id, LibraryFamily? Family)> files)
+    {
+        var found = new List<TlsLibrary>();
+        foreach (var (path, id, family) in files)
+        {
+            if (family is null)
+            {
+                lock (_gate)
+                {
+                    _examined.TryAdd(id, null);
+                }
+            }
+            else
+            {
+                Consider(path, id, found);
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>Libraries started through an exec whose known users have all exited, long enough ago.</summary>
     public List<TlsLibrary> Reclaimable()
     {
