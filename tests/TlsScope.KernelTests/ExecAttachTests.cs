@@ -84,7 +84,7 @@ public sealed class ExecAttachTests
                 using var scope = TlsScopeRun.Start();
                 var path = $"/static-{run}";
                 using var client = Proc.Start(StaticClient.FreshCopy(dir), [server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), path]);
-                server.WaitForRequest("\r\n\r\n");
+                server.WaitForRequest();
                 server.Send($"HTTP/1.0 200 OK\r\n\r\n{Reply}");
                 Assert.True(client.WaitForExit(TimeSpan.FromSeconds(30)), client.Stderr);
                 Assert.Equal(0, client.Process.ExitCode);

@@ -155,6 +155,27 @@ public sealed class DependencyResolver
         return FileIdentity.Of(root) is { } theirs && theirs == FileIdentity.Of("/") ? "/" : root;
     }
 
+    /// <summary>A path of a process's, as /proc shows it to us, made relative to the process's root:
+    /// a chroot in our mount namespace shows as its directory ("/srv/root/usr/bin/curl"), another
+    /// mount namespace's files as the process sees them already.</summary>
+    public static string InRoot(int pid, string root, string seen)
+    {
+        if (root == "/")
+        {
+            return seen;
+        }
+
+        try
+        {
+            var rootSeen = new FileInfo($"/proc/{pid}/root").LinkTarget?.TrimEnd('/');
+            return rootSeen is { Length: > 0 } && seen.StartsWith(rootSeen + "/", StringComparison.Ordinal) ? seen[rootSeen.Length..] : seen;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return seen;
+        }
+    }
+
     /// <summary>A process's LD_LIBRARY_PATH, from its environment.</summary>
     public static IReadOnlyList<string> LibraryPathOf(int pid)
     {

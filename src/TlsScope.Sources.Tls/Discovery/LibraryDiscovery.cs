@@ -214,9 +214,10 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             return found; // gone already
         }
 
-        if (ExePath(pid) is { } inRoot)
+        if (ExePath(pid) is { } seen)
         {
-            ScanProgram(exe, exec.Executable, DependencyResolver.RootOf(pid), inRoot, DependencyResolver.LibraryPathOf(pid), found, pid);
+            var root = DependencyResolver.RootOf(pid);
+            ScanProgram(exe, exec.Executable, root, DependencyResolver.InRoot(pid, root, seen), DependencyResolver.LibraryPathOf(pid), found, pid);
         }
 
         return found;
