@@ -33,6 +33,7 @@ public sealed class CaptureRun : IDisposable
     private readonly ProcessWatch _processes;
     private readonly CancellationTokenSource _failed = new();
     private bool _stopped;
+    private long _lostExecs, _overdueHolds;
 
     private CaptureRun(Target target, IReadOnlyList<ICaptureSource> sources, ProcessWatch processes)
     {
@@ -153,6 +154,8 @@ public sealed class CaptureRun : IDisposable
                 first ??= e;
             }
         }
+        _lostExecs = _processes.LostExecEvents;
+        _overdueHolds = _processes.OverdueHolds;
         _processes.Dispose();
         if (first is not null)
         {
@@ -169,7 +172,8 @@ public sealed class CaptureRun : IDisposable
         }
     }
 
-    /// <summary>Every source's summary lines, then the engine's own.</summary>
+    /// <summary>Every source's summary lines, then the engine's own (only when something went
+    /// wrong: an exec the ring had no room for was attached late, if at all).</summary>
     public IEnumerable<string> Summary()
     {
         foreach (var source in _sources)
@@ -178,6 +182,12 @@ public sealed class CaptureRun : IDisposable
             {
                 yield return line;
             }
+        }
+
+        if (_lostExecs > 0 || _overdueHolds > 0)
+        {
+            yield return $"tlsscope: execs: {_lostExecs} not seen at once (ring buffer full; found by the next scans), "
+                + $"{_overdueHolds} held past {HeldPrograms.MaxHold.TotalMilliseconds:0} ms and continued before their probes were in";
         }
     }
 

@@ -40,6 +40,9 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
         _tasks = new TaskDecoder(cgroups);
     }
 
+    /// <summary>Programs continued before their probes were in (held longer than <see cref="HeldPrograms.MaxHold"/>).</summary>
+    public long OverdueHolds => _held.Overdue;
+
     /// <summary>Exec events that did not fit the ring (a burst of execs).</summary>
     public long LostExecEvents => (long)EmbeddedObjects.SumPerCpu<Counter>(_obj, "process_lost").Value;
 
@@ -235,6 +238,7 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 
         _links.Clear();
         _reader?.Join();
+        _held.Dispose();
         _ring?.Dispose();
         _obj.Dispose();
     }

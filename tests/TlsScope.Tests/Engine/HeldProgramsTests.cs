@@ -27,7 +27,7 @@ public sealed class HeldProgramsTests : IDisposable
         }
 
         // A run that held it, then died: its pid no longer exists.
-        var held = new HeldPrograms(_dir);
+        using var held = new HeldPrograms(_dir);
         held.Held(sleeper.Id);
         var file = Assert.Single(Directory.GetFiles(_dir, "held-*"));
         File.Move(file, Path.Combine(_dir, "held-999999999"));
@@ -45,9 +45,31 @@ public sealed class HeldProgramsTests : IDisposable
     }
 
     [Fact]
+    public void NoProgramIsHeldPastTheLimitEvenIfItsProbesNeverCome()
+    {
+        using var sleeper = Process.Start("sh", ["-c", "kill -STOP $$; exec sleep 30"])!;
+        while (State(sleeper.Id) != 'T')
+        {
+            Thread.Sleep(5);
+        }
+
+        using var held = new HeldPrograms(_dir);
+        held.Held(sleeper.Id); // and nobody releases it
+        var clock = Stopwatch.StartNew();
+        while (State(sleeper.Id) == 'T' && clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            Thread.Sleep(5);
+        }
+
+        Assert.NotEqual('T', State(sleeper.Id));
+        Assert.Equal(1, held.Overdue);
+        sleeper.Kill();
+    }
+
+    [Fact]
     public void ALivingRunsFileIsLeftAloneAndReleasingForgetsThePid()
     {
-        var held = new HeldPrograms(_dir);
+        using var held = new HeldPrograms(_dir);
         held.Held(Environment.ProcessId); // this process, "held" by this living run
 
         Assert.Equal(0, HeldPrograms.ReleaseLeftovers(_dir));
