@@ -31,6 +31,8 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     private readonly object _attachGate = new();
     private readonly CancellationTokenSource _stopDiscovery = new();
     private readonly List<double> _execLatencies = []; // ms from an exec to its libraries' probes
+    private const long QuietBeforeReclaim = 2000; // ms without an exec-time attach
+    private long _lastExecAttach;
     private SourceContext? _context;
     private BpfObject? _obj;
     private ProbeAttacher? _attacher;
@@ -140,6 +142,8 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 
             if (found.Count > 0)
             {
+                Volatile.Write(ref _lastExecAttach, Environment.TickCount64);
+
                 // From the exec in the kernel to the last probe in: what a program that starts
                 // talking at once races against.
                 var latency = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100 - exec.TimeUnixNs;
@@ -335,6 +339,13 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     /// held again) if they run again.</summary>
     private void Reclaim(CancellationToken stop)
     {
+        // A removal holds the kernel's trace event lock for its whole grace period (~0.1 s here):
+        // an exec's attach would wait behind it. Only when no program has been attached lately.
+        if (Environment.TickCount64 - Volatile.Read(ref _lastExecAttach) < QuietBeforeReclaim)
+        {
+            return;
+        }
+
         foreach (var lib in _discovery!.Reclaimable())
         {
             if (stop.IsCancellationRequested)
