@@ -66,6 +66,7 @@ public sealed class CaptureRun : IDisposable
         }
         var cgroups = new CgroupNames();
         var processes = ProcessWatch.Load(target, sources.Any(s => s.WantsExecEvents), hold, cgroups);
+        processes.LogTo(log);
         var run = new CaptureRun(target, sources, processes);
         try
         {

@@ -33,6 +33,11 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     private volatile bool _stopping;
     private bool _disposed;
 
+    private Action<string>? _log;
+
+    /// <summary>Where the watch tells of an exec it could not handle.</summary>
+    public void LogTo(Action<string> log) => _log = log;
+
     private ProcessWatch(BpfObject obj, Target target, CgroupNames cgroups)
     {
         _obj = obj;
@@ -157,16 +162,18 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 
     private void ReadLoop()
     {
-        try
+        while (!_stopping)
         {
-            while (!_stopping)
+            try
             {
                 _ring!.Poll(PollMilliseconds);
             }
-        }
-        catch (Exception)
-        {
-            // a handler's failure is the handler's to report; the watch stops reading
+            catch (Exception e)
+            {
+                // One exec's handler failing (a bug) must not end exec-time attach for the rest of
+                // the run; the program it held was continued by the finally of OnRecord.
+                _log?.Invoke($"tlsscope: warning: an exec could not be handled: {e.GetType().Name}: {e.Message}");
+            }
         }
     }
 
