@@ -1,5 +1,6 @@
 /* The only structs that cross the kernel/user boundary. The C# mirrors live in
- * src/TlsScope.Capture/Events/ and a test pins their size and offsets to this file.
+ * src/TlsScope.Engine/Kernel/ (the envelope, config, exec) and each source's Events/ or
+ * *Records.cs (its records); a test pins their size and offsets to this file.
  * Rules: fixed-width types only, explicit padding (no holes), u32 flags instead of bool,
  * payload last. */
 #ifndef TLSSCOPE_EVENTS_H

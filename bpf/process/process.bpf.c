@@ -42,22 +42,31 @@ struct {
 
 #define TSCOPE_SIGSTOP 19
 #define TSCOPE_PIDTYPE_PGID 2
+#define TSCOPE_PF_KTHREAD 0x00200000
+
+static __always_inline __u32 pgrp_of(struct task_struct *task)
+{
+	struct pid *group = BPF_CORE_READ(task, signal, pids[TSCOPE_PIDTYPE_PGID]);
+	return group ? BPF_CORE_READ(group, numbers[0].nr) : 0;
+}
 
 /* Holding a program is invisible to it and to a parent that does not do job control: it is
- * stopped before its first instruction and continued once its probes are in. Never a traced one
- * (strace, gdb see a stop), a child of TlsScope itself (its helpers run while it waits on them),
- * or a process group leader: a job-control shell puts each job in a group of its own and would
- * report the stop ("Stopped") and take the terminal back. */
+ * stopped before its first instruction and continued once its probes are in. So only a process
+ * in its parent's process group is held: a job-control shell puts each job (a pipeline too) in a
+ * group of its own, and would report the stop ("Stopped") and take the terminal back. Never a
+ * traced one (strace, gdb see a stop), a child of the kernel (a usermode helper it waits on), or
+ * a helper TlsScope runs itself (it waits on them); the command it launches is held like any. */
 static __always_inline int may_hold(struct task_struct *task, __u32 tgid)
 {
 	if (!cfg.hold_new || BPF_CORE_READ(task, ptrace))
 		return 0;
-	if (BPF_CORE_READ(task, real_parent, tgid) == cfg.self_pid)
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	if (!parent || (BPF_CORE_READ(parent, flags) & TSCOPE_PF_KTHREAD))
 		return 0;
-	struct pid *group = BPF_CORE_READ(task, signal, pids[TSCOPE_PIDTYPE_PGID]);
-	if (!group || BPF_CORE_READ(group, numbers[0].nr) == tgid)
+	if (BPF_CORE_READ(parent, tgid) == cfg.self_pid && !in_target_tgids(tgid))
 		return 0;
-	return 1;
+	__u32 group = pgrp_of(task);
+	return group != 0 && group != tgid && group == pgrp_of(parent);
 }
 
 /* A new process (not a thread) whose parent is traced joins the target. */
@@ -78,16 +87,17 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	return 0;
 }
 
-/* A traced process is gone: a later process with its pid is not traced for it. */
+/* A traced process is gone (its last thread exits; the leader may go first): a later process
+ * with its pid is not traced for it. The tracepoint fires after signal->live is counted down. */
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(process_exit, struct task_struct *task)
 {
-	if (!cfg.follow_forks)
+	if (cfg.scope != TSCOPE_SCOPE_PIDS)
 		return 0;
-	__u32 pid = BPF_CORE_READ(task, pid);
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
 	__u32 tgid = BPF_CORE_READ(task, tgid);
-	if (pid == tgid)
-		bpf_map_delete_elem(&target_tgids, &tgid);
+	bpf_map_delete_elem(&target_tgids, &tgid);
 	return 0;
 }
 

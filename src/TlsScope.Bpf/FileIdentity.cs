@@ -23,6 +23,9 @@ public readonly record struct FileIdentity(uint Major, uint Minor, ulong Inode)
         return new FileIdentity(major, minor, ino);
     }
 
+    /// <summary>The user this process acts as (what a file it creates is owned by).</summary>
+    public static uint EffectiveUid => Libc.GetEuid();
+
     /// <summary>The file's owner (st_uid, after symlinks), or null when it cannot be read.</summary>
     public static unsafe uint? OwnerOf(string path)
     {

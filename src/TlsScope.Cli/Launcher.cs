@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using TlsScope.Engine;
+using TlsScope.Engine.Processes;
 
 namespace TlsScope.Cli;
 
@@ -12,9 +12,8 @@ namespace TlsScope.Cli;
 /// Its stdio is TlsScope's (the terminal), it is in TlsScope's process group (Ctrl-C reaches it as
 /// it would without TlsScope), and with <c>--user</c> it runs as that user (setpriv, as strace -u).
 /// </summary>
-internal sealed partial class Launcher : IDisposable
+internal sealed class Launcher : IDisposable
 {
-    private const int Sigcont = 18, Sigkill = 9;
     private const string Setpriv = "/usr/bin/setpriv";
 
     private readonly Process _process;
@@ -47,7 +46,7 @@ internal sealed partial class Launcher : IDisposable
         var process = Process.Start(start) ?? throw new CaptureException($"{command[0]}: cannot start it");
         var launcher = new Launcher(process, program);
         var deadline = Stopwatch.StartNew();
-        while (State(process.Id) != 'T')
+        while (ProcessFacts.State(process.Id) != 'T')
         {
             if (process.HasExited || deadline.Elapsed > TimeSpan.FromSeconds(10))
             {
@@ -65,11 +64,11 @@ internal sealed partial class Launcher : IDisposable
     public void Release()
     {
         _released = true;
-        Kill(_process.Id, Sigcont);
+        ProcessSignals.Send(_process.Id, ProcessSignals.Sigcont);
     }
 
     /// <summary>Sends a signal on to the command (SIGTERM or SIGHUP sent to TlsScope).</summary>
-    public void Forward(int signal) => Kill(_process.Id, signal);
+    public void Forward(int signal) => ProcessSignals.Send(_process.Id, signal);
 
     public bool HasExited => _process.HasExited;
 
@@ -84,8 +83,8 @@ internal sealed partial class Launcher : IDisposable
     {
         if (!_released && !_process.HasExited)
         {
-            Kill(_process.Id, Sigkill);
-            Kill(_process.Id, Sigcont);
+            ProcessSignals.Send(_process.Id, ProcessSignals.Sigkill);
+            ProcessSignals.Send(_process.Id, ProcessSignals.Sigcont);
             _process.WaitForExit();
         }
 
@@ -135,21 +134,4 @@ internal sealed partial class Launcher : IDisposable
 
         return string.Create(CultureInfo.InvariantCulture, $"--reuid={uid} --regid={gid} --init-groups");
     }
-
-    /// <summary>The state letter of /proc/PID/stat ('T' stopped), or '?' when gone.</summary>
-    private static char State(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[stat.LastIndexOf(')') + 2];
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return '?';
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "kill")]
-    private static partial int Kill(int pid, int signal);
 }

@@ -66,7 +66,7 @@ public sealed class CaptureRun : IDisposable
         }
         var cgroups = new CgroupNames();
         var processes = ProcessWatch.Load(target, sources.Any(s => s.WantsExecEvents), hold, cgroups);
-        processes.LogTo(log);
+        processes.LogTo(log, verbose);
         var run = new CaptureRun(target, sources, processes);
         try
         {
@@ -102,6 +102,11 @@ public sealed class CaptureRun : IDisposable
     /// <summary>Launch mode: every source attaches to the program before it runs.</summary>
     public void PrepareLaunch(string program, IReadOnlyList<string> libraryPath)
     {
+        if (FileIdentity.Of(program) is { } launched)
+        {
+            _processes.MarkKnown(launched); // attached below: its exec needs no hold
+        }
+
         foreach (var source in _sources)
         {
             source.PrepareLaunch(program, libraryPath);
@@ -143,6 +148,7 @@ public sealed class CaptureRun : IDisposable
         }
 
         _stopped = true;
+        _processes.StopExecs(); // nothing is held while the sources detach
         CaptureException? first = null;
         foreach (var source in _sources)
         {
@@ -167,6 +173,7 @@ public sealed class CaptureRun : IDisposable
     /// <summary>Before the process dies of a second signal: what would outlive it goes now.</summary>
     public void DetachWhatOutlivesUs()
     {
+        _processes.DetachNow();
         foreach (var source in _sources)
         {
             source.DetachWhatOutlivesUs();
@@ -174,7 +181,8 @@ public sealed class CaptureRun : IDisposable
     }
 
     /// <summary>Every source's summary lines, then the engine's own (only when something went
-    /// wrong: an exec the ring had no room for was attached late, if at all).</summary>
+    /// wrong: an exec the ring had no room for was attached late, if at all; a held program was
+    /// continued before its probes were in).</summary>
     public IEnumerable<string> Summary()
     {
         foreach (var source in _sources)
@@ -192,7 +200,9 @@ public sealed class CaptureRun : IDisposable
         }
     }
 
-    public bool LostAny => _sources.Any(s => s.LostAny);
+    /// <summary>Whether anything may be missing from the capture: a source's loss, an exec seen
+    /// late, a program continued before its probes were in.</summary>
+    public bool LostAny => _sources.Any(s => s.LostAny) || _lostExecs > 0 || _overdueHolds > 0;
 
     public void Dispose()
     {

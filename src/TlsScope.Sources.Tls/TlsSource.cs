@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using TlsScope.Bpf;
 using TlsScope.Engine;
 using TlsScope.Engine.Kernel;
@@ -33,6 +34,10 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     private readonly List<double> _execLatencies = []; // ms from an exec to its libraries' probes
     private const long QuietBeforeReclaim = 2000; // ms without an exec-time attach
     private long _lastExecAttach;
+    private readonly BlockingCollection<TlsLibrary> _layoutQueue = [];
+    private readonly HashSet<int> _layoutsSet = []; // library ids whose key layout is in the kernel
+    private Thread? _layoutThread;
+    private Thread? _indexThread;
     private SourceContext? _context;
     private BpfObject? _obj;
     private ProbeAttacher? _attacher;
@@ -48,7 +53,6 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     private bool _closed;
     private volatile bool _stopping;
     private volatile Exception? _pipelineError;
-    private string[] _libraryNames = [];
     private CaptureSummary? _summary;
     private bool _disposed;
 
@@ -117,14 +121,27 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         {
             SetKeyLayout(lib);
         }
-        // Discovery runs on its own thread so that nothing it waits on (a /proc read, a large
-        // ELF file) can delay a stop.
+
+        if (_keys is not null)
+        {
+            _layoutThread = new Thread(LayoutLoop) { Name = "tlsscope key layouts", IsBackground = true };
+            _layoutThread.Start();
+        }
+
+        // Discovery runs on threads of its own so that nothing it waits on (a /proc read, a large
+        // ELF file, the index of the machine's programs) can delay an exec's attach or a stop.
         _discoveryThread = new Thread(DiscoverLoop) { Name = "tlsscope discovery", IsBackground = true };
         _discoveryThread.Start();
+        if (_context.Target.SinglePid is null)
+        {
+            _indexThread = new Thread(RunIndex) { Name = "tlsscope index", IsBackground = true };
+            _indexThread.Start();
+        }
     }
 
-    /// <summary>A traced process runs a new program: its TLS libraries are attached now, not at
-    /// the next scan.</summary>
+    /// <summary>A traced process runs a new program (on the engine's exec thread, the program
+    /// held): its TLS libraries get their probes now, not at the next scan, and the program goes on.
+    /// Their key layouts follow on the layout thread (a calibration takes seconds).</summary>
     public void OnExec(ExecEvent exec)
     {
         if (_discovery is null)
@@ -135,15 +152,16 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         try
         {
             var found = _discovery.ScanExec(exec);
-            foreach (var lib in found)
+            if (found.Count == 0)
             {
-                AttachProbes(lib);
+                return;
             }
 
-            if (found.Count > 0)
+            // Found again or new: either way no reclaim may race this program's start.
+            Volatile.Write(ref _lastExecAttach, Environment.TickCount64);
+            var attached = found.Sum(AttachProbes);
+            if (attached > 0)
             {
-                Volatile.Write(ref _lastExecAttach, Environment.TickCount64);
-
                 // From the exec in the kernel to the last probe in: what a program that starts
                 // talking at once races against.
                 var latency = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100 - exec.TimeUnixNs;
@@ -154,13 +172,13 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 
                 if (_context!.Verbose)
                 {
-                    _context.Log($"tlsscope: exec of {exec.Filename} (pid {exec.Process.Pid}): {found.Count} libraries attached {latency / 1e6:0.0} ms after the exec");
+                    _context.Log($"tlsscope: exec of {exec.Filename} (pid {exec.Process.Pid}): {attached} probes attached {latency / 1e6:0.0} ms after the exec");
                 }
             }
 
             foreach (var lib in found)
             {
-                SetKeyLayout(lib);
+                QueueKeyLayout(lib);
             }
         }
         catch (Exception e) when (e is CaptureException or IOException or UnauthorizedAccessException)
@@ -180,41 +198,92 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         }
     }
 
-    /// <summary>Attaches from the start-up thread or the discovery thread. The gate keeps an
-    /// attach and the teardown apart: libbpf must not attach with an object being freed.</summary>
-    private void AttachProbes(TlsLibrary lib)
+    /// <summary>Attaches from the start-up thread, the discovery threads or the exec thread; a
+    /// library that has its probes already gets none. The gate keeps an attach, a reclaim and the
+    /// teardown apart: libbpf must not attach with an object being freed. Returns the probes made.</summary>
+    private int AttachProbes(TlsLibrary lib)
     {
         lock (_attachGate)
         {
             if (_closed)
             {
-                return;
+                return 0;
             }
 
-            _libraryNames = _discovery!.Libraries.Select(l => l.Name).ToArray();
             var n = _attacher!.Attach(lib);
-            if (_context!.Verbose)
+            if (n > 0 && _context!.Verbose)
             {
                 _context.Log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
+            }
+
+            return n;
+        }
+    }
+
+    /// <summary>A library found while capturing: probes, then its key layout (on the layout
+    /// thread: it may take a calibration, seconds, and neither the plaintext nor a stop may wait).</summary>
+    private void Attach(TlsLibrary lib)
+    {
+        AttachProbes(lib);
+        QueueKeyLayout(lib);
+    }
+
+    private void QueueKeyLayout(TlsLibrary lib)
+    {
+        if (_keys is null)
+        {
+            return;
+        }
+
+        lock (_layoutsSet)
+        {
+            if (_layoutsSet.Contains(lib.Id))
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            _layoutQueue.Add(lib);
+        }
+        catch (InvalidOperationException)
+        {
+            // stopping
+        }
+    }
+
+    private void LayoutLoop()
+    {
+        foreach (var lib in _layoutQueue.GetConsumingEnumerable())
+        {
+            try
+            {
+                SetKeyLayout(lib);
+            }
+            catch (Exception e)
+            {
+                _context!.Log($"tlsscope: warning: no TLS keys from {lib.Path}: {e.GetType().Name}: {e.Message}");
             }
         }
     }
 
-    /// <summary>A library found while capturing: probes, then its key layout outside the gate
-    /// (it may take a calibration, seconds, and neither the plaintext nor a stop may wait).</summary>
-    private void Attach(TlsLibrary lib)
-    {
-        AttachProbes(lib);
-        SetKeyLayout(lib);
-    }
-
     /// <summary>Tells the kernel where this library keeps its secrets, before its first call
-    /// is seen. A library without a layout still gives plaintext; the reason is reported.</summary>
+    /// is seen. A library without a layout still gives plaintext; the reason is reported (once:
+    /// a library found again keeps its id, and its layout).</summary>
     private unsafe void SetKeyLayout(TlsLibrary lib)
     {
         if (_keys is null || lib.Id >= KernelKeyLayout.MaxLibraries)
         {
             return;
+        }
+
+        lock (_layoutsSet)
+        {
+            if (!_layoutsSet.Add(lib.Id))
+            {
+                return;
+            }
         }
 
         string? problem;
@@ -254,25 +323,15 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 
     private string LibraryName(uint id)
     {
-        var names = _libraryNames;
-        return id < names.Length ? names[id] : $"library#{id}";
+        var names = _discovery?.Names ?? [];
+        return id < names.Count ? names[(int)id] : $"library#{id}";
     }
 
     private void DiscoverLoop()
     {
         var stop = _stopDiscovery.Token;
-        if (_context!.Target.SinglePid is null)
+        while (!stop.WaitHandle.WaitOne(RescanInterval))
         {
-            RunIndex(stop);
-        }
-
-        while (!stop.IsCancellationRequested)
-        {
-            if (stop.WaitHandle.WaitOne(RescanInterval))
-            {
-                return;
-            }
-
             try
             {
                 Reclaim(stop);
@@ -283,32 +342,25 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
                         return;
                     }
 
-                    try
-                    {
-                        Attach(lib);
-                    }
-                    catch (CaptureException e)
-                    {
-                        _context!.Log("tlsscope: warning: " + e.Message);
-                    }
+                    Attach(lib);
                 }
             }
             catch (Exception e)
             {
-                // /proc changes under our feet (processes exit mid-scan): a failed scan is retried
-                // on the next round and must never end the capture.
-                if (_context!.Verbose)
-                {
-                    _context.Log($"tlsscope: discovery: {e.GetType().Name}: {e.Message}");
-                }
+                // /proc changes under our feet (processes exit mid-scan), a library refuses a
+                // probe: a failed scan is retried on the next round and never ends the capture.
+                _context!.Log(e is CaptureException ? "tlsscope: warning: " + e.Message
+                    : $"tlsscope: warning: discovery: {e.GetType().Name}: {e.Message}");
             }
         }
     }
 
     /// <summary>The machine's TLS-capable files, attached before they first run (node, a static
-    /// client); every other indexed program needs no hold at its exec.</summary>
-    private void RunIndex(CancellationToken stop)
+    /// client); every other indexed program needs no hold at its exec. On its own thread: a cold
+    /// index takes a second, and rescans and execs go on meanwhile.</summary>
+    private void RunIndex()
     {
+        var stop = _stopDiscovery.Token;
         try
         {
             var (files, account) = new ExecutableIndex(Families).Scan(() => stop.IsCancellationRequested);
@@ -327,7 +379,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
                 _context.Log($"tlsscope: index: {account.Files} files ({account.FromCache} from the cache), {account.Capable} with TLS, in {account.Took.TotalMilliseconds:0} ms");
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CaptureException)
+        catch (Exception e)
         {
             _context!.Log($"tlsscope: warning: the index of TLS programs failed: {e.Message}");
         }
@@ -353,16 +405,25 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
                 return;
             }
 
+            ProbeAttacher.PendingDetach detach;
             lock (_attachGate)
             {
+                // Still idle, decided together with taking its probes: an exec that finds it from
+                // here on attaches anew (after these are gone), never relies on probes going away.
                 if (_closed)
                 {
                     return;
                 }
+
+                if (!_discovery.TryReclaim(lib))
+                {
+                    continue;
+                }
+
+                detach = _attacher!.BeginDetach(lib);
             }
 
-            _attacher!.Detach(lib);
-            _discovery.Forget(lib);
+            detach.Complete();
             _context!.Processes.Forget(lib.Identity);
             if (_context.Verbose)
             {
@@ -381,7 +442,9 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         }
 
         _stopDiscovery.Cancel();
+        _layoutQueue.CompleteAdding(); // a calibration under way finishes on its own; the gate covers it
         _discoveryThread?.Join(TimeSpan.FromSeconds(2)); // a /proc read may hang; the gate covers that
+        _indexThread?.Join(TimeSpan.FromSeconds(2));
         CloseAttachments(); // no new events from here on
         _stopping = true;
         _reader?.Join();
@@ -510,7 +573,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         CloseAttachments();
         _ring?.Dispose();
         _obj?.Dispose();
-        if (_discoveryThread is not { IsAlive: true })
+        if (_discoveryThread is not { IsAlive: true } && _indexThread is not { IsAlive: true })
         {
             _stopDiscovery.Dispose(); // a discovery thread still stuck in a /proc read keeps its token
         }

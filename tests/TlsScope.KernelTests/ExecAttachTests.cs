@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using TlsScope.KernelTests.Infrastructure;
 
 namespace TlsScope.KernelTests;
@@ -99,28 +100,49 @@ public sealed class ExecAttachTests
     }
 
     [KernelFact]
-    public void AHeldProgramIsContinuedAndAShellsOwnJobIsNeverHeld()
+    public void AScriptsChildIsHeldAndContinuedAndAShellsJobsAreNeverHeld()
     {
-        // A job of an interactive shell leads its process group: never stopped (the shell would
-        // report it Stopped); the program runs to its end with no job-control message.
         var dir = Directory.CreateTempSubdirectory("tlsscope-hold-").FullName;
+        string Fresh(string name, string from)
+        {
+            var path = Path.Combine(dir, name);
+            File.Copy(from, path);
+            return path;
+        }
+
         try
         {
-            var program = Path.Combine(dir, "fresh-true");
-            File.Copy("/bin/true", program);
-            using var scope = TlsScopeRun.Start();
-            var (code, output, _) = Proc.Run("script", ["-qec", $"bash --norc -i -c '{program}; echo status=$?'", "/dev/null"], TimeSpan.FromSeconds(30));
+            var job = Fresh("fresh-true", "/bin/true");
+            var pipeHead = Fresh("fresh-yes", "/usr/bin/yes");
+            var pipeTail = Fresh("fresh-head", "/usr/bin/head");
+            var child = Fresh("fresh-echo", "/bin/echo");
+            var scriptTail = Fresh("fresh-cat", "/bin/cat");
+            using var scope = TlsScopeRun.Start("-v");
+
+            // A job of an interactive shell, a pipeline too, has a process group of its own: never
+            // stopped (the shell would report it Stopped); each runs to its end with no message.
+            var (code, output, _) = Proc.Run("script",
+                ["-qec", $"bash --norc -i -c '{job}; echo status=$?; {pipeHead} piped | {pipeTail} -n 2; echo pipe=$?'", "/dev/null"],
+                TimeSpan.FromSeconds(30));
             Assert.Equal(0, code);
             Assert.Contains("status=0", output);
+            Assert.Matches("piped\r?\npiped\r?\n", output);
+            Assert.Contains("pipe=0", output); // head's status; yes may say "Broken pipe" (SIGPIPE is ignored under dotnet)
             Assert.DoesNotContain("Stopped", output);
 
-            // A child of a script is held once, and continued: it ends normally.
-            var second = Path.Combine(dir, "fresh-echo");
-            File.Copy("/bin/echo", second);
-            var (code2, output2, _) = Proc.Run("sh", ["-c", $"{second} held-and-continued"], TimeSpan.FromSeconds(30));
+            // A script's children are in its group: held at their exec, continued once looked at.
+            var (code2, output2, _) = Proc.Run("sh", ["-c", $"{child} held-and-continued | {scriptTail}"], TimeSpan.FromSeconds(30));
             Assert.Equal(0, code2);
             Assert.Equal("held-and-continued\n", output2);
             Assert.Equal(0, scope.Stop());
+
+            Assert.Matches($"tlsscope: held {Regex.Escape(child)} \\(pid \\d+\\) \\d+ ms", scope.Stderr);
+            Assert.Matches($"tlsscope: held {Regex.Escape(scriptTail)} \\(pid \\d+\\) \\d+ ms", scope.Stderr);
+            foreach (var neverHeld in (string[])[job, pipeHead, pipeTail])
+            {
+                Assert.DoesNotContain($"tlsscope: held {neverHeld} ", scope.Stderr);
+            }
+
             Assert.Empty(Directory.GetFiles("/run/tlsscope", $"held-{scope.Pid}"));
         }
         finally

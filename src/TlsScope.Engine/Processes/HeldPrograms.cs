@@ -1,5 +1,4 @@
-using System.Globalization;
-using System.Runtime.InteropServices;
+using TlsScope.Engine.Files;
 
 namespace TlsScope.Engine.Processes;
 
@@ -11,28 +10,42 @@ namespace TlsScope.Engine.Processes;
 /// than <see cref="MaxHold"/>: a slow file system under a program's libraries delays its probes,
 /// never the program for more than that.
 /// </summary>
-public sealed partial class HeldPrograms : IDisposable
+public sealed class HeldPrograms : IDisposable
 {
     /// <summary>The longest a program waits for its probes; attaching takes a few milliseconds.</summary>
     public static readonly TimeSpan MaxHold = TimeSpan.FromMilliseconds(250);
 
-    private const int Sigcont = 18;
+    public const string DefaultDirectory = "/run/tlsscope";
 
+    private readonly string _directory;
     private readonly string _file;
     private readonly Lock _gate = new();
-    private readonly Dictionary<int, (ulong Start, long HeldAt)> _held = [];
+    private readonly Dictionary<int, (ulong? Start, long HeldAt)> _held = [];
     private readonly Timer _watchdog;
+    private long _overdue;
+    private bool _disposed;
 
-    public HeldPrograms(string directory = "/run/tlsscope")
+    public HeldPrograms(string directory = DefaultDirectory)
     {
-        Directory.CreateDirectory(directory);
-        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        _file = Path.Combine(directory, $"held-{Environment.ProcessId}");
+        _directory = directory;
+        _file = $"held-{Environment.ProcessId}";
         _watchdog = new Timer(_ => ReleaseOverdue(), null, MaxHold / 4, MaxHold / 4);
     }
 
     /// <summary>Programs held so long their probes are late: continued anyway.</summary>
-    public long Overdue { get; private set; }
+    public long Overdue => Interlocked.Read(ref _overdue);
+
+    /// <summary>How many are held right now.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _held.Count;
+            }
+        }
+    }
 
     private void ReleaseOverdue()
     {
@@ -41,43 +54,54 @@ public sealed partial class HeldPrograms : IDisposable
         {
             var now = Environment.TickCount64;
             overdue = [.. _held.Where(h => now - h.Value.HeldAt > (long)MaxHold.TotalMilliseconds).Select(h => h.Key)];
-            Overdue += overdue.Count;
         }
 
         foreach (var pid in overdue)
         {
-            Release(pid);
+            if (Release(pid))
+            {
+                Interlocked.Increment(ref _overdue);
+            }
         }
     }
 
     /// <summary>Continues what a killed run left held (its file names a pid that is gone), where
-    /// the process is the same one (its start time matches) and still stopped.</summary>
-    public static int ReleaseLeftovers(string directory = "/run/tlsscope")
+    /// the process is the same one (its start time matches) and still stopped. Files in a
+    /// directory that is not TlsScope's own are never acted on.</summary>
+    public static int ReleaseLeftovers(string directory = DefaultDirectory)
     {
         var released = 0;
-        if (!Directory.Exists(directory))
+        if (!PrivateDirectory.Prepare(directory, create: false, out _))
         {
             return 0;
         }
 
         foreach (var file in Directory.EnumerateFiles(directory, "held-*"))
         {
-            if (!int.TryParse(Path.GetFileName(file)["held-".Length..], out var owner) || Directory.Exists($"/proc/{owner}"))
+            var name = Path.GetFileName(file);
+            if (!int.TryParse(name["held-".Length..], out var owner) || Directory.Exists($"/proc/{owner}"))
             {
                 continue; // a living run's
             }
 
-            foreach (var line in File.ReadAllLines(file))
+            foreach (var line in (PrivateDirectory.Read(directory, name) ?? "").Split('\n'))
             {
                 var parts = line.Split(' ');
                 if (parts.Length == 2 && int.TryParse(parts[0], out var pid) && ulong.TryParse(parts[1], out var start)
-                    && StartTime(pid) == start && Kill(pid, Sigcont) == 0)
+                    && ProcessFacts.StartTime(pid) == start && ProcessFacts.State(pid) == 'T'
+                    && ProcessSignals.Send(pid, ProcessSignals.Sigcont) == 0)
                 {
                     released++;
                 }
             }
 
-            File.Delete(file);
+            try
+            {
+                File.Delete(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
         }
 
         return released;
@@ -88,62 +112,41 @@ public sealed partial class HeldPrograms : IDisposable
     {
         lock (_gate)
         {
-            _held[pid] = (StartTime(pid) ?? 0, Environment.TickCount64);
+            if (_disposed)
+            {
+                ProcessSignals.Send(pid, ProcessSignals.Sigcont);
+                return;
+            }
+
+            _held[pid] = (ProcessFacts.StartTime(pid), Environment.TickCount64);
             Write();
         }
     }
 
-    /// <summary>Continues a held program; forgotten from the file.</summary>
-    public void Release(int pid)
+    /// <summary>Continues a held program (the very process: its start time is checked, the pid may
+    /// have been reused if it died stopped); forgotten from the file. False if it was not held.</summary>
+    public bool Release(int pid)
     {
-        Kill(pid, Sigcont);
         lock (_gate)
         {
-            if (_held.Remove(pid))
+            if (!_held.Remove(pid, out var held))
             {
-                Write();
-            }
-        }
-    }
-
-    /// <summary>The record a next run reads; losing it only loses that safety net, never a program.</summary>
-    private void Write()
-    {
-        try
-        {
-            if (_held.Count == 0)
-            {
-                File.Delete(_file);
-                return;
+                return false;
             }
 
-            File.WriteAllLines(_file, _held.Select(h => $"{h.Key} {h.Value.Start}"));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // /run/tlsscope removed or read-only under us
+            if (held.Start is null || ProcessFacts.StartTime(pid) == held.Start)
+            {
+                ProcessSignals.Send(pid, ProcessSignals.Sigcont);
+            }
+
+            Write();
+            return true;
         }
     }
 
-    /// <summary>Field 22 of /proc/PID/stat: the start time that tells a process from a later one with its pid.</summary>
-    private static ulong? StartTime(int pid)
+    /// <summary>Continues every program held now.</summary>
+    public void ReleaseAll()
     {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return ulong.Parse(fields[19], CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>Stops the watchdog and continues whatever is still held.</summary>
-    public void Dispose()
-    {
-        _watchdog.Dispose();
         List<int> left;
         lock (_gate)
         {
@@ -156,6 +159,35 @@ public sealed partial class HeldPrograms : IDisposable
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "kill")]
-    private static partial int Kill(int pid, int signal);
+    /// <summary>The record a next run reads; losing it only loses that safety net, never a program.</summary>
+    private void Write()
+    {
+        if (_held.Count > 0)
+        {
+            PrivateDirectory.Write(_directory, _file, string.Join('\n', _held.Select(h => $"{h.Key} {h.Value.Start ?? 0}")));
+            return;
+        }
+
+        try
+        {
+            File.Delete(Path.Combine(_directory, _file));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // /run/tlsscope removed or read-only under us
+        }
+    }
+
+    /// <summary>Stops the watchdog and continues whatever is still held; a program held after
+    /// this is continued at once.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+        }
+
+        _watchdog.Dispose();
+        ReleaseAll();
+    }
 }

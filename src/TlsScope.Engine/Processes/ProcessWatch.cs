@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Text;
 using TlsScope.Bpf;
@@ -11,8 +12,9 @@ namespace TlsScope.Engine.Processes;
 /// <summary>
 /// The engine's kernel side (bpf/process): it owns the target's maps, which every source's object
 /// shares (<see cref="ShareTargetMaps"/>), follows a launched command's tree through fork and
-/// exit, and hands every exec of a traced process to the sources at once, on a thread of its own.
-/// Dispose detaches everything.
+/// exit, and hands every exec of a traced process to the sources at once. Two threads: one reads
+/// the ring and records a held program the moment it sees it (so that it is continued on every
+/// path, whatever happens after), one runs the sources' handlers. Dispose detaches everything.
 /// </summary>
 public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 {
@@ -21,6 +23,9 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 
     private const int PollMilliseconds = 50;
 
+    /// <summary>How long a stop waits for a handler still attaching (its program is continued anyway).</summary>
+    private static readonly TimeSpan HandlerGrace = TimeSpan.FromSeconds(2);
+
     private readonly BpfObject _obj;
     private readonly Target _target;
     private readonly List<BpfLink> _links = [];
@@ -28,15 +33,25 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     private readonly ClockOffset _clock = new();
     private readonly TaskDecoder _tasks;
     private readonly HeldPrograms _held = new();
+    private readonly BlockingCollection<PendingExec> _pending = [];
+    private readonly Lock _gate = new(); // the object and the links, against a use after Dispose
+    private BpfLink? _execLink;
     private RingBuffer? _ring;
-    private Thread? _reader;
+    private Thread? _reader, _handler;
     private volatile bool _stopping;
+    private volatile bool _execsStopped;
     private bool _disposed;
+    private long _lostExecs;
 
     private Action<string>? _log;
+    private bool _verbose;
 
-    /// <summary>Where the watch tells of an exec it could not handle.</summary>
-    public void LogTo(Action<string> log) => _log = log;
+    /// <summary>Where the watch tells of an exec it could not handle, and (verbose) of each hold.</summary>
+    public void LogTo(Action<string> log, bool verbose)
+    {
+        _log = log;
+        _verbose = verbose;
+    }
 
     private ProcessWatch(BpfObject obj, Target target, CgroupNames cgroups)
     {
@@ -49,7 +64,21 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     public long OverdueHolds => _held.Overdue;
 
     /// <summary>Exec events that did not fit the ring (a burst of execs).</summary>
-    public long LostExecEvents => (long)EmbeddedObjects.SumPerCpu<Counter>(_obj, "process_lost").Value;
+    public long LostExecEvents
+    {
+        get
+        {
+            lock (_gate)
+            {
+                if (!_disposed)
+                {
+                    _lostExecs = (long)EmbeddedObjects.SumPerCpu<Counter>(_obj, "process_lost").Value;
+                }
+
+                return _lostExecs;
+            }
+        }
+    }
 
     /// <summary>Loads bpf/process with the target's filters and fills the target's maps.</summary>
     /// <param name="execEvents">Whether any source wants exec events (the kernel skips them otherwise).</param>
@@ -107,7 +136,13 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     public unsafe void Add(int pid)
     {
         uint key = (uint)pid, one = 1;
-        _obj.Update("target_tgids", new ReadOnlySpan<byte>(&key, 4), new ReadOnlySpan<byte>(&one, 4));
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                _obj.Update("target_tgids", new ReadOnlySpan<byte>(&key, 4), new ReadOnlySpan<byte>(&one, 4));
+            }
+        }
     }
 
     /// <summary>Whether the kernel traces this process now (a <see cref="TargetScope.Processes"/>
@@ -115,7 +150,10 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     public unsafe bool Contains(int pid)
     {
         uint key = (uint)pid, value = 0;
-        return _obj.Lookup("target_tgids", new ReadOnlySpan<byte>(&key, 4), new Span<byte>(&value, 4));
+        lock (_gate)
+        {
+            return !_disposed && _obj.Lookup("target_tgids", new ReadOnlySpan<byte>(&key, 4), new Span<byte>(&value, 4));
+        }
     }
 
     /// <summary>A program needs no hold at its exec: examined already (the start-up index).</summary>
@@ -123,17 +161,30 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     {
         var key = new ExeKey { Dev = ((ulong)program.Major << 20) | program.Minor, Ino = program.Inode };
         byte one = 1;
-        _obj.Update("known_exes", new ReadOnlySpan<byte>(&key, sizeof(ExeKey)), new ReadOnlySpan<byte>(&one, 1));
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                _obj.Update("known_exes", new ReadOnlySpan<byte>(&key, sizeof(ExeKey)), new ReadOnlySpan<byte>(&one, 1));
+            }
+        }
     }
 
     /// <summary>A program will be held again at its next exec (its probes were removed).</summary>
     public unsafe void Forget(FileIdentity program)
     {
         var key = new ExeKey { Dev = ((ulong)program.Major << 20) | program.Minor, Ino = program.Inode };
-        _obj.Delete("known_exes", new ReadOnlySpan<byte>(&key, sizeof(ExeKey)));
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                _obj.Delete("known_exes", new ReadOnlySpan<byte>(&key, sizeof(ExeKey)));
+            }
+        }
     }
 
-    /// <summary>Called, on this watch's thread, for every exec of a traced process. Subscribe before <see cref="Attach"/>.</summary>
+    /// <summary>Called, on this watch's handler thread, for every exec of a traced process.
+    /// Subscribe before <see cref="Attach"/>.</summary>
     public void OnExec(Action<ExecEvent> handler) => _execHandlers.Add(handler);
 
     /// <summary>Attaches the raw tracepoints the target and the subscribers need, and starts reading.</summary>
@@ -144,14 +195,22 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
             if (_target.FollowForks)
             {
                 _links.Add(BpfLink.AttachRawTracepoint(_obj, "process_fork", "sched_process_fork"));
+            }
+
+            if (_target is { Scope: TargetScope.Processes, SinglePid: null })
+            {
+                // An exited pid leaves the set: a later process given the same pid is not traced.
                 _links.Add(BpfLink.AttachRawTracepoint(_obj, "process_exit", "sched_process_exit"));
             }
+
             if (_execHandlers.Count > 0)
             {
-                _links.Add(BpfLink.AttachRawTracepoint(_obj, "process_exec", "sched_process_exec"));
                 _ring = RingBuffer.Open(_obj, "process_events", this);
-                _reader = new Thread(ReadLoop) { Name = "tlsscope exec watch", IsBackground = true };
+                _execLink = BpfLink.AttachRawTracepoint(_obj, "process_exec", "sched_process_exec");
+                _reader = new Thread(ReadLoop) { Name = "tlsscope exec reader", IsBackground = true };
+                _handler = new Thread(HandleLoop) { Name = "tlsscope exec handler", IsBackground = true };
                 _reader.Start();
+                _handler.Start();
             }
         }
         catch (BpfException e)
@@ -170,13 +229,13 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
             }
             catch (Exception e)
             {
-                // One exec's handler failing (a bug) must not end exec-time attach for the rest of
-                // the run; the program it held was continued by the finally of OnRecord.
-                _log?.Invoke($"tlsscope: warning: an exec could not be handled: {e.GetType().Name}: {e.Message}");
+                _log?.Invoke($"tlsscope: warning: reading exec events: {e.GetType().Name}: {e.Message}");
             }
         }
     }
 
+    /// <summary>On the reader thread: a held program is recorded at once, then the exec waits
+    /// for the handler thread. While stopping, held programs are only continued.</summary>
     public unsafe void OnRecord(ReadOnlySpan<byte> record)
     {
         if (record.Length < sizeof(ExecRecord))
@@ -190,31 +249,19 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
             return;
         }
 
+        var pid = (int)e.Head.Task.Pid;
         var held = (e.Head.Flags & ExecFlags.Held) != 0;
         if (held)
         {
-            _held.Held((int)e.Head.Task.Pid);
+            _held.Held(pid);
         }
 
-        try
+        if (_execsStopped || _pending.IsAddingCompleted)
         {
-            Deliver(in e);
+            _held.Release(pid);
+            return;
         }
-        finally
-        {
-            // Examined, TLS or not: not held again. And on every path, continued.
-            var key = new ExeKey { Dev = (e.ExeMajor << 20) | e.ExeMinor, Ino = e.ExeIno };
-            byte one = 1;
-            _obj.Update("known_exes", new ReadOnlySpan<byte>(&key, sizeof(ExeKey)), new ReadOnlySpan<byte>(&one, 1));
-            if (held)
-            {
-                _held.Release((int)e.Head.Task.Pid);
-            }
-        }
-    }
 
-    private unsafe void Deliver(in ExecRecord e)
-    {
         string filename;
         fixed (byte* name = e.Filename)
         {
@@ -223,32 +270,137 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 
         var exec = new ExecEvent(_clock.ToUnixNs(e.Head.TimeNs), _tasks.Decode(in e.Head.Task),
             new FileIdentity(e.ExeMajor, e.ExeMinor, e.ExeIno), filename, (int)e.OldPid);
-        foreach (var handler in _execHandlers)
+        try
+        {
+            _pending.Add(new PendingExec(exec, held, Environment.TickCount64));
+        }
+        catch (InvalidOperationException)
+        {
+            _held.Release(pid); // completed meanwhile: stopping
+        }
+    }
+
+    private void HandleLoop()
+    {
+        foreach (var pending in _pending.GetConsumingEnumerable())
+        {
+            try
+            {
+                if (!_execsStopped)
+                {
+                    foreach (var handler in _execHandlers)
+                    {
+                        Run(handler, pending.Exec);
+                    }
+                }
+            }
+            finally
+            {
+                // Continued first, on every path; then examined, TLS or not: not held again.
+                if (pending.Held)
+                {
+                    _held.Release(pending.Exec.Process.Pid);
+                    if (_verbose)
+                    {
+                        _log?.Invoke($"tlsscope: held {pending.Exec.Filename} (pid {pending.Exec.Process.Pid}) {Environment.TickCount64 - pending.SeenAt} ms");
+                    }
+                }
+
+                MarkKnown(pending.Exec.Executable);
+            }
+        }
+    }
+
+    /// <summary>One handler failing (a bug) must not end exec-time attach for the rest of the run,
+    /// nor keep the others from seeing the exec.</summary>
+    private void Run(Action<ExecEvent> handler, ExecEvent exec)
+    {
+        try
         {
             handler(exec);
         }
+        catch (Exception e)
+        {
+            _log?.Invoke($"tlsscope: warning: the exec of {exec.Filename} (pid {exec.Process.Pid}) could not be handled: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    /// <summary>No program is held from here on, and none stays held: the exec tracepoint goes,
+    /// what the ring still has is read (its held programs continued, not handled), and a handler
+    /// still attaching gets <see cref="HandlerGrace"/>. First thing of a stop, before the sources.</summary>
+    public void StopExecs()
+    {
+        lock (_gate)
+        {
+            if (_execsStopped)
+            {
+                return;
+            }
+
+            _execsStopped = true;
+            _execLink?.Dispose();
+            _execLink = null;
+        }
+
+        _stopping = true;
+        _reader?.Join();
+        try
+        {
+            _ring?.Consume(); // records written before the tracepoint went: their programs are held
+        }
+        catch (BpfException)
+        {
+        }
+
+        _pending.CompleteAdding();
+        _handler?.Join(HandlerGrace);
+        _held.ReleaseAll();
+    }
+
+    /// <summary>Before the process dies of a second signal: the exec tracepoint goes and every
+    /// held program is continued now, without waiting for any thread.</summary>
+    public void DetachNow()
+    {
+        lock (_gate)
+        {
+            _execsStopped = true;
+            _execLink?.Dispose();
+            _execLink = null;
+        }
+
+        _held.ReleaseAll();
     }
 
     public void Dispose()
     {
-        if (_disposed)
+        StopExecs();
+        lock (_gate)
         {
-            return;
-        }
+            if (_disposed)
+            {
+                return;
+            }
 
-        _disposed = true;
-        _stopping = true;
-        foreach (var link in _links)
-        {
-            link.Dispose();
-        }
+            _lostExecs = (long)EmbeddedObjects.SumPerCpu<Counter>(_obj, "process_lost").Value;
+            _disposed = true;
+            foreach (var link in _links)
+            {
+                link.Dispose();
+            }
 
-        _links.Clear();
-        _reader?.Join();
-        _held.Dispose();
-        _ring?.Dispose();
-        _obj.Dispose();
+            _links.Clear();
+            _held.Dispose();
+            _ring?.Dispose(); // its reader has ended (StopExecs)
+            if (_handler is not { IsAlive: true })
+            {
+                _pending.Dispose(); // else a handler still attaching ends on its own
+            }
+
+            _obj.Dispose();
+        }
     }
+
+    private sealed record PendingExec(ExecEvent Exec, bool Held, long SeenAt);
 
     [StructLayout(LayoutKind.Sequential)]
     private struct ExeKey

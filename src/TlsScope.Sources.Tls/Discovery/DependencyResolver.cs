@@ -18,8 +18,11 @@ public sealed class DependencyResolver
     private static readonly string[] DefaultDirectories =
         ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"];
 
+    private const int MaxRoots = 64;     // containers' caches kept; more start over
+    private const int MaxFiles = 65536; // files' dynamic sections kept; more start over
+
     private readonly Dictionary<FileIdentity, ElfDynamicInfo?> _dynamic = [];
-    private readonly Dictionary<string, Dictionary<string, string>> _caches = [];
+    private readonly Dictionary<(FileIdentity Root, FileIdentity Cache, DateTime Written), Dictionary<string, string>> _caches = [];
     private readonly Lock _gate = new();
 
     /// <summary>The files <paramref name="executable"/> loads, as paths this process can open (the
@@ -123,6 +126,11 @@ public sealed class DependencyResolver
             return known;
         }
 
+        if (_dynamic.Count >= MaxFiles)
+        {
+            _dynamic.Clear();
+        }
+
         ElfDynamicInfo? info;
         try
         {
@@ -136,14 +144,35 @@ public sealed class DependencyResolver
         return _dynamic[id] = info;
     }
 
+    /// <summary>A root's ld.so.cache, read once per root directory and cache file (by identity and
+    /// time written: every process of a container shares its root, /proc/PID/root names it once each).</summary>
     private Dictionary<string, string> Cache(string root)
     {
-        if (!_caches.TryGetValue(root, out var cache))
+        var file = Host(root, "/etc/ld.so.cache");
+        var key = (FileIdentity.Of(root) ?? default, FileIdentity.Of(file) ?? default, SafeWriteTime(file));
+        if (!_caches.TryGetValue(key, out var cache))
         {
-            _caches[root] = cache = LinkerCache.Read(root == "/" ? null : Host(root, "/etc/ld.so.cache"));
+            if (_caches.Count >= MaxRoots)
+            {
+                _caches.Clear();
+            }
+
+            _caches[key] = cache = LinkerCache.Read(root == "/" ? null : file);
         }
 
         return cache;
+    }
+
+    private static DateTime SafeWriteTime(string path)
+    {
+        try
+        {
+            return File.GetLastWriteTimeUtc(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return default;
+        }
     }
 
     private static string Host(string root, string inRoot) => root == "/" ? inRoot : root + inRoot;

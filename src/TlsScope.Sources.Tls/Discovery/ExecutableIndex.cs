@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using TlsScope.Bpf;
 using TlsScope.Bpf.Elf;
+using TlsScope.Engine.Files;
 using TlsScope.Sources.Tls.Probes;
 
 namespace TlsScope.Sources.Tls.Discovery;
@@ -10,8 +11,9 @@ namespace TlsScope.Sources.Tls.Discovery;
 /// The TLS-capable files of the machine, found before they run: executables in the PATH
 /// directories, libraries in the usual library directories, both under /opt. Each file's verdict
 /// is cached by (device, inode, size, modification time) in /var/cache/tlsscope/index.json
-/// (directory 0700), so a later start only looks at what changed. It runs after TlsScope is
-/// ready, on the discovery thread, and never delays the probes of what is known already.
+/// (a <see cref="PrivateDirectory"/>: a verdict decides what is never held), so a later start only
+/// looks at what changed. It runs after TlsScope is ready, on a thread of its own, and never
+/// delays the probes of what is known already.
 /// </summary>
 public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, string cacheDirectory = ExecutableIndex.DefaultCache)
 {
@@ -22,7 +24,7 @@ public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, strin
     private static readonly string[] StandardPath = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
     private static readonly string[] LibraryDirectories = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/local/lib", "/usr/lib64", "/usr/lib"];
 
-    private readonly string _cacheFile = Path.Combine(cacheDirectory, "index.json");
+    private const string CacheName = "index.json";
 
     /// <summary>What the last <see cref="Scan"/> did, for -v and the benchmarks.</summary>
     public sealed record Account(int Files, int FromCache, int Capable, TimeSpan Took);
@@ -163,7 +165,20 @@ public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, strin
                 continue;
             }
 
-            yield return info.LinkTarget is null ? entry : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? entry;
+            yield return info.LinkTarget is null ? entry : FinalTarget(info) ?? entry;
+        }
+    }
+
+    /// <summary>Where a symlink ends; null for a loop or a link too deep (ELOOP) or unreadable.</summary>
+    private static string? FinalTarget(FileInfo link)
+    {
+        try
+        {
+            return link.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 
@@ -202,7 +217,12 @@ public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, strin
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllText(_cacheFile));
+            if (PrivateDirectory.Read(cacheDirectory, CacheName) is not { } text)
+            {
+                return [];
+            }
+
+            using var doc = JsonDocument.Parse(text);
             if (doc.RootElement.GetProperty("format").GetInt32() != CacheFormat)
             {
                 return [];
@@ -211,27 +231,13 @@ public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, strin
             return doc.RootElement.GetProperty("files").EnumerateObject()
                 .ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.Null ? null : p.Value.GetString());
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
         {
             return [];
         }
     }
 
-    /// <summary>Written whole to a temporary file and renamed over the old one: a reader never
-    /// sees half a cache. Root's directory, 0700; a failure only costs the next start its speed.</summary>
-    private void Save(Dictionary<string, string?> files)
-    {
-        try
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(_cacheFile)!);
-            File.SetUnixFileMode(Path.GetDirectoryName(_cacheFile)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            var temporary = _cacheFile + ".new";
-            File.WriteAllText(temporary, JsonSerializer.Serialize(new { format = CacheFormat, files }));
-            File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            File.Move(temporary, _cacheFile, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-    }
+    /// <summary>Written whole and renamed into place; a failure only costs the next start its speed.</summary>
+    private void Save(Dictionary<string, string?> files) =>
+        PrivateDirectory.Write(cacheDirectory, CacheName, JsonSerializer.Serialize(new { format = CacheFormat, files }));
 }

@@ -20,7 +20,9 @@ public sealed record ExaminedLibrary(FileIdentity Id, ElfSymbols Elf, LibraryFam
 public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IReadOnlyList<LibraryFamily> families)
 {
     private readonly int? _targetPid = target.SinglePid;
-    private readonly Lock _gate = new(); // start-up, the discovery thread and the exec thread all scan
+    // Start-up, the discovery thread, the index thread and the exec thread all scan. A monitor: a
+    // scan waits (Monitor.Wait) for a file another is examining rather than miss it.
+    private readonly object _gate = new();
     private readonly DependencyResolver _dependencies = new();
 
     // Libraries first seen through an exec, and the processes known to use them: when all are
@@ -36,22 +38,33 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
     private static readonly TimeSpan YoungProcess = TimeSpan.FromSeconds(5);
 
     private readonly Dictionary<FileIdentity, TlsLibrary?> _examined = [];
+    private readonly HashSet<FileIdentity> _examining = [];
     private readonly Dictionary<int, DateTime> _firstSeen = [];
-    private readonly List<TlsLibrary> _libraries = [];
 
+    // By library id (the kernel's attach cookie): a file found again after its probes were removed
+    // gets its old id back, so ids stay few (key layouts are kept per id) and names stay right.
+    private readonly List<TlsLibrary?> _libraries = [];
+    private volatile string[] _names = []; // a snapshot per change: the decoder reads it per record
+    private readonly Dictionary<FileIdentity, int> _ids = [];
+
+    /// <summary>The libraries with probes now.</summary>
     public IReadOnlyList<TlsLibrary> Libraries
     {
         get
         {
             lock (_gate)
             {
-                return _libraries.ToArray();
+                return _libraries.OfType<TlsLibrary>().ToArray();
             }
         }
     }
 
+    /// <summary>Every library's name by id, removed ones included (records may still name them).</summary>
+    public IReadOnlyList<string> Names => _names;
+
     /// <summary>A path to the program a process runs that names the very file: its own path, the
-    /// same path inside the process's root (a container), or /proc/PID/exe while it lives.</summary>
+    /// same path inside the process's root (a container), or /proc/PID/exe while it lives. By
+    /// inode: the kernel's device number of a file is not always stat's (btrfs subvolumes).</summary>
     private static string? ExecutablePath(int pid, FileIdentity id)
     {
         var proc = $"/proc/{pid}/exe";
@@ -64,17 +77,17 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         {
             return null;
         }
-        if (real is not null && FileIdentity.Of(real) == id)
+        if (real is not null && FileIdentity.Of(real)?.Inode == id.Inode)
         {
             return real;
         }
 
-        if (real is not null && FileIdentity.Of($"/proc/{pid}/root{real}") == id)
+        if (real is not null && FileIdentity.Of($"/proc/{pid}/root{real}")?.Inode == id.Inode)
         {
             return $"/proc/{pid}/root{real}";
         }
 
-        return FileIdentity.Of(proc) == id ? proc : null;
+        return FileIdentity.Of(proc)?.Inode == id.Inode ? proc : null;
     }
 
     /// <summary>Looks at everything there is now; returns the libraries not found before.</summary>
@@ -198,8 +211,10 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 
     /// <summary>A traced process runs a new program: the program and every library its loader
     /// will map (<see cref="DependencyResolver"/>, inside the process's root) are looked at now,
-    /// before the loader has even mapped them, so their first TLS call is seen. The process is
-    /// young again, so a library it opens later (dlopen) is found by the next scans.</summary>
+    /// before the loader has even mapped them, so their first TLS call is seen. Returns every TLS
+    /// library among them, found before or not: the caller makes sure each has its probes before
+    /// the program runs (another thread may be attaching one right now). The process is young
+    /// again, so a library it opens later (dlopen) is found by the next scans.</summary>
     public List<TlsLibrary> ScanExec(ExecEvent exec)
     {
         var found = new List<TlsLibrary>();
@@ -223,7 +238,8 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         return found;
     }
 
-    /// <summary>A program about to run (launch mode): it and the libraries its loader will map.</summary>
+    /// <summary>A program about to run (launch mode): it and the libraries its loader will map;
+    /// every TLS library among them, as <see cref="ScanExec"/>.</summary>
     public List<TlsLibrary> ScanProgram(string path, IReadOnlyList<string> libraryPath)
     {
         var found = new List<TlsLibrary>();
@@ -237,12 +253,12 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 
     private void ScanProgram(string exe, FileIdentity id, string root, string inRoot, IReadOnlyList<string> libraryPath, List<TlsLibrary> found, int? user)
     {
-        Consider(exe, id, found, user);
+        Consider(exe, id, found, user, includeKnown: true);
         foreach (var library in _dependencies.Resolve(root, inRoot, libraryPath).Skip(1))
         {
             if (families.Any(f => f.MayBe(Path.GetFileName(library))) && FileIdentity.Of(library) is { } libraryId)
             {
-                Consider(library, libraryId, found, user);
+                Consider(library, libraryId, found, user, includeKnown: true);
             }
         }
     }
@@ -301,7 +317,8 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         return found;
     }
 
-    /// <summary>Libraries started through an exec whose known users have all exited, long enough ago.</summary>
+    /// <summary>Libraries started through an exec whose known users have all exited, long enough
+    /// ago: candidates for <see cref="TryReclaim"/>.</summary>
     public List<TlsLibrary> Reclaimable()
     {
         var now = DateTime.UtcNow;
@@ -310,12 +327,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             var idle = new List<TlsLibrary>();
             foreach (var (id, state) in _ephemeral.ToList())
             {
-                state.Users.RemoveWhere(pid => !Directory.Exists($"/proc/{pid}"));
-                if (state.Users.Count > 0)
-                {
-                    _ephemeral[id] = (state.Users, now);
-                }
-                else if (now - state.LastSeen > EphemeralGrace && _examined.GetValueOrDefault(id) is { } lib)
+                if (IsIdle(id, state, now) && _examined.GetValueOrDefault(id) is { } lib)
                 {
                     idle.Add(lib);
                 }
@@ -325,14 +337,38 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         }
     }
 
-    /// <summary>The library's probes are gone: the next exec or scan finds it anew.</summary>
-    public void Forget(TlsLibrary lib)
+    /// <summary>Forgets a library whose probes are about to go, if it is still idle (an exec may
+    /// have found a new user since <see cref="Reclaimable"/>): the next exec or scan finds it anew,
+    /// with its old id. Its symbols are dropped.</summary>
+    public bool TryReclaim(TlsLibrary lib)
     {
         lock (_gate)
         {
+            if (!_ephemeral.TryGetValue(lib.Identity, out var state) || !IsIdle(lib.Identity, state, DateTime.UtcNow)
+                || !ReferenceEquals(_examined.GetValueOrDefault(lib.Identity), lib))
+            {
+                return false;
+            }
+
             _ephemeral.Remove(lib.Identity);
             _examined.Remove(lib.Identity);
+            _libraries[lib.Id] = null;
+            return true;
         }
+    }
+
+    /// <summary>Under the gate: no known user left, for longer than the grace (a user seen alive
+    /// restarts the grace).</summary>
+    private bool IsIdle(FileIdentity id, (HashSet<int> Users, DateTime LastSeen) state, DateTime now)
+    {
+        state.Users.RemoveWhere(pid => !Directory.Exists($"/proc/{pid}"));
+        if (state.Users.Count > 0)
+        {
+            _ephemeral[id] = (state.Users, now);
+            return false;
+        }
+
+        return now - state.LastSeen > EphemeralGrace;
     }
 
     private void AddUser(FileIdentity id, int pid)
@@ -355,53 +391,91 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
     }
 
     /// <summary>Examines a file once (by identity): the ELF read happens outside the lock, so a
-    /// scan of a large file never holds up an exec's attach.</summary>
+    /// scan of a large file never holds up an exec's attach; a scan that meets a file another is
+    /// examining waits for the answer instead of missing it.</summary>
     /// <param name="user">The process an exec found it for: the library is ephemeral (its probes
     /// go when its users have exited), unless something else found it first.</param>
-    private void Consider(string path, FileIdentity id, List<TlsLibrary> found, int? user = null)
+    /// <param name="includeKnown">Add a TLS library examined before to <paramref name="found"/> too.</param>
+    private void Consider(string path, FileIdentity id, List<TlsLibrary> found, int? user = null, bool includeKnown = false)
     {
         lock (_gate)
         {
-            if (!_examined.TryAdd(id, null))
+            while (_examining.Contains(id))
             {
-                if (user is { } known && _ephemeral.TryGetValue(id, out var state))
+                Monitor.Wait(_gate);
+            }
+
+            if (_examined.TryGetValue(id, out var known))
+            {
+                if (user is { } pid && _ephemeral.TryGetValue(id, out var state))
                 {
-                    state.Users.Add(known);
+                    state.Users.Add(pid);
+                }
+
+                if (includeKnown && known is not null)
+                {
+                    found.Add(known);
                 }
 
                 return;
             }
+
+            _examining.Add(id);
         }
 
-        ElfSymbols elf;
+        TlsLibrary? lib = null;
         try
         {
-            elf = ElfSymbols.Open(path);
+            var elf = ElfSymbols.Open(path);
+            if (FamilyOf(elf, families) is { } family)
+            {
+                lock (_gate)
+                {
+                    lib = Add(path, id, family, elf);
+                    if (user is { } pid)
+                    {
+                        _ephemeral[id] = ([pid], DateTime.UtcNow);
+                    }
+                }
+            }
         }
         catch (Exception e) when (e is ElfFormatException or IOException or UnauthorizedAccessException)
         {
-            return; // not ours to report: discovery looks at many files
+            // not ours to report: discovery looks at many files
         }
-        if (FamilyOf(elf, families) is { } family)
+        finally
         {
             lock (_gate)
             {
-                found.Add(Add(path, id, family, elf));
-                if (user is { } pid)
-                {
-                    _ephemeral[id] = ([pid], DateTime.UtcNow);
-                }
+                _examined.TryAdd(id, null);
+                _examining.Remove(id);
+                Monitor.PulseAll(_gate);
             }
+        }
+
+        if (lib is not null)
+        {
+            found.Add(lib);
         }
     }
 
     private static LibraryFamily? FamilyOf(ElfSymbols elf, IReadOnlyList<LibraryFamily> families) =>
         families.FirstOrDefault(f => elf.HasFunctions(f.RequiredSymbols.ToArray()));
 
+    /// <summary>Under the gate.</summary>
     private TlsLibrary Add(string path, FileIdentity id, LibraryFamily family, ElfSymbols elf)
     {
-        var lib = new TlsLibrary(_libraries.Count, path, id, family, elf);
-        _libraries.Add(lib);
+        if (!_ids.TryGetValue(id, out var number))
+        {
+            _ids[id] = number = _libraries.Count;
+            _libraries.Add(null);
+        }
+
+        var lib = new TlsLibrary(number, path, id, family, elf);
+        _libraries[number] = lib;
+        var names = _names.Length > number ? (string[])_names.Clone() : [.. _names, .. new string[number + 1 - _names.Length]];
+        names[number] = lib.Name;
+        _names = names;
         _examined[id] = lib;
         return lib;
     }

@@ -7,6 +7,7 @@ namespace TlsScope.Sources.Tls.Discovery;
 public static class LinkerCache
 {
     private static readonly string[] Ldconfig = ["/sbin/ldconfig", "/usr/sbin/ldconfig"];
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Paths of the host's x86-64 libraries whose soname <paramref name="wanted"/> accepts.</summary>
     public static IReadOnlyList<string> Find(Func<string, bool> wanted) =>
@@ -52,9 +53,15 @@ public static class LinkerCache
             try
             {
                 using var p = Process.Start(start)!;
-                var text = p.StandardOutput.ReadToEnd();
-                p.WaitForExit();
-                return text;
+                var text = p.StandardOutput.ReadToEndAsync();
+                p.StandardError.ReadToEndAsync(); // drained, so that it never blocks on a full pipe
+                if (!p.WaitForExit(Timeout))
+                {
+                    p.Kill(); // a hung ldconfig costs the cache's libraries, not the capture
+                    return "";
+                }
+
+                return text.Wait(Timeout) ? text.Result : "";
             }
             catch (System.ComponentModel.Win32Exception)
             {

@@ -12,7 +12,8 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
     private const int Tracepoints = -1; // the key of the syscall tracepoints' links
 
     private readonly Dictionary<int, List<BpfLink>> _links = []; // by library id
-    private readonly object _gate = new();
+    private readonly HashSet<int> _detaching = [];
+    private readonly object _gate = new(); // a monitor: an attach waits for its library's detach
 
     public int LinkCount
     {
@@ -33,53 +34,102 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
         }
     }
 
-    /// <summary>Removes one library's probes (each removal waits for an RCU grace period: slow,
-    /// done from the discovery thread while capturing, not at the end).</summary>
-    public void Detach(TlsLibrary lib)
+    /// <summary>Takes one library's probes away from the attacher (at once: an attach of the same
+    /// library from now on makes new ones, after these are gone). Removing them is slow (each
+    /// waits for an RCU grace period), so it is the caller's to do, outside its locks:
+    /// <see cref="PendingDetach.Complete"/>.</summary>
+    public PendingDetach BeginDetach(TlsLibrary lib)
     {
-        List<BpfLink>? links;
         lock (_gate)
         {
-            _links.Remove(lib.Id, out links);
-        }
-
-        foreach (var link in links ?? [])
-        {
-            link.Dispose();
+            _links.Remove(lib.Id, out var links);
+            _detaching.Add(lib.Id);
+            return new PendingDetach(this, lib.Id, links ?? []);
         }
     }
 
-    /// <summary>Attaches every probe of the library; returns how many. A required symbol that
-    /// cannot be attached is an error; optional ones are skipped when absent.</summary>
-    public int Attach(TlsLibrary lib)
+    /// <summary>Probes taken by <see cref="BeginDetach"/>, removed by <see cref="Complete"/>.</summary>
+    public sealed class PendingDetach(ProbeAttacher attacher, int library, List<BpfLink> links)
     {
-        var count = 0;
-        foreach (var probe in lib.Family.Probes.Where(p => keys || !p.ForKeys))
+        public void Complete()
         {
-            if (!lib.Symbols.TryGetFunction(probe.Symbol, out var fn))
+            foreach (var link in links)
             {
-                if (probe.Optional)
-                {
-                    continue;
-                }
+                link.Dispose();
+            }
 
-                throw new CaptureException(
-                    $"attach {probe.Symbol} in {lib.Path}: symbol not found; statically linked? pass --libssl PATH");
-            }
-            try
+            lock (attacher._gate)
             {
-                foreach (var offset in Sites(lib, probe, fn))
-                {
-                    Keep(lib.Id, BpfLink.AttachUprobe(obj, probe.Program, lib.Path, offset, probe.IsReturn, pid ?? -1, (ulong)lib.Id));
-                    count++;
-                }
-            }
-            catch (BpfException e)
-            {
-                throw new CaptureException($"attach {probe.Symbol} in {lib.Path}: {e.Message}");
+                attacher._detaching.Remove(library);
+                Monitor.PulseAll(attacher._gate);
             }
         }
-        return count;
+    }
+
+    /// <summary>Attaches every probe of the library; returns how many: 0 when it has them already.
+    /// A required symbol that cannot be attached is an error (and none of the library's probes
+    /// stay); optional ones are skipped when absent. Attaches of one library do not overlap (the
+    /// caller's lock); one whose old probes are being removed waits for that, so a call is never
+    /// seen twice.</summary>
+    public int Attach(TlsLibrary lib)
+    {
+        lock (_gate)
+        {
+            while (_detaching.Contains(lib.Id))
+            {
+                Monitor.Wait(_gate);
+            }
+
+            if (_links.ContainsKey(lib.Id))
+            {
+                return 0;
+            }
+        }
+
+        var made = new List<BpfLink>();
+        try
+        {
+            foreach (var probe in lib.Family.Probes.Where(p => keys || !p.ForKeys))
+            {
+                if (!lib.Symbols.TryGetFunction(probe.Symbol, out var fn))
+                {
+                    if (probe.Optional)
+                    {
+                        continue;
+                    }
+
+                    throw new CaptureException(
+                        $"attach {probe.Symbol} in {lib.Path}: symbol not found; statically linked? pass --libssl PATH");
+                }
+                try
+                {
+                    foreach (var offset in Sites(lib, probe, fn))
+                    {
+                        made.Add(BpfLink.AttachUprobe(obj, probe.Program, lib.Path, offset, probe.IsReturn, pid ?? -1, (ulong)lib.Id));
+                    }
+                }
+                catch (BpfException e)
+                {
+                    throw new CaptureException($"attach {probe.Symbol} in {lib.Path}: {e.Message}");
+                }
+            }
+        }
+        catch
+        {
+            foreach (var link in made)
+            {
+                link.Dispose();
+            }
+
+            throw;
+        }
+
+        lock (_gate)
+        {
+            _links[lib.Id] = made;
+        }
+
+        return made.Count;
     }
 
     /// <summary>The file offsets a probe goes at: the function's start, or the offsets inside it

@@ -41,6 +41,8 @@ public sealed record ProbeSpec(string Symbol, string Program, ProbeSite Site, bo
 /// files discovery looks at; executables are always looked at), the symbols that identify it,
 /// the files that come with it (NSS: libnspr4 does the I/O for libssl3's connections), the
 /// probes it gets and how its calls learn their socket. Adding a library is adding a family.
+/// Only OpenSSL's family exists yet: Companions, <see cref="ProbeSite.Offsets"/> and the other
+/// ways of <see cref="SocketLearning"/> are the room the NSS and Go families take.
 /// </summary>
 public sealed record LibraryFamily(
     string Name,

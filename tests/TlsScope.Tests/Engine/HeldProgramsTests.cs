@@ -3,78 +3,144 @@ using TlsScope.Engine.Processes;
 
 namespace TlsScope.Tests.Engine;
 
-/// <summary>A program a killed run left stopped is continued by the next run, and only that one.</summary>
+/// <summary>A held program is continued on every path: by its run, by the watchdog, and when a run
+/// was killed, by the next run; only the very process, and only while it is stopped.</summary>
 public sealed class HeldProgramsTests : IDisposable
 {
+    private const int DeadRun = 999999999; // a pid that cannot exist
+
     private readonly string _dir = Directory.CreateTempSubdirectory("tlsscope-held-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static char State(int pid)
+    /// <summary>A process stopped before it runs, as the kernel holds one.</summary>
+    private static Process StoppedSleeper()
     {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        return stat[stat.LastIndexOf(')') + 2];
+        var sleeper = Process.Start("sh", ["-c", "kill -STOP $$; exec sleep 30"])!;
+        WaitFor(() => ProcessFacts.State(sleeper.Id) == 'T');
+        return sleeper;
     }
+
+    private static bool WaitFor(Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                return false;
+            }
+
+            Thread.Sleep(5);
+        }
+
+        return true;
+    }
+
+    /// <summary>The file a run that died left: "pid start" lines.</summary>
+    private void LeaveFile(params (int Pid, ulong Start)[] held) =>
+        File.WriteAllLines(Path.Combine(_dir, $"held-{DeadRun}"), held.Select(h => $"{h.Pid} {h.Start}"));
 
     [Fact]
     public void WhatADeadRunHeldIsContinuedAndItsFileRemoved()
     {
-        using var sleeper = Process.Start("sh", ["-c", "kill -STOP $$; exec sleep 30"])!;
-        var deadline = Stopwatch.StartNew();
-        while (State(sleeper.Id) != 'T' && deadline.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            Thread.Sleep(5);
-        }
-
-        // A run that held it, then died: its pid no longer exists.
-        using var held = new HeldPrograms(_dir);
-        held.Held(sleeper.Id);
-        var file = Assert.Single(Directory.GetFiles(_dir, "held-*"));
-        File.Move(file, Path.Combine(_dir, "held-999999999"));
+        using var sleeper = StoppedSleeper();
+        LeaveFile((sleeper.Id, ProcessFacts.StartTime(sleeper.Id)!.Value));
 
         Assert.Equal(1, HeldPrograms.ReleaseLeftovers(_dir));
-        deadline.Restart();
-        while (State(sleeper.Id) == 'T' && deadline.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            Thread.Sleep(5);
-        }
 
-        Assert.NotEqual('T', State(sleeper.Id));
+        Assert.True(WaitFor(() => ProcessFacts.State(sleeper.Id) != 'T'));
         Assert.Empty(Directory.GetFiles(_dir, "held-*"));
+        sleeper.Kill();
+    }
+
+    [Fact]
+    public void ALaterProcessWithTheSamePidIsNotContinued()
+    {
+        using var sleeper = StoppedSleeper();
+        LeaveFile((sleeper.Id, ProcessFacts.StartTime(sleeper.Id)!.Value - 1)); // another start: another process
+
+        Assert.Equal(0, HeldPrograms.ReleaseLeftovers(_dir));
+
+        Thread.Sleep(50);
+        Assert.Equal('T', ProcessFacts.State(sleeper.Id));
+        Assert.Empty(Directory.GetFiles(_dir, "held-*"));
+        sleeper.Kill();
+    }
+
+    [Fact]
+    public void ARunningProcessIsNotSignalled()
+    {
+        using var sleeper = Process.Start("sleep", ["30"])!;
+        WaitFor(() => ProcessFacts.State(sleeper.Id) is 'S' or 'R');
+        LeaveFile((sleeper.Id, ProcessFacts.StartTime(sleeper.Id)!.Value));
+
+        Assert.Equal(0, HeldPrograms.ReleaseLeftovers(_dir)); // it was not stopped: nothing to continue
+        sleeper.Kill();
+    }
+
+    [Fact]
+    public void ADirectoryThatIsNotTlsScopesOwnIsNeverActedOn()
+    {
+        using var sleeper = StoppedSleeper();
+        LeaveFile((sleeper.Id, ProcessFacts.StartTime(sleeper.Id)!.Value));
+        File.SetUnixFileMode(_dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
+
+        Assert.Equal(0, HeldPrograms.ReleaseLeftovers(_dir)); // anyone could have written that file
+
+        Assert.Equal('T', ProcessFacts.State(sleeper.Id));
         sleeper.Kill();
     }
 
     [Fact]
     public void NoProgramIsHeldPastTheLimitEvenIfItsProbesNeverCome()
     {
-        using var sleeper = Process.Start("sh", ["-c", "kill -STOP $$; exec sleep 30"])!;
-        while (State(sleeper.Id) != 'T')
-        {
-            Thread.Sleep(5);
-        }
-
+        using var sleeper = StoppedSleeper();
         using var held = new HeldPrograms(_dir);
         held.Held(sleeper.Id); // and nobody releases it
         var clock = Stopwatch.StartNew();
-        while (State(sleeper.Id) == 'T' && clock.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            Thread.Sleep(5);
-        }
 
-        Assert.NotEqual('T', State(sleeper.Id));
+        Assert.True(WaitFor(() => ProcessFacts.State(sleeper.Id) != 'T'));
+        Assert.InRange(clock.Elapsed, HeldPrograms.MaxHold - TimeSpan.FromMilliseconds(70), TimeSpan.FromSeconds(5));
         Assert.Equal(1, held.Overdue);
+        Assert.Equal(0, held.Count);
         sleeper.Kill();
     }
 
     [Fact]
-    public void ALivingRunsFileIsLeftAloneAndReleasingForgetsThePid()
+    public void TheRunsFileNamesWhatItHoldsWhileItHoldsIt()
     {
+        using var sleeper = StoppedSleeper();
         using var held = new HeldPrograms(_dir);
-        held.Held(Environment.ProcessId); // this process, "held" by this living run
+        held.Held(sleeper.Id);
+        var file = Path.Combine(_dir, $"held-{Environment.ProcessId}");
 
-        Assert.Equal(0, HeldPrograms.ReleaseLeftovers(_dir));
-        Assert.Single(Directory.GetFiles(_dir, $"held-{Environment.ProcessId}"));
-        held.Release(Environment.ProcessId); // SIGCONT to a running process changes nothing
+        Assert.Equal($"{sleeper.Id} {ProcessFacts.StartTime(sleeper.Id)}", File.ReadAllText(file));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        Assert.Equal(0, HeldPrograms.ReleaseLeftovers(_dir)); // a living run's file is left alone
+
+        Assert.True(held.Release(sleeper.Id));
+        Assert.False(File.Exists(file));
+        Assert.True(WaitFor(() => ProcessFacts.State(sleeper.Id) != 'T'));
+        Assert.Equal(0, held.Overdue);
+        sleeper.Kill();
+    }
+
+    [Fact]
+    public void DisposingContinuesEverythingStillHeld()
+    {
+        using var first = StoppedSleeper();
+        using var second = StoppedSleeper();
+        var held = new HeldPrograms(_dir);
+        held.Held(first.Id);
+        held.Held(second.Id);
+
+        held.Dispose();
+
+        Assert.NotEqual('T', ProcessFacts.State(first.Id));
+        Assert.NotEqual('T', ProcessFacts.State(second.Id));
         Assert.Empty(Directory.GetFiles(_dir, "held-*"));
+        first.Kill();
+        second.Kill();
     }
 }
