@@ -159,7 +159,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 
             // Found again or new: either way no reclaim may race this program's start.
             Volatile.Write(ref _lastExecAttach, Environment.TickCount64);
-            var attached = found.Sum(AttachProbes);
+            var attached = found.Sum(TryAttachProbes);
             if (attached > 0)
             {
                 // From the exec in the kernel to the last probe in: what a program that starts
@@ -220,12 +220,29 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         }
     }
 
+    /// <summary>One library's attach failing (a process gone mid-scan takes its /proc path with
+    /// it) is reported and costs that library only, never the others found with it.</summary>
+    private int TryAttachProbes(TlsLibrary lib)
+    {
+        try
+        {
+            return AttachProbes(lib);
+        }
+        catch (CaptureException e)
+        {
+            _context!.Log("tlsscope: warning: " + e.Message);
+            return 0;
+        }
+    }
+
     /// <summary>A library found while capturing: probes, then its key layout (on the layout
     /// thread: it may take a calibration, seconds, and neither the plaintext nor a stop may wait).</summary>
     private void Attach(TlsLibrary lib)
     {
-        AttachProbes(lib);
-        QueueKeyLayout(lib);
+        if (TryAttachProbes(lib) > 0)
+        {
+            QueueKeyLayout(lib);
+        }
     }
 
     private void QueueKeyLayout(TlsLibrary lib)
@@ -311,6 +328,23 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         }
     }
 
+    /// <summary>Under the attach gate: a library whose probes go forgets its layout too (the file
+    /// found again with its id may be a new build in the same inode: the layout is found anew).</summary>
+    private unsafe void ForgetKeyLayout(TlsLibrary lib)
+    {
+        lock (_layoutsSet)
+        {
+            if (!_layoutsSet.Remove(lib.Id))
+            {
+                return;
+            }
+        }
+
+        var id = (uint)lib.Id;
+        var none = default(KernelKeyLayout); // not valid: no keys read for the id until it has one again
+        _obj!.Update("key_layouts", new ReadOnlySpan<byte>(&id, 4), new ReadOnlySpan<byte>(&none, sizeof(KernelKeyLayout)));
+    }
+
     /// <summary>Detaches every probe; no attach can happen after it.</summary>
     private void CloseAttachments()
     {
@@ -364,14 +398,14 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         try
         {
             var (files, account) = new ExecutableIndex(Families).Scan(() => stop.IsCancellationRequested);
-            foreach (var lib in _discovery!.AddIndexed(files))
-            {
-                Attach(lib);
-            }
-
             foreach (var (_, id, _) in files)
             {
                 _context!.Processes.MarkKnown(id);
+            }
+
+            foreach (var lib in _discovery!.AddIndexed(files))
+            {
+                Attach(lib);
             }
 
             if (_context!.Verbose)
@@ -415,17 +449,21 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
                     return;
                 }
 
-                if (!_discovery.TryReclaim(lib))
+                if (_discovery.TryReclaim(lib) is not { } programs)
                 {
                     continue;
                 }
 
                 detach = _attacher!.BeginDetach(lib);
+                ForgetKeyLayout(lib);
+                foreach (var program in programs)
+                {
+                    _context!.Processes.Forget(program); // held again at its next exec, until the probes are back
+                }
             }
 
             detach.Complete();
-            _context!.Processes.Forget(lib.Identity);
-            if (_context.Verbose)
+            if (_context!.Verbose)
             {
                 _context.Log($"tlsscope: detached {lib.Path}: its processes have exited");
             }

@@ -20,7 +20,8 @@ public sealed class HeldPrograms : IDisposable
     private readonly string _directory;
     private readonly string _file;
     private readonly Lock _gate = new();
-    private readonly Dictionary<int, (ulong? Start, long HeldAt)> _held = [];
+    private readonly Dictionary<int, (ulong? Start, long HeldAt, long Hold)> _held = [];
+    private long _holds; // numbers each hold: a program may exec again, and be held again, while an old one is handled
     private readonly Timer _watchdog;
     private long _overdue;
     private bool _disposed;
@@ -49,16 +50,16 @@ public sealed class HeldPrograms : IDisposable
 
     private void ReleaseOverdue()
     {
-        List<int> overdue;
+        List<(int Pid, long Hold)> overdue;
         lock (_gate)
         {
             var now = Environment.TickCount64;
-            overdue = [.. _held.Where(h => now - h.Value.HeldAt > (long)MaxHold.TotalMilliseconds).Select(h => h.Key)];
+            overdue = [.. _held.Where(h => now - h.Value.HeldAt > (long)MaxHold.TotalMilliseconds).Select(h => (h.Key, h.Value.Hold))];
         }
 
-        foreach (var pid in overdue)
+        foreach (var (pid, hold) in overdue)
         {
-            if (Release(pid))
+            if (Release(pid, hold))
             {
                 Interlocked.Increment(ref _overdue);
             }
@@ -107,32 +108,38 @@ public sealed class HeldPrograms : IDisposable
         return released;
     }
 
-    /// <summary>A program is held: recorded before anything else is done for it.</summary>
-    public void Held(int pid)
+    /// <summary>A program is held: recorded before anything else is done for it. Returns the
+    /// hold, for <see cref="Release"/>.</summary>
+    public long Held(int pid)
     {
         lock (_gate)
         {
+            var hold = ++_holds;
             if (_disposed)
             {
                 ProcessSignals.Send(pid, ProcessSignals.Sigcont);
-                return;
+                return hold;
             }
 
-            _held[pid] = (ProcessFacts.StartTime(pid), Environment.TickCount64);
+            _held[pid] = (ProcessFacts.StartTime(pid), Environment.TickCount64, hold);
             Write();
+            return hold;
         }
     }
 
     /// <summary>Continues a held program (the very process: its start time is checked, the pid may
-    /// have been reused if it died stopped); forgotten from the file. False if it was not held.</summary>
-    public bool Release(int pid)
+    /// have been reused if it died stopped); forgotten from the file. False if that hold is over
+    /// (continued by the watchdog; the process may be held again since, for a later exec).</summary>
+    public bool Release(int pid, long hold)
     {
         lock (_gate)
         {
-            if (!_held.Remove(pid, out var held))
+            if (!_held.TryGetValue(pid, out var held) || held.Hold != hold)
             {
                 return false;
             }
+
+            _held.Remove(pid);
 
             if (held.Start is null || ProcessFacts.StartTime(pid) == held.Start)
             {
@@ -147,15 +154,15 @@ public sealed class HeldPrograms : IDisposable
     /// <summary>Continues every program held now.</summary>
     public void ReleaseAll()
     {
-        List<int> left;
+        List<(int Pid, long Hold)> left;
         lock (_gate)
         {
-            left = [.. _held.Keys];
+            left = [.. _held.Select(h => (h.Key, h.Value.Hold))];
         }
 
-        foreach (var pid in left)
+        foreach (var (pid, hold) in left)
         {
-            Release(pid);
+            Release(pid, hold);
         }
     }
 

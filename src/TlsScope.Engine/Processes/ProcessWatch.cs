@@ -40,6 +40,7 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     private Thread? _reader, _handler;
     private volatile bool _stopping;
     private volatile bool _execsStopped;
+    private bool _drained; // the ring read to its end once the tracepoint went
     private bool _disposed;
     private long _lostExecs;
 
@@ -250,15 +251,10 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
         }
 
         var pid = (int)e.Head.Task.Pid;
-        var held = (e.Head.Flags & ExecFlags.Held) != 0;
-        if (held)
-        {
-            _held.Held(pid);
-        }
-
+        long? hold = (e.Head.Flags & ExecFlags.Held) != 0 ? _held.Held(pid) : null;
         if (_execsStopped || _pending.IsAddingCompleted)
         {
-            _held.Release(pid);
+            Release(pid, hold);
             return;
         }
 
@@ -272,11 +268,19 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
             new FileIdentity(e.ExeMajor, e.ExeMinor, e.ExeIno), filename, (int)e.OldPid);
         try
         {
-            _pending.Add(new PendingExec(exec, held, Environment.TickCount64));
+            _pending.Add(new PendingExec(exec, hold, Environment.TickCount64));
         }
         catch (InvalidOperationException)
         {
-            _held.Release(pid); // completed meanwhile: stopping
+            Release(pid, hold); // completed meanwhile: stopping
+        }
+    }
+
+    private void Release(int pid, long? hold)
+    {
+        if (hold is { } h)
+        {
+            _held.Release(pid, h);
         }
     }
 
@@ -297,9 +301,9 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
             finally
             {
                 // Continued first, on every path; then examined, TLS or not: not held again.
-                if (pending.Held)
+                if (pending.Hold is { } hold)
                 {
-                    _held.Release(pending.Exec.Process.Pid);
+                    _held.Release(pending.Exec.Process.Pid, hold);
                     if (_verbose)
                     {
                         _log?.Invoke($"tlsscope: held {pending.Exec.Filename} (pid {pending.Exec.Process.Pid}) {Environment.TickCount64 - pending.SeenAt} ms");
@@ -328,47 +332,60 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     /// <summary>No program is held from here on, and none stays held: the exec tracepoint goes,
     /// what the ring still has is read (its held programs continued, not handled), and a handler
     /// still attaching gets <see cref="HandlerGrace"/>. First thing of a stop, before the sources.</summary>
-    public void StopExecs()
+    public void StopExecs() => StopHolding(HandlerGrace);
+
+    /// <summary>Before the process dies of a second signal: the same, waiting for no handler: the
+    /// records the kernel wrote (each a program it stopped) are read and continued.</summary>
+    public void DetachNow() => StopHolding(TimeSpan.Zero);
+
+    private void StopHolding(TimeSpan handlerGrace)
     {
         lock (_gate)
         {
-            if (_execsStopped)
+            _execsStopped = true;
+            _execLink?.Dispose(); // from here on the kernel stops no program
+            _execLink = null;
+            if (_drained)
             {
+                _held.ReleaseAll(); // a stop under way drains the ring; what was read is continued now
                 return;
             }
 
-            _execsStopped = true;
-            _execLink?.Dispose();
-            _execLink = null;
+            _drained = true;
         }
 
         _stopping = true;
-        _reader?.Join();
+        _reader?.Join(); // it polls 50 ms at a time
         try
         {
-            _ring?.Consume(); // records written before the tracepoint went: their programs are held
+            // Records written before the tracepoint went: their programs are stopped. Each is
+            // released as it is read (_execsStopped); a record that fails is passed over (libbpf
+            // moves past it), never the rest.
+            for (var round = 0; _ring is not null && round < 1024; round++)
+            {
+                try
+                {
+                    if (_ring.Consume() == 0)
+                    {
+                        break;
+                    }
+                }
+                catch (Exception e)
+                {
+                    _log?.Invoke($"tlsscope: warning: reading the last exec events: {e.GetType().Name}: {e.Message}");
+                }
+            }
         }
-        catch (BpfException)
+        finally
         {
+            _pending.CompleteAdding();
+            if (handlerGrace > TimeSpan.Zero)
+            {
+                _handler?.Join(handlerGrace);
+            }
+
+            _held.ReleaseAll();
         }
-
-        _pending.CompleteAdding();
-        _handler?.Join(HandlerGrace);
-        _held.ReleaseAll();
-    }
-
-    /// <summary>Before the process dies of a second signal: the exec tracepoint goes and every
-    /// held program is continued now, without waiting for any thread.</summary>
-    public void DetachNow()
-    {
-        lock (_gate)
-        {
-            _execsStopped = true;
-            _execLink?.Dispose();
-            _execLink = null;
-        }
-
-        _held.ReleaseAll();
     }
 
     public void Dispose()
@@ -400,7 +417,7 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
         }
     }
 
-    private sealed record PendingExec(ExecEvent Exec, bool Held, long SeenAt);
+    private sealed record PendingExec(ExecEvent Exec, long? Hold, long SeenAt);
 
     [StructLayout(LayoutKind.Sequential)]
     private struct ExeKey

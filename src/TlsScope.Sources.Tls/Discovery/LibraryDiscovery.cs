@@ -27,7 +27,18 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 
     // Libraries first seen through an exec, and the processes known to use them: when all are
     // gone, the library's probes can go (see Reclaimable).
-    private readonly Dictionary<FileIdentity, (HashSet<int> Users, DateTime LastSeen)> _ephemeral = [];
+    private readonly Dictionary<FileIdentity, Ephemeral> _ephemeral = [];
+
+    /// <summary>An exec-found library's known users, the programs whose execs brought it in
+    /// (held again once its probes are gone), and when a user was last seen alive.</summary>
+    private sealed class Ephemeral(int pid, FileIdentity program)
+    {
+        public HashSet<int> Users { get; } = [pid];
+
+        public HashSet<FileIdentity> Programs { get; } = [program];
+
+        public DateTime LastSeen { get; set; } = DateTime.UtcNow;
+    }
 
     /// <summary>How long a library started through an exec keeps its probes after its last
     /// known user exited (it may run again).</summary>
@@ -232,7 +243,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         if (ExePath(pid) is { } seen)
         {
             var root = DependencyResolver.RootOf(pid);
-            ScanProgram(exe, exec.Executable, root, DependencyResolver.InRoot(pid, root, seen), DependencyResolver.LibraryPathOf(pid), found, pid);
+            ScanProgram(exe, exec.Executable, root, DependencyResolver.InRoot(pid, root, seen), DependencyResolver.LibraryPathOf(pid), found, (pid, exec.Executable));
         }
 
         return found;
@@ -251,7 +262,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         return found;
     }
 
-    private void ScanProgram(string exe, FileIdentity id, string root, string inRoot, IReadOnlyList<string> libraryPath, List<TlsLibrary> found, int? user)
+    private void ScanProgram(string exe, FileIdentity id, string root, string inRoot, IReadOnlyList<string> libraryPath, List<TlsLibrary> found, (int Pid, FileIdentity Program)? user)
     {
         Consider(exe, id, found, user, includeKnown: true);
         foreach (var library in _dependencies.Resolve(root, inRoot, libraryPath).Skip(1))
@@ -327,7 +338,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             var idle = new List<TlsLibrary>();
             foreach (var (id, state) in _ephemeral.ToList())
             {
-                if (IsIdle(id, state, now) && _examined.GetValueOrDefault(id) is { } lib)
+                if (IsIdle(state, now) && _examined.GetValueOrDefault(id) is { } lib)
                 {
                     idle.Add(lib);
                 }
@@ -339,32 +350,33 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 
     /// <summary>Forgets a library whose probes are about to go, if it is still idle (an exec may
     /// have found a new user since <see cref="Reclaimable"/>): the next exec or scan finds it anew,
-    /// with its old id. Its symbols are dropped.</summary>
-    public bool TryReclaim(TlsLibrary lib)
+    /// with its old id. Its symbols are dropped. Returns the programs whose execs brought it in
+    /// (to be held again), or null when it is not to be reclaimed.</summary>
+    public IReadOnlyCollection<FileIdentity>? TryReclaim(TlsLibrary lib)
     {
         lock (_gate)
         {
-            if (!_ephemeral.TryGetValue(lib.Identity, out var state) || !IsIdle(lib.Identity, state, DateTime.UtcNow)
+            if (!_ephemeral.TryGetValue(lib.Identity, out var state) || !IsIdle(state, DateTime.UtcNow)
                 || !ReferenceEquals(_examined.GetValueOrDefault(lib.Identity), lib))
             {
-                return false;
+                return null;
             }
 
             _ephemeral.Remove(lib.Identity);
             _examined.Remove(lib.Identity);
             _libraries[lib.Id] = null;
-            return true;
+            return state.Programs;
         }
     }
 
     /// <summary>Under the gate: no known user left, for longer than the grace (a user seen alive
     /// restarts the grace).</summary>
-    private bool IsIdle(FileIdentity id, (HashSet<int> Users, DateTime LastSeen) state, DateTime now)
+    private static bool IsIdle(Ephemeral state, DateTime now)
     {
         state.Users.RemoveWhere(pid => !Directory.Exists($"/proc/{pid}"));
         if (state.Users.Count > 0)
         {
-            _ephemeral[id] = (state.Users, now);
+            state.LastSeen = now;
             return false;
         }
 
@@ -396,7 +408,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
     /// <param name="user">The process an exec found it for: the library is ephemeral (its probes
     /// go when its users have exited), unless something else found it first.</param>
     /// <param name="includeKnown">Add a TLS library examined before to <paramref name="found"/> too.</param>
-    private void Consider(string path, FileIdentity id, List<TlsLibrary> found, int? user = null, bool includeKnown = false)
+    private void Consider(string path, FileIdentity id, List<TlsLibrary> found, (int Pid, FileIdentity Program)? user = null, bool includeKnown = false)
     {
         lock (_gate)
         {
@@ -407,9 +419,10 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
 
             if (_examined.TryGetValue(id, out var known))
             {
-                if (user is { } pid && _ephemeral.TryGetValue(id, out var state))
+                if (user is { } by && _ephemeral.TryGetValue(id, out var state))
                 {
-                    state.Users.Add(pid);
+                    state.Users.Add(by.Pid);
+                    state.Programs.Add(by.Program);
                 }
 
                 if (includeKnown && known is not null)
@@ -434,7 +447,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
                     lib = Add(path, id, family, elf);
                     if (user is { } pid)
                     {
-                        _ephemeral[id] = ([pid], DateTime.UtcNow);
+                        _ephemeral[id] = new Ephemeral(pid.Pid, pid.Program);
                     }
                 }
             }

@@ -163,10 +163,17 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
         }
     }
 
+    /// <summary>Detaches everything, after any removal under way (<see cref="PendingDetach"/>) is
+    /// done: no link may outlive the object it was made from.</summary>
     public void Dispose()
     {
         lock (_gate)
         {
+            while (_detaching.Count > 0)
+            {
+                Monitor.Wait(_gate);
+            }
+
             // Each uprobe's release waits for an RCU grace period: hundreds of them one after
             // another take seconds, side by side they share the waits.
             Parallel.ForEach(_links.Values.SelectMany(l => l), new ParallelOptions { MaxDegreeOfParallelism = 32 }, l => l.Dispose());

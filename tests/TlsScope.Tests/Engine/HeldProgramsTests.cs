@@ -112,17 +112,35 @@ public sealed class HeldProgramsTests : IDisposable
     {
         using var sleeper = StoppedSleeper();
         using var held = new HeldPrograms(_dir);
-        held.Held(sleeper.Id);
+        var hold = held.Held(sleeper.Id);
         var file = Path.Combine(_dir, $"held-{Environment.ProcessId}");
 
         Assert.Equal($"{sleeper.Id} {ProcessFacts.StartTime(sleeper.Id)}", File.ReadAllText(file));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
         Assert.Equal(0, HeldPrograms.ReleaseLeftovers(_dir)); // a living run's file is left alone
 
-        Assert.True(held.Release(sleeper.Id));
+        Assert.False(held.Release(sleeper.Id, hold + 1)); // not that hold
+        Assert.Equal('T', ProcessFacts.State(sleeper.Id));
+        Assert.True(held.Release(sleeper.Id, hold));
         Assert.False(File.Exists(file));
         Assert.True(WaitFor(() => ProcessFacts.State(sleeper.Id) != 'T'));
         Assert.Equal(0, held.Overdue);
+        sleeper.Kill();
+    }
+
+    [Fact]
+    public void AnOldHoldsReleaseDoesNotContinueANewerHoldOfTheSameProcess()
+    {
+        using var sleeper = StoppedSleeper();
+        using var held = new HeldPrograms(_dir);
+        var first = held.Held(sleeper.Id);
+        var second = held.Held(sleeper.Id); // it exec'd again, and was held again
+
+        Assert.False(held.Release(sleeper.Id, first)); // the first exec's handler finishes late
+        Assert.Equal('T', ProcessFacts.State(sleeper.Id));
+        Assert.Equal(1, held.Count);
+        Assert.True(held.Release(sleeper.Id, second));
+        Assert.True(WaitFor(() => ProcessFacts.State(sleeper.Id) != 'T'));
         sleeper.Kill();
     }
 

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using TlsScope.Engine.Files;
+using TlsScope.Tests.Tools;
 
 namespace TlsScope.Tests.Engine;
 
 /// <summary>State TlsScope acts on later is only kept where no other user can write.</summary>
 public sealed class PrivateDirectoryTests : IDisposable
 {
-    private static readonly bool IsRoot = Environment.UserName == "root";
     private readonly string _dir = Directory.CreateTempSubdirectory("tlsscope-private-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -65,14 +65,9 @@ public sealed class PrivateDirectoryTests : IDisposable
         Assert.Null(new FileInfo(Path.Combine(state, "a.json")).LinkTarget);
     }
 
-    [Fact]
+    [RootFact]
     public void ADirectoryAnotherUserOwnsIsRefused()
     {
-        if (!IsRoot)
-        {
-            return; // only root can give a directory away
-        }
-
         var theirs = Directory.CreateDirectory(Path.Combine(_dir, "theirs")).FullName;
         File.SetUnixFileMode(theirs, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using (var chown = Process.Start("chown", ["65534", theirs])!)
