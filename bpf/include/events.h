@@ -21,8 +21,9 @@ enum tscope_event_kind {
 	TSCOPE_EVENT_CLOSE = 2, /* struct tscope_conn_close: SSL_free on a tracked connection */
 	TSCOPE_EVENT_KEYS =
 		3, /* struct tscope_keys: a handshake's secrets, read once per handshake */
-	TSCOPE_EVENT_PACKET = 4, /* struct tscope_packet: a packet seen by the TC programs */
-	TSCOPE_EVENT_EXEC = 5,	 /* struct tscope_exec: a traced process executed a program */
+	TSCOPE_EVENT_PACKET = 4,   /* struct tscope_packet: a packet seen by the TC programs */
+	TSCOPE_EVENT_EXEC = 5,	   /* struct tscope_exec: a traced process executed a program */
+	TSCOPE_EVENT_KEY_LINE = 6, /* struct tscope_key_line: one secret a Go program logged */
 };
 
 enum tscope_direction {
@@ -132,6 +133,41 @@ struct tscope_keys {
 	__u32 read_mask; /* bit i: slot i was read */
 	__u8 slots[TSCOPE_KEY_SLOTS *
 		   TSCOPE_KEY_SLOT_SIZE]; /* slot i at i * TSCOPE_KEY_SLOT_SIZE */
+};
+
+/* ---- Go crypto/tls (bpf/tls/go_tls.h) ---- */
+enum tscope_go_abi {
+	TSCOPE_GO_ABI_REGS = 1,	 /* Go >= 1.17: arguments and results in registers, g in R14 */
+	TSCOPE_GO_ABI_STACK = 2, /* older Go: arguments and results on the stack, g in TLS */
+};
+
+/* One Go binary's facts, in the go_layouts map at the library's index. User space reads the Go
+ * version from the binary's buildinfo and takes these from its table (a test checks it against
+ * the binaries' DWARF). abi 0: the library is not a Go binary. */
+struct tscope_go_layout {
+	__u32 abi;		/* enum tscope_go_abi */
+	__u32 goid_offset;	/* runtime.g.goid */
+	__u32 conn_offset;	/* crypto/tls.Conn.conn, a net.Conn interface: itab, then data */
+	__u32 itab_hash_offset; /* runtime.itab.hash: the concrete type's hash */
+	__u32 tcpconn_hash; /* that hash for *net.TCPConn: the only type whose data is followed */
+	__u32 netfd_offset; /* net.TCPConn -> conn.fd, a *net.netFD */
+	__u32 sysfd_offset; /* net.netFD -> pfd.Sysfd, the descriptor */
+	__u32 stack_lo_offset; /* runtime.g.stack.lo: a buffer on a stack that grew moves with it */
+};
+
+/* One line of the NSS key log, as crypto/tls.(*Config).writeKeyLog received it. */
+#define TSCOPE_KEY_LABEL_MAX 48
+#define TSCOPE_KEY_RANDOM_LEN 32
+#define TSCOPE_KEY_SECRET_MAX 64
+struct tscope_key_line {
+	struct tscope_event_head head;
+	__u32 library;	  /* attach cookie, as in tscope_chunk */
+	__u32 label_len;  /* bytes of label[] used; a longer label is not read (counted as 0) */
+	__u32 random_len; /* TSCOPE_KEY_RANDOM_LEN when read */
+	__u32 secret_len; /* bytes of secret[] used */
+	char label[TSCOPE_KEY_LABEL_MAX];
+	__u8 random[TSCOPE_KEY_RANDOM_LEN];
+	__u8 secret[TSCOPE_KEY_SECRET_MAX];
 };
 
 /* ---- packets (TC) ---- */
@@ -244,5 +280,7 @@ _Static_assert(sizeof(struct tscope_keys) == 848, "tscope_keys layout");
 _Static_assert(sizeof(struct tscope_packet) == 72, "tscope_packet layout");
 _Static_assert(sizeof(struct tscope_packet_stats) == 40, "tscope_packet_stats layout");
 _Static_assert(sizeof(struct tscope_cmdline) == 264, "tscope_cmdline layout");
+_Static_assert(sizeof(struct tscope_go_layout) == 32, "tscope_go_layout layout");
+_Static_assert(sizeof(struct tscope_key_line) == 216, "tscope_key_line layout");
 
 #endif

@@ -14,6 +14,7 @@
 #include "../lib/sock.h"
 #include "keys.h"
 #include "tls_call.h"
+#include "go_tls.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -83,4 +84,35 @@ SEC("uretprobe")
 int BPF_KRETPROBE(ssl_handshake_return)
 {
 	return handshake_return();
+}
+
+/* ---- Go crypto/tls (go_tls.h): entry probes and a probe on every RET, never a uretprobe ---- */
+SEC("uprobe")
+int go_read_enter(struct pt_regs *ctx)
+{
+	return go_call_enter(ctx, TSCOPE_DIR_READ);
+}
+
+SEC("uprobe")
+int go_write_enter(struct pt_regs *ctx)
+{
+	return go_call_enter(ctx, TSCOPE_DIR_WRITE);
+}
+
+SEC("uprobe")
+int go_call_ret(struct pt_regs *ctx)
+{
+	return go_call_return(ctx);
+}
+
+SEC("uprobe")
+int go_close_enter(struct pt_regs *ctx)
+{
+	return go_conn_close(ctx);
+}
+
+SEC("uprobe")
+int go_keylog_enter(struct pt_regs *ctx)
+{
+	return go_key_log(ctx);
 }

@@ -7,7 +7,12 @@ namespace TlsScope.Sources.Tls;
 /// (always: TLS is what TlsScope captures; keys when an output takes them).</summary>
 public sealed class TlsDefinition : ISourceDefinition
 {
-    public readonly Option<string[]> Libssl = new("--libssl") { HelpName = "PATH", Description = "Also probe this OpenSSL library or executable (repeatable)", AllowMultipleArgumentsPerToken = false };
+    public readonly Option<string[]> Libssl = new("--binary", "--libssl")
+    {
+        HelpName = "PATH",
+        Description = "Also probe this TLS library or executable: OpenSSL, BoringSSL, or a Go program (repeatable)",
+        AllowMultipleArgumentsPerToken = false,
+    };
     public readonly Option<uint> MaxPayload = new("--max-payload") { HelpName = "BYTES", Description = "Keep at most N bytes per call; the rest is counted as truncated (default: everything)" };
 
     public string Name => "tls";

@@ -7,6 +7,7 @@ using TlsScope.Engine.Reading;
 using TlsScope.Engine.Sources;
 using TlsScope.Sources.Tls.Decoding;
 using TlsScope.Sources.Tls.Discovery;
+using TlsScope.Sources.Tls.Go;
 using TlsScope.Sources.Tls.Keys.Decoding;
 using TlsScope.Sources.Tls.Keys.Layout;
 using TlsScope.Sources.Tls.Probes;
@@ -22,7 +23,7 @@ namespace TlsScope.Sources.Tls;
 public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 {
     /// <summary>The TLS library families, each a set of probes as data.</summary>
-    public static readonly IReadOnlyList<LibraryFamily> Families = [ProbeTable.OpenSsl];
+    public static readonly IReadOnlyList<LibraryFamily> Families = [ProbeTable.OpenSsl, GoFamily.Family];
 
     private static readonly TimeSpan RescanInterval = TimeSpan.FromMilliseconds(500);
     private const int PollMilliseconds = 20;
@@ -36,6 +37,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     private long _lastExecAttach;
     private readonly BlockingCollection<TlsLibrary> _layoutQueue = [];
     private readonly HashSet<int> _layoutsSet = []; // library ids whose key layout is in the kernel
+    private readonly HashSet<int> _prepared = []; // library ids whose family told the kernel about them
     private Thread? _layoutThread;
     private Thread? _indexThread;
     private SourceContext? _context;
@@ -210,6 +212,12 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
                 return 0;
             }
 
+            if (lib.Family.Prepare is { } prepare && !_prepared.Contains(lib.Id))
+            {
+                prepare(lib, _obj!);
+                _prepared.Add(lib.Id);
+            }
+
             var n = _attacher!.Attach(lib);
             if (n > 0 && _context!.Verbose)
             {
@@ -290,7 +298,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     /// a library found again keeps its id, and its layout).</summary>
     private unsafe void SetKeyLayout(TlsLibrary lib)
     {
-        if (_keys is null || lib.Id >= KernelKeyLayout.MaxLibraries)
+        if (_keys is null || lib.Id >= KernelKeyLayout.MaxLibraries || !lib.Family.KeysFromLayout)
         {
             return;
         }

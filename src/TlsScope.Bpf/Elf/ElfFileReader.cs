@@ -36,6 +36,7 @@ internal sealed class ElfFileReader
 
     private const ushort PnXnum = 0xffff;
     private const ushort ShnUndef = 0;
+    private const ushort ShnXindex = 0xffff;
 
     private const int SttFunc = 2;
     private const int SttGnuIfunc = 10;
@@ -67,7 +68,9 @@ internal sealed class ElfFileReader
     }
 
     /// <summary>The ELF header checked, and the program and (when asked) section headers.</summary>
-    private (ushort Type, Segment[] Segments, Section[] Sections) ReadLayout(bool withSections)
+    private (ushort Type, Segment[] Segments, Section[] Sections) ReadLayout(bool withSections) => ReadLayout(withSections, out _);
+
+    private (ushort Type, Segment[] Segments, Section[] Sections) ReadLayout(bool withSections, out uint namesIndex)
     {
         Span<byte> header = stackalloc byte[EhdrSize];
         header = header[..ReadAtMost(0, header)];
@@ -115,6 +118,7 @@ internal sealed class ElfFileReader
         ulong phnum = U16(header, 56);
         var shentsize = U16(header, 58);
         ulong shnum = U16(header, 60);
+        namesIndex = U16(header, 62);
 
         // Extended numbering: with too many entries for 16 bits, the real counts live in section 0.
         if (shoff != 0 && (shnum == 0 || phnum == PnXnum))
@@ -134,6 +138,12 @@ internal sealed class ElfFileReader
             {
                 phnum = U32(first, 44);
             }
+        }
+
+        // SHN_XINDEX: the section name table's index is too large for 16 bits and sits in section 0.
+        if (shoff != 0 && namesIndex == ShnXindex && shentsize >= ShdrSize)
+        {
+            namesIndex = U32(ReadBytes(shoff, ShdrSize, "section headers"), 40);
         }
 
         var segments = ReadSegments(phoff, phnum, phentsize);
@@ -167,6 +177,32 @@ internal sealed class ElfFileReader
         }
 
         return new ElfSymbols(_path, FindBuildId(segments, sections), type == EtDyn, functions);
+    }
+
+    /// <summary>The file's type, PT_LOAD program headers and named section headers, for
+    /// <see cref="ElfImage"/>. A section name table that is missing or damaged leaves names empty.</summary>
+    public (bool IsSharedObject, ElfSegment[] Loads, ElfSection[] Sections) ReadImageLayout()
+    {
+        var (type, segments, sections) = ReadLayout(withSections: true, out var namesIndex);
+        var loads = segments.Where(s => s.Type == PtLoad)
+            .Select(s => new ElfSegment(s.Type, s.Flags, s.Offset, s.VirtualAddress, s.FileSize, s.MemorySize))
+            .ToArray();
+
+        byte[] names = [];
+        if (namesIndex < sections.Length && sections[namesIndex].Type == ShtStrtab && sections[namesIndex].Size <= MaxDynamicSize)
+        {
+            names = ReadSection(sections[namesIndex], "section names");
+        }
+
+        var named = new ElfSection[sections.Length];
+        for (var i = 0; i < sections.Length; i++)
+        {
+            var s = sections[i];
+            var name = s.NameOffset < (uint)names.Length ? CString(names, (int)s.NameOffset) : "";
+            named[i] = new ElfSection(name, s.Type, s.Flags, s.Address, s.Offset, s.Size, s.Link, s.EntrySize);
+        }
+
+        return (type == EtDyn, loads, named);
     }
 
     /// <summary>What the dynamic loader reads of the file: its interpreter, needed libraries and
@@ -273,7 +309,7 @@ internal sealed class ElfFileReader
             var p = table.AsSpan(i * phentsize, PhdrSize);
             segments[i] = new Segment(
                 Type: U32(p, 0), Flags: U32(p, 4), Offset: U64(p, 8), VirtualAddress: U64(p, 16),
-                FileSize: U64(p, 32), Align: U64(p, 48));
+                FileSize: U64(p, 32), Align: U64(p, 48), MemorySize: U64(p, 40));
         }
         return segments;
     }
@@ -297,7 +333,7 @@ internal sealed class ElfFileReader
             var s = table.AsSpan(i * shentsize, ShdrSize);
             sections[i] = new Section(
                 Type: U32(s, 4), Flags: U64(s, 8), Offset: U64(s, 24), Size: U64(s, 32),
-                Link: U32(s, 40), Align: U64(s, 48), EntrySize: U64(s, 56));
+                Link: U32(s, 40), Align: U64(s, 48), EntrySize: U64(s, 56), NameOffset: U32(s, 0), Address: U64(s, 16));
         }
         return sections;
     }
@@ -500,7 +536,7 @@ internal sealed class ElfFileReader
 
     private byte[] ReadSection(Section section, string what) => ReadBytes(section.Offset, section.Size, what);
 
-    private byte[] ReadBytes(ulong offset, ulong size, string what)
+    public byte[] ReadBytes(ulong offset, ulong size, string what)
     {
         if (offset > _length || size > _length - offset)
         {
@@ -522,7 +558,7 @@ internal sealed class ElfFileReader
     }
 
     /// <summary>Fills as much of <paramref name="buffer"/> as the file allows; returns the count read.</summary>
-    private int ReadAtMost(ulong offset, Span<byte> buffer)
+    public int ReadAtMost(ulong offset, Span<byte> buffer)
     {
         var total = 0;
         while (total < buffer.Length)
@@ -538,13 +574,13 @@ internal sealed class ElfFileReader
         return total;
     }
 
-    private ElfFormatException Fail(string reason) => new(_path, reason);
+    public ElfFormatException Fail(string reason) => new(_path, reason);
 
     private static ushort U16(ReadOnlySpan<byte> data, int offset) => BinaryPrimitives.ReadUInt16LittleEndian(data[offset..]);
     private static uint U32(ReadOnlySpan<byte> data, int offset) => BinaryPrimitives.ReadUInt32LittleEndian(data[offset..]);
     private static ulong U64(ReadOnlySpan<byte> data, int offset) => BinaryPrimitives.ReadUInt64LittleEndian(data[offset..]);
 
-    private readonly record struct Segment(uint Type, uint Flags, ulong Offset, ulong VirtualAddress, ulong FileSize, ulong Align);
+    private readonly record struct Segment(uint Type, uint Flags, ulong Offset, ulong VirtualAddress, ulong FileSize, ulong Align, ulong MemorySize);
 
-    private readonly record struct Section(uint Type, ulong Flags, ulong Offset, ulong Size, uint Link, ulong Align, ulong EntrySize);
+    private readonly record struct Section(uint Type, ulong Flags, ulong Offset, ulong Size, uint Link, ulong Align, ulong EntrySize, uint NameOffset, ulong Address);
 }

@@ -70,6 +70,17 @@ public sealed class ElfSymbols
         return _functions.TryGet(name, out function);
     }
 
+    /// <summary>
+    /// A copy whose functions are these plus <paramref name="extra"/> (e.g. Go functions read from
+    /// a pclntab, for a binary stripped of its symbol tables). Where a name is already defined, the
+    /// existing function wins; among duplicate extras, the first.
+    /// </summary>
+    public ElfSymbols WithFunctions(IEnumerable<ElfFunction> extra)
+    {
+        ArgumentNullException.ThrowIfNull(extra);
+        return new ElfSymbols(Path, BuildId, IsSharedObject, _functions.WithExtra(extra));
+    }
+
     /// <summary>True if every one of <paramref name="names"/> is a defined function (vacuously true for none).</summary>
     public bool HasFunctions(params string[] names)
     {

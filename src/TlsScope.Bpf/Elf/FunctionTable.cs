@@ -76,6 +76,26 @@ internal sealed class FunctionTable
         }
     }
 
+    /// <summary>A copy holding these functions and then <paramref name="extra"/>; a name already
+    /// present keeps its entry (the extra ones are added with a rank no symbol has).</summary>
+    public FunctionTable WithExtra(IEnumerable<ElfFunction> extra)
+    {
+        var extras = extra as IReadOnlyCollection<ElfFunction> ?? extra.ToList();
+        var copy = new FunctionTable((_count + extras.Count) * 2);
+        for (var i = 0; i < _count; i++)
+        {
+            var e = _entries[i];
+            copy.Add(Name(e), e.Address, e.Size, e.FileOffset, e.Rank);
+        }
+
+        const int ExtraRank = int.MaxValue;
+        foreach (var f in extras)
+        {
+            copy.Add(Encoding.UTF8.GetBytes(f.Name), f.Address, f.Size, f.FileOffset, ExtraRank);
+        }
+        return copy;
+    }
+
     public bool TryGet(string name, out ElfFunction function)
     {
         function = default;

@@ -17,6 +17,7 @@ public static class EventKind
     public const uint Keys = 3;
     public const uint Packet = 4;
     public const uint Exec = 5;
+    public const uint KeyLine = 6;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -17,6 +17,16 @@ public sealed record KeyMaterial(
     byte[][] Slots,
     bool DuringHandshake = false);
 
+/// <summary>One secret a program logged itself (Go's writeKeyLog, called for every secret of every
+/// handshake): the parts of one NSS key log line.</summary>
+public sealed record LoggedSecret(
+    long TimeUnixNs,
+    ProcessInfo Process,
+    string Library,
+    string Label,
+    byte[] ClientRandom,
+    byte[] Secret);
+
 /// <summary>One handshake's secrets as NSS key log lines ("LABEL client_random secret", hex,
 /// no newline), in the order a library's own key log callback writes them.</summary>
 public sealed record TlsKeySet(
@@ -39,4 +49,6 @@ public interface IKeySink
 public interface IKeyMaterialSink
 {
     void OnKeyMaterial(KeyMaterial material);
+
+    void OnLoggedSecret(LoggedSecret secret);
 }

@@ -26,6 +26,7 @@ public sealed class KeyExtractor : IKeyMaterialSink
     private readonly Dictionary<string, HandshakeTrafficSecrets> _pending = [];
     private readonly Queue<string> _pendingOrder = new();
     private readonly Lock _lock = new();
+    private readonly LoggedHandshakes _logged = new(PendingHandshakes);
 
     /// <param name="sink">Where the sets go: the run's fan-out, which isolates failing outputs.</param>
     public KeyExtractor(IKeySink sink)
@@ -89,6 +90,47 @@ public sealed class KeyExtractor : IKeyMaterialSink
             _pending.Remove(random);
             Sets++;
             set = new TlsKeySet(material.TimeUnixNs, material.Connection, material.Process, material.Library, keys.ClientRandom, keys.Lines);
+        }
+        _sink.OnKeys(set);
+    }
+
+    /// <summary>A secret the program logged itself: its handshake's set goes out once it holds the
+    /// application traffic secrets (TLS 1.3) or the master secret (TLS 1.2).</summary>
+    public void OnLoggedSecret(LoggedSecret secret)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        TlsKeySet? set;
+        lock (_lock)
+        {
+            var random = Convert.ToHexStringLower(secret.ClientRandom);
+            // The label comes from the traced program: one that is not an NSS label's shape could
+            // write lines of its own into the key log file.
+            if (secret.ClientRandom.Length != 32 || secret.Secret.Length == 0 || secret.Label.Length == 0
+                || !secret.Label.All(c => c is (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_'))
+            {
+                Incomplete++;
+                LastIncompleteReason = "a logged secret with an unreadable label, client random or secret";
+                return;
+            }
+
+            if (_seen.Contains(random))
+            {
+                if (LoggedHandshakes.Completes(secret.Label))
+                {
+                    Duplicates++; // the other end of a handshake already passed on
+                }
+
+                return;
+            }
+
+            set = _logged.Add(secret, random);
+            if (set is null)
+            {
+                return;
+            }
+
+            _seen.Add(random);
+            Sets++;
         }
         _sink.OnKeys(set);
     }

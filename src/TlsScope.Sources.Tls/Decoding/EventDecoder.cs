@@ -55,6 +55,10 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
                 keys.OnKeyMaterial(KeyMaterialOf(in MemoryMarshal.AsRef<KeysRecord>(record)));
             }
         }
+        else if (kind == EventKind.KeyLine && record.Length >= sizeof(KeyLineRecord))
+        {
+            keys?.OnLoggedSecret(LoggedSecretOf(in MemoryMarshal.AsRef<KeyLineRecord>(record)));
+        }
         else if (kind == EventKind.Close && record.Length >= sizeof(ConnCloseRecord))
         {
             var c = MemoryMarshal.Read<ConnCloseRecord>(record);
@@ -76,6 +80,17 @@ public sealed unsafe class EventDecoder(CallAssembler assembler, Func<uint, stri
 
         return new KeyMaterial(assembler.Clock.ToUnixNs(k.Head.TimeNs), k.ConnId, _tasks.Decode(in k.Head.Task), k.Library,
             libraryName(k.Library), k.Ssl, k.ReadMask, slots, DuringHandshake: ((uint)k.Head.Flags & 1) != 0);
+    }
+
+    private LoggedSecret LoggedSecretOf(in KeyLineRecord k)
+    {
+        fixed (byte* label = k.Label, random = k.Random, secret = k.Secret)
+        {
+            return new LoggedSecret(assembler.Clock.ToUnixNs(k.Head.TimeNs), _tasks.Decode(in k.Head.Task), libraryName(k.Library),
+                Encoding.ASCII.GetString(label, (int)Math.Min(k.LabelLen, KeyLineRecord.LabelMax)),
+                new ReadOnlySpan<byte>(random, (int)Math.Min(k.RandomLen, KeyLineRecord.RandomLength)).ToArray(),
+                new ReadOnlySpan<byte>(secret, (int)Math.Min(k.SecretLen, KeyLineRecord.SecretMax)).ToArray());
+        }
     }
 
     private ConnectionAddress Address(in ChunkHeader h)

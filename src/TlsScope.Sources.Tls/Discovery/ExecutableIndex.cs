@@ -18,7 +18,7 @@ namespace TlsScope.Sources.Tls.Discovery;
 public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, string cacheDirectory = ExecutableIndex.DefaultCache)
 {
     public const string DefaultCache = "/var/cache/tlsscope";
-    private const int CacheFormat = 1;
+    private const int CacheFormat = 2;
     private const int OptDepth = 5;
 
     private static readonly string[] StandardPath = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
@@ -77,13 +77,12 @@ public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, strin
         try
         {
             var names = families.SelectMany(f => f.RequiredSymbols).Distinct().ToList();
-            if (!ElfSymbols.MayDefine(path, names))
+            if (!ElfSymbols.MayDefine(path, names) && (isLibrary || !families.Any(f => f.MayBeExecutable?.Invoke(path) == true)))
             {
                 return null;
             }
 
-            var elf = ElfSymbols.Open(path);
-            return families.FirstOrDefault(f => elf.HasFunctions(f.RequiredSymbols.ToArray()));
+            return LibraryFamily.Match(path, ElfSymbols.Open(path), families)?.Family;
         }
         catch (Exception e) when (e is ElfFormatException or IOException or UnauthorizedAccessException)
         {
@@ -223,7 +222,9 @@ public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, strin
             }
 
             using var doc = JsonDocument.Parse(text);
-            if (doc.RootElement.GetProperty("format").GetInt32() != CacheFormat)
+            // Verdicts name families: a build that knows other families judges every file anew.
+            if (doc.RootElement.GetProperty("format").GetInt32() != CacheFormat
+                || doc.RootElement.GetProperty("families").GetString() != FamilyNames)
             {
                 return [];
             }
@@ -239,5 +240,7 @@ public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, strin
 
     /// <summary>Written whole and renamed into place; a failure only costs the next start its speed.</summary>
     private void Save(Dictionary<string, string?> files) =>
-        PrivateDirectory.Write(cacheDirectory, CacheName, JsonSerializer.Serialize(new { format = CacheFormat, files }));
+        PrivateDirectory.Write(cacheDirectory, CacheName, JsonSerializer.Serialize(new { format = CacheFormat, families = FamilyNames, files }));
+
+    private string FamilyNames => string.Join(",", families.Select(f => f.Name));
 }

@@ -206,9 +206,25 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         {
             throw new CaptureException($"--libssl {path}: cannot read it ({e.Message.ToLowerInvariant()})");
         }
-        var family = FamilyOf(elf, families) ?? throw new CaptureException(
-            $"--libssl {path}: no TLS functions found (needs {string.Join(" and ", families[0].RequiredSymbols)}); is it stripped, or statically linked without exporting them?");
-        return new ExaminedLibrary(id, elf, family);
+        ElfSymbols? symbols = null;
+        LibraryFamily? family = null;
+        try
+        {
+            (family, symbols) = LibraryFamily.Match(path, elf, families) ?? default;
+        }
+        catch (ElfFormatException e)
+        {
+            throw new CaptureException($"--libssl {path}: {Tail(e.Message, path)}");
+        }
+
+        if (family is null || symbols is null)
+        {
+            var reason = families.Select(f => f.Explain?.Invoke(path)).FirstOrDefault(r => r is not null)
+                ?? $"no TLS functions found (needs {string.Join(" and ", families[0].RequiredSymbols)}, or a Go binary with crypto/tls); is it stripped, or statically linked without exporting them?";
+            throw new CaptureException($"--libssl {path}: {reason}");
+        }
+
+        return new ExaminedLibrary(id, symbols, family);
     }
 
     private static string Tail(string message, string path) =>
@@ -440,11 +456,11 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         try
         {
             var elf = ElfSymbols.Open(path);
-            if (FamilyOf(elf, families) is { } family)
+            if (LibraryFamily.Match(path, elf, families) is var (family, symbols))
             {
                 lock (_gate)
                 {
-                    lib = Add(path, id, family, elf);
+                    lib = Add(path, id, family, symbols);
                     if (user is { } pid)
                     {
                         _ephemeral[id] = new Ephemeral(pid.Pid, pid.Program);
@@ -471,9 +487,6 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             found.Add(lib);
         }
     }
-
-    private static LibraryFamily? FamilyOf(ElfSymbols elf, IReadOnlyList<LibraryFamily> families) =>
-        families.FirstOrDefault(f => elf.HasFunctions(f.RequiredSymbols.ToArray()));
 
     /// <summary>Under the gate.</summary>
     private TlsLibrary Add(string path, FileIdentity id, LibraryFamily family, ElfSymbols elf)

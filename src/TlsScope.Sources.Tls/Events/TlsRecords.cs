@@ -81,3 +81,21 @@ public unsafe struct KeysRecord
     public uint ReadMask;
     public fixed byte Slots[KernelKeyLayout.Slots * KernelKeyLayout.SlotSize];
 }
+
+/// <summary>struct tscope_key_line: one secret a Go program passed to writeKeyLog.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KeyLineRecord
+{
+    public const int LabelMax = 48;
+    public const int RandomLength = 32;
+    public const int SecretMax = 64;
+
+    public EventHead Head;
+    public uint Library;
+    public uint LabelLen;
+    public uint RandomLen;
+    public uint SecretLen;
+    public fixed byte Label[LabelMax];
+    public fixed byte Random[RandomLength];
+    public fixed byte Secret[SecretMax];
+}

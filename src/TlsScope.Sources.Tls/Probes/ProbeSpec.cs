@@ -1,4 +1,6 @@
+using TlsScope.Bpf;
 using TlsScope.Bpf.Elf;
+using TlsScope.Sources.Tls.Discovery;
 
 namespace TlsScope.Sources.Tls.Probes;
 
@@ -19,6 +21,10 @@ public enum ProbeSite
 /// <summary>How a call learns the socket it reads or writes.</summary>
 public enum SocketLearning
 {
+    /// <summary>From the connection object itself (Go: tls.Conn -> net.TCPConn -> netFD ->
+    /// Sysfd), read at the call's entry; the socket syscalls of the call when that fails.</summary>
+    ConnectionObject,
+
     /// <summary>The socket syscalls the calling thread makes during the call (bpf/tls/tls_call.h);
     /// a memory-BIO library's next send after a write.</summary>
     SyscallCorrelation,
@@ -41,21 +47,50 @@ public sealed record ProbeSpec(string Symbol, string Program, ProbeSite Site, bo
 /// files discovery looks at; executables are always looked at), the symbols that identify it,
 /// the files that come with it (NSS: libnspr4 does the I/O for libssl3's connections), the
 /// probes it gets and how its calls learn their socket. Adding a library is adding a family.
-/// Only OpenSSL's family exists yet: Companions, <see cref="ProbeSite.Offsets"/> and the other
-/// ways of <see cref="SocketLearning"/> are the room the NSS and Go families take.
 /// </summary>
+/// <param name="Functions">Reads the functions a file's symbol tables lack (Go's pclntab, which
+/// even a stripped binary keeps): the symbols to probe it by, or null when the file is not one of
+/// the family's. Null: the ELF symbols are all there is.</param>
+/// <param name="MayBeExecutable">A cheap screen of an executable without the family's symbol
+/// names in its string tables (the machine's programs are indexed by it).</param>
+/// <param name="Prepare">Tells the kernel what it needs of one library (Go: the ABI and offsets
+/// of its release) before its probes go in; a CaptureException says why it cannot be probed.</param>
+/// <param name="Explain">For a file the family recognises but cannot probe (a Go binary without
+/// crypto/tls): why, in a few words; null when it is not the family's at all.</param>
+/// <param name="KeysFromLayout">Keys come from a memory layout of the library's connection
+/// object (calibrated or from a table); false when the family's probes hand them over.</param>
 public sealed record LibraryFamily(
     string Name,
     IReadOnlyList<string> FileNameHints,
     IReadOnlyList<ProbeSpec> Probes,
     IReadOnlyList<string>? Companions = null,
-    SocketLearning Socket = SocketLearning.SyscallCorrelation)
+    SocketLearning Socket = SocketLearning.SyscallCorrelation,
+    Func<string, ElfSymbols, ElfSymbols?>? Functions = null,
+    Func<string, bool>? MayBeExecutable = null,
+    Action<TlsLibrary, BpfObject>? Prepare = null,
+    Func<string, string?>? Explain = null,
+    bool KeysFromLayout = true)
 {
     /// <summary>The symbols every library of the family defines.</summary>
     public IEnumerable<string> RequiredSymbols => Probes.Where(p => !p.Optional).Select(p => p.Symbol).Distinct();
 
     /// <summary>Whether a file's name says it may be one of the family's libraries.</summary>
     public bool MayBe(string fileName) => FileNameHints.Any(h => fileName.Contains(h, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The first family the file is one of, with the symbols to probe it by.</summary>
+    public static (LibraryFamily Family, ElfSymbols Symbols)? Match(string path, ElfSymbols elf, IReadOnlyList<LibraryFamily> families)
+    {
+        foreach (var family in families)
+        {
+            var symbols = family.Functions is null ? elf : family.Functions(path, elf);
+            if (symbols is not null && symbols.HasFunctions(family.RequiredSymbols.ToArray()))
+            {
+                return (family, symbols);
+            }
+        }
+
+        return null;
+    }
 }
 
 public static class ProbeTable

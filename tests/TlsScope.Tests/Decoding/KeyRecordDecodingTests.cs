@@ -14,7 +14,9 @@ public sealed class KeyRecordDecodingTests
     private sealed class Keys : IKeyMaterialSink
     {
         public List<KeyMaterial> Seen { get; } = [];
+        public List<LoggedSecret> Logged { get; } = [];
         public void OnKeyMaterial(KeyMaterial material) => Seen.Add(material);
+        public void OnLoggedSecret(LoggedSecret secret) => Logged.Add(secret);
     }
 
     private static unsafe byte[] Record(uint flags)

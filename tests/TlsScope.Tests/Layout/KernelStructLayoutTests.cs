@@ -9,6 +9,7 @@ using System.Text.RegularExpressions;
 using TlsScope.Engine.Kernel;
 using TlsScope.Sources.Packets;
 using TlsScope.Sources.Tls.Events;
+using TlsScope.Sources.Tls.Go;
 using TlsScope.Sources.Tls.Keys.Layout;
 
 namespace TlsScope.Tests.Layout;
@@ -22,7 +23,8 @@ public sealed partial class CLayoutFixture
 {
     public static readonly string[] StructNames =
         ["tscope_sock_addr", "tscope_task", "tscope_event_head", "tscope_chunk", "tscope_conn_close", "tscope_stats", "tscope_config",
-         "tscope_mem_path", "tscope_key_layout", "tscope_keys", "tscope_packet", "tscope_packet_stats", "tscope_cmdline"];
+         "tscope_mem_path", "tscope_key_layout", "tscope_keys", "tscope_packet", "tscope_packet_stats", "tscope_cmdline",
+         "tscope_go_layout", "tscope_key_line"];
 
     public static readonly string[] Macros =
     [
@@ -32,6 +34,7 @@ public sealed partial class CLayoutFixture
         "TSCOPE_CHUNK_FIRST", "TSCOPE_CHUNK_LAST", "TSCOPE_CHUNK_TRUNCATED", "TSCOPE_CHUNK_FD_INFERRED",
         "TSCOPE_KEY_SLOTS", "TSCOPE_KEY_SLOT_SIZE", "TSCOPE_MAX_LIBRARIES", "TSCOPE_PATH_DEPTH", "TSCOPE_PACKET_MAX",
         "TSCOPE_EVENT_KEYS", "TSCOPE_EVENT_PACKET", "TSCOPE_PACKET_EGRESS", "TSCOPE_PACKET_OWNED", "TSCOPE_KEYS_HANDSHAKE", "TSCOPE_CMDLINE_MAX",
+        "TSCOPE_EVENT_KEY_LINE", "TSCOPE_GO_ABI_REGS", "TSCOPE_GO_ABI_STACK", "TSCOPE_KEY_LABEL_MAX", "TSCOPE_KEY_RANDOM_LEN", "TSCOPE_KEY_SECRET_MAX",
     ];
 
     /// <summary>One declared member of a C struct; a flexible array member has no size.</summary>
@@ -210,6 +213,8 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
         { "tscope_packet", typeof(PacketHeader) },
         { "tscope_packet_stats", typeof(PacketStats) },
         { "tscope_cmdline", typeof(CommandLineRecord) },
+        { "tscope_go_layout", typeof(KernelGoLayout) },
+        { "tscope_key_line", typeof(KeyLineRecord) },
     };
 
     /// <summary>C# has no fixed arrays of structs, so the layout's 12 paths are fields of their
@@ -237,6 +242,17 @@ public sealed class KernelStructLayoutTests(CLayoutFixture c) : IClassFixture<CL
         Assert.Equal(EventKind.Packet, c.Value("TSCOPE_EVENT_PACKET"));
         Assert.Equal((long)PacketFlags.Egress, c.Value("TSCOPE_PACKET_EGRESS"));
         Assert.Equal((long)PacketFlags.Owned, c.Value("TSCOPE_PACKET_OWNED"));
+    }
+
+    [Fact]
+    public void GoConstants_MatchTheHeader()
+    {
+        Assert.Equal(EventKind.KeyLine, c.Value("TSCOPE_EVENT_KEY_LINE"));
+        Assert.Equal((long)GoAbi.Registers, c.Value("TSCOPE_GO_ABI_REGS"));
+        Assert.Equal((long)GoAbi.Stack, c.Value("TSCOPE_GO_ABI_STACK"));
+        Assert.Equal(KeyLineRecord.LabelMax, c.Value("TSCOPE_KEY_LABEL_MAX"));
+        Assert.Equal(KeyLineRecord.RandomLength, c.Value("TSCOPE_KEY_RANDOM_LEN"));
+        Assert.Equal(KeyLineRecord.SecretMax, c.Value("TSCOPE_KEY_SECRET_MAX"));
     }
 
     /// <summary>Instance fields in declaration order (metadata order is source order).</summary>

@@ -1,0 +1,219 @@
+/* Go crypto/tls: Go links TLS into the executable and moves goroutine stacks, so no uretprobe
+ * may touch it (golang/go#22008). Entry probes save the call per goroutine; a probe on every
+ * RET of the function (found by user space in the machine code) emits the bytes. A goroutine
+ * that blocks in Read resumes on another thread, so calls are keyed by (process, goroutine id),
+ * never by thread. What differs between Go releases (ABI, struct offsets) comes from user
+ * space per binary (struct tscope_go_layout). */
+#ifndef TLSSCOPE_GO_TLS_H
+#define TLSSCOPE_GO_TLS_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TSCOPE_MAX_LIBRARIES);
+	__type(key, __u32);
+	__type(value, struct tscope_go_layout);
+} go_layouts SEC(".maps");
+
+struct go_call_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 goid;
+};
+
+struct go_call {
+	struct active_call call;
+	__u64 stack_lo; /* the goroutine's stack at entry: a buffer on it moves when it grows */
+	__u64 stack_hi;
+};
+
+/* LRU: a call whose RET never comes (a panic unwinds past it) ages out instead of filling it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_call_key);
+	__type(value, struct go_call);
+} go_calls SEC(".maps");
+
+static __always_inline const struct tscope_go_layout *go_layout(void *ctx)
+{
+	__u32 lib = (__u32)bpf_get_attach_cookie(ctx);
+	const struct tscope_go_layout *l = bpf_map_lookup_elem(&go_layouts, &lib);
+	if (!l || !l->abi)
+		return 0;
+	return l;
+}
+
+static __always_inline __u64 go_read_u64(__u64 addr)
+{
+	__u64 v = 0;
+	bpf_probe_read_user(&v, sizeof(v), (void *)addr);
+	return v;
+}
+
+/* The running goroutine's g: R14 on the register ABI, the word below the TLS base otherwise. */
+static __always_inline __u64 go_g(struct pt_regs *regs, const struct tscope_go_layout *l)
+{
+	if (l->abi == TSCOPE_GO_ABI_REGS)
+		return regs->r14;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	return fsbase ? go_read_u64(fsbase - 8) : 0;
+}
+
+/* Argument i (0-based, in words) of a stack-ABI call, at its entry or at its RET: the caller's
+ * frame holds them just above the return address either way. */
+static __always_inline __u64 go_stack_word(struct pt_regs *regs, __u32 i)
+{
+	return go_read_u64(regs->sp + 8 + 8 * (__u64)i);
+}
+
+/* The descriptor under a tls.Conn, when its net.Conn is a *net.TCPConn; -1 otherwise (a wrapped
+ * connection: its socket comes from the syscalls of the call, tls_call_saw_fd). */
+static __always_inline void go_conn_socket(const struct tscope_go_layout *l, __u64 conn,
+					   struct active_call *c)
+{
+	__u64 itab = go_read_u64(conn + l->conn_offset);
+	if (!itab)
+		return;
+	__u32 hash = 0;
+	if (bpf_probe_read_user(&hash, sizeof(hash), (void *)(itab + l->itab_hash_offset)) < 0 ||
+	    hash != l->tcpconn_hash)
+		return;
+	__u64 tcp = go_read_u64(conn + l->conn_offset + 8);
+	__u64 netfd = tcp ? go_read_u64(tcp + l->netfd_offset) : 0;
+	if (!netfd)
+		return;
+	__s64 fd = -1;
+	if (bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + l->sysfd_offset)) < 0 || fd < 0 ||
+	    fd > 0x7fffffff)
+		return;
+	__u64 sk = sock_of_fd((int)fd);
+	if (sk) {
+		c->sk = sk;
+		c->fd = (__s32)fd;
+	}
+}
+
+/* The layout of the probed binary when the calling process is traced, else null. */
+static __always_inline const struct tscope_go_layout *go_traced(struct pt_regs *regs,
+								__u64 pid_tgid)
+{
+	return trace_allowed(pid_tgid) ? go_layout(regs) : 0;
+}
+
+/* func (c *Conn) Read(b []byte) (int, error) and Write: c, then b's pointer. */
+static __always_inline int go_call_enter(struct pt_regs *regs, __u32 direction)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	const struct tscope_go_layout *l = go_traced(regs, pid_tgid);
+	if (!l)
+		return 0;
+	__u64 g = go_g(regs, l);
+	if (!g)
+		return 0;
+	struct go_call_key key = { .tgid = pid_tgid >> 32,
+				   .goid = go_read_u64(g + l->goid_offset) };
+	int regs_abi = l->abi == TSCOPE_GO_ABI_REGS;
+	struct go_call call = {
+		.call = {
+			.ssl = regs_abi ? regs->ax : go_stack_word(regs, 0),
+			.buf = regs_abi ? regs->bx : go_stack_word(regs, 1),
+			.start_ns = bpf_ktime_get_ns(),
+			.fd = -1,
+			.direction = direction,
+		},
+		.stack_lo = go_read_u64(g + l->stack_lo_offset),
+		.stack_hi = go_read_u64(g + l->stack_lo_offset + 8),
+	};
+	go_conn_socket(l, call.call.ssl, &call.call);
+	bpf_map_update_elem(&go_calls, &key, &call, BPF_ANY);
+	return 0;
+}
+
+/* At any RET of Read or Write: n is RAX (register ABI) or the word after b (stack ABI). */
+static __always_inline int go_call_return(struct pt_regs *regs)
+{
+	const struct tscope_go_layout *l = go_layout(regs);
+	if (!l)
+		return 0;
+	__u64 g = go_g(regs, l);
+	if (!g)
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct go_call_key key = { .tgid = pid_tgid >> 32,
+				   .goid = go_read_u64(g + l->goid_offset) };
+	struct go_call *call = bpf_map_lookup_elem(&go_calls, &key);
+	if (!call)
+		return 0;
+	__s64 n = l->abi == TSCOPE_GO_ABI_REGS ? (__s64)regs->ax : (__s64)go_stack_word(regs, 4);
+	if (n > 0) {
+		/* The stack grew during the call: the runtime moved it, and a buffer on it, by the
+		 * difference of the tops (as its own adjustpointers does). */
+		__u64 hi = go_read_u64(g + l->stack_lo_offset + 8);
+		__u64 buf = call->call.buf;
+		if (hi != call->stack_hi && buf >= call->stack_lo && buf < call->stack_hi)
+			call->call.buf = buf + (hi - call->stack_hi);
+		tls_call_emit(regs, pid_tgid, &call->call, (__u64)n);
+	}
+	bpf_map_delete_elem(&go_calls, &key);
+	return 0;
+}
+
+/* func (c *Conn) Close() error */
+static __always_inline int go_conn_close(struct pt_regs *regs)
+{
+	const struct tscope_go_layout *l = go_layout(regs);
+	if (!l)
+		return 0;
+	return tls_conn_free(l->abi == TSCOPE_GO_ABI_REGS ? regs->ax : go_stack_word(regs, 0));
+}
+
+/* Reads n bytes at src into dst (room for max); returns n, or 0 when n does not fit or fails. */
+#define go_read_bytes(dst, max, src, n)                                                            \
+	({                                                                                         \
+		__u64 __n = (n);                                                                   \
+		asm volatile("" : "+r"(__n));                                                      \
+		(__n > 0 && __n <= (max) && bpf_probe_read_user((dst), __n, (void *)(src)) == 0)   \
+			? (__u32)__n                                                               \
+			: 0;                                                                       \
+	})
+
+/* func (c *Config) writeKeyLog(label string, clientRandom, secret []byte) error: Go calls it
+ * for every secret of every handshake, whether or not the program set a KeyLogWriter. */
+static __always_inline int go_key_log(struct pt_regs *regs)
+{
+	if (!cfg.keys)
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	const struct tscope_go_layout *l = go_traced(regs, pid_tgid);
+	if (!l)
+		return 0;
+	int r = l->abi == TSCOPE_GO_ABI_REGS;
+	__u64 label = r ? regs->bx : go_stack_word(regs, 1);
+	__u64 label_len = r ? regs->cx : go_stack_word(regs, 2);
+	__u64 random = r ? regs->di : go_stack_word(regs, 3);
+	__u64 random_len = r ? regs->si : go_stack_word(regs, 4);
+	__u64 secret = r ? regs->r9 : go_stack_word(regs, 6);
+	__u64 secret_len = r ? regs->r10 : go_stack_word(regs, 7);
+
+	struct tscope_key_line *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		STAT_ADD(lost_records, 1);
+		return 0;
+	}
+	event_head(&ev->head, TSCOPE_EVENT_KEY_LINE, 0, pid_tgid);
+	ev->library = (__u32)bpf_get_attach_cookie(regs);
+	ev->label_len = 0;
+	ev->random_len = 0;
+	ev->secret_len = 0;
+	ev->label_len = go_read_bytes(ev->label, TSCOPE_KEY_LABEL_MAX, label, label_len);
+	ev->random_len =
+		random_len == TSCOPE_KEY_RANDOM_LEN
+			? go_read_bytes(ev->random, TSCOPE_KEY_RANDOM_LEN, random, random_len)
+			: 0;
+	ev->secret_len = go_read_bytes(ev->secret, TSCOPE_KEY_SECRET_MAX, secret, secret_len);
+	bpf_ringbuf_submit(ev, ring_flags());
+	return 0;
+}
+
+#endif

@@ -1,0 +1,116 @@
+using TlsScope.Bpf;
+using TlsScope.Bpf.Elf;
+using TlsScope.Engine;
+using TlsScope.Sources.Tls.Discovery;
+using TlsScope.Sources.Tls.Go.Binary;
+using TlsScope.Sources.Tls.Keys.Layout;
+using TlsScope.Sources.Tls.Probes;
+
+namespace TlsScope.Sources.Tls.Go;
+
+/// <summary>
+/// Go's crypto/tls as a library family: any Go executable, stripped or not, found by its
+/// buildinfo and pclntab. Entry probes and one probe per RET (never a uretprobe: Go moves
+/// stacks); the goroutine keys the call; the socket comes from the tls.Conn itself; the keys
+/// from writeKeyLog, which every handshake calls.
+/// </summary>
+public static class GoFamily
+{
+    public const string Read = "crypto/tls.(*Conn).Read";
+    public const string Write = "crypto/tls.(*Conn).Write";
+    public const string Close = "crypto/tls.(*Conn).Close";
+    public const string WriteKeyLog = "crypto/tls.(*Config).writeKeyLog";
+
+    public static readonly LibraryFamily Family = new("go", [],
+    [
+        new(Read, "go_read_enter", ProbeSite.Entry, false),
+        new(Read, "go_call_ret", ProbeSite.Offsets, false, Offsets: ReturnOffsets),
+        new(Write, "go_write_enter", ProbeSite.Entry, false),
+        new(Write, "go_call_ret", ProbeSite.Offsets, false, Offsets: ReturnOffsets),
+        new(Close, "go_close_enter", ProbeSite.Entry, true),
+        new(WriteKeyLog, "go_keylog_enter", ProbeSite.Entry, true, ForKeys: true),
+    ],
+        Socket: SocketLearning.ConnectionObject,
+        Functions: Functions,
+        MayBeExecutable: GoBinary.MayBe,
+        Prepare: Prepare,
+        Explain: Explain,
+        KeysFromLayout: false);
+
+    /// <summary>The ELF symbols plus every function pclntab names; null for a file that is not Go.</summary>
+    private static ElfSymbols? Functions(string path, ElfSymbols elf)
+    {
+        if (!GoBinary.MayBe(path))
+        {
+            return null;
+        }
+
+        var go = GoBinary.TryOpen(path);
+        return go is null ? null : elf.WithFunctions(go.ToElfFunctions());
+    }
+
+    private static string? Explain(string path)
+    {
+        try
+        {
+            if (!GoBinary.MayBe(path) || GoBinary.TryOpen(path) is not { } go)
+            {
+                return null;
+            }
+
+            return $"a Go binary ({go.Version}) without crypto/tls's {Read}: it does not use crypto/tls, or uses a copy of it (uTLS, qtls), which is not supported";
+        }
+        catch (Exception e) when (e is ElfFormatException or IOException)
+        {
+            return $"a damaged Go binary: {e.Message}";
+        }
+    }
+
+    /// <summary>Every RET of the function; a function that leaves another way (a tail jump) or
+    /// has no RET is refused, never guessed at: a missed return would leave calls unreported.</summary>
+    private static IReadOnlyList<ulong> ReturnOffsets(ElfSymbols symbols, ElfFunction fn)
+    {
+        var code = new byte[fn.Size];
+        using (var file = File.OpenHandle(symbols.Path))
+        {
+            if (RandomAccess.Read(file, code, (long)fn.FileOffset) != code.Length)
+            {
+                throw new CaptureException($"{symbols.Path}: {fn.Name} lies past the end of the file");
+            }
+        }
+
+        var sites = ReturnSites.Find(code, fn.Address);
+        if (sites.Problem is { } problem)
+        {
+            throw new CaptureException($"{symbols.Path}: {fn.Name}: {problem}; not probed");
+        }
+
+        return sites.Offsets;
+    }
+
+    /// <summary>The binary's release, from its buildinfo, picks the offsets the kernel reads by.</summary>
+    private static unsafe void Prepare(TlsLibrary lib, BpfObject obj)
+    {
+        if (lib.Id >= KernelKeyLayout.MaxLibraries)
+        {
+            throw new CaptureException($"{lib.Path}: more than {KernelKeyLayout.MaxLibraries} TLS libraries and binaries; not probed");
+        }
+
+        var info = GoBuildInfo.TryRead(lib.Path)
+            ?? throw new CaptureException($"{lib.Path}: a Go binary without build information; its Go release is unknown");
+        var release = info.Release
+            ?? throw new CaptureException($"{lib.Path}: built by a Go whose release is not a number ({info.Version}); its offsets are unknown");
+        uint? hash;
+        using (var image = ElfImage.Open(lib.Path))
+        {
+            hash = TypeHashes.FindPointerType(image, TypeHashes.TcpConn);
+        }
+
+        // Without the type (a program that never makes a TCP connection itself), no itab can
+        // match: 0 leaves every call's socket to the syscalls it makes.
+        var layout = GoLayoutTable.For(release, hash ?? 0, out var problem)
+            ?? throw new CaptureException($"{lib.Path}: {problem}");
+        var id = (uint)lib.Id;
+        obj.Update("go_layouts", new ReadOnlySpan<byte>(&id, 4), new ReadOnlySpan<byte>(&layout, sizeof(KernelGoLayout)));
+    }
+}
