@@ -73,6 +73,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     public void Attach(SourceContext context)
     {
         _context = context;
+        var warmUp = Task.Run(() => Parallel.ForEach(Families.Select(f => f.WarmUp).OfType<Action>(), WarmUp));
         var config = new KernelConfig
         {
             MaxPayload = options.MaxPayload,
@@ -101,6 +102,24 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         foreach (var lib in _discovery.ScanAll())
         {
             AttachProbes(lib);
+        }
+
+        warmUp.Wait();
+    }
+
+    /// <summary>A warm-up that fails costs the first exec its speed, nothing else.</summary>
+    private void WarmUp(Action warmUp)
+    {
+        try
+        {
+            warmUp();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            if (_context!.Verbose)
+            {
+                _context.Log($"tlsscope: warm-up: {e.GetType().Name}: {e.Message}");
+            }
         }
     }
 
@@ -405,7 +424,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         var stop = _stopDiscovery.Token;
         try
         {
-            var (files, account) = new ExecutableIndex(Families).Scan(() => stop.IsCancellationRequested);
+            var (files, account) = new ExecutableIndex(Families.Where(f => f.Indexed).ToList()).Scan(() => stop.IsCancellationRequested);
             foreach (var (_, id, _) in files)
             {
                 _context!.Processes.MarkKnown(id);

@@ -17,8 +17,9 @@ internal sealed class LoggedHandshakes(int capacity)
     private readonly Dictionary<string, List<LoggedSecret>> _open = [];
     private readonly Queue<string> _order = new();
 
-    /// <summary>Whether the label is one that can complete a handshake's set.</summary>
-    public static bool Completes(string label) => label is Tls12 or ClientTraffic or ServerTraffic;
+    /// <summary>Whether the label is the one a program logs last for a handshake (TLS 1.2's only
+    /// line, TLS 1.3's server application secret): seen again, it is the other end's copy of one.</summary>
+    public static bool Completes(string label) => label is Tls12 or ServerTraffic;
 
     /// <summary>Adds a secret; returns its handshake's set when this one completed it.</summary>
     public TlsKeySet? Add(LoggedSecret secret, string random)

@@ -21,6 +21,17 @@ public static class GoFamily
     public const string Close = "crypto/tls.(*Conn).Close";
     public const string WriteKeyLog = "crypto/tls.(*Config).writeKeyLog";
 
+    private static readonly string[] Probed = [Read, Write, Close, WriteKeyLog];
+
+    /// <summary>Runs each step of an attach once, on nothing, so that the first Go program to
+    /// exec does not wait for their code to be compiled (~150 ms, its exec held meanwhile).</summary>
+    private static void WarmUp()
+    {
+        ReturnSites.Find([0x55, 0xC3], 0x1000);
+        TypeHashes.Candidates(TypeHashes.TcpConn);
+        Functions(Environment.ProcessPath ?? "/proc/self/exe", ElfSymbols.Open("/proc/self/exe"));
+    }
+
     public static readonly LibraryFamily Family = new("go", [],
     [
         new(Read, "go_read_enter", ProbeSite.Entry, false),
@@ -35,6 +46,8 @@ public static class GoFamily
         MayBeExecutable: GoBinary.MayBe,
         Prepare: Prepare,
         Explain: Explain,
+        Indexed: false,
+        WarmUp: WarmUp,
         KeysFromLayout: false);
 
     /// <summary>The ELF symbols plus every function pclntab names; null for a file that is not Go.</summary>
@@ -45,8 +58,15 @@ public static class GoFamily
             return null;
         }
 
+        // Only the functions probed: merging all of a binary's thousands would cost an exec
+        // that is held for it several milliseconds.
         var go = GoBinary.TryOpen(path);
-        return go is null ? null : elf.WithFunctions(go.ToElfFunctions());
+        if (go is null)
+        {
+            return null;
+        }
+
+        return elf.WithFunctions(go.FindFunctions(Probed));
     }
 
     private static string? Explain(string path)

@@ -3,16 +3,16 @@ namespace TlsScope.Sources.Tls.Go;
 /// <summary>
 /// What the kernel needs to know of a Go release, by version: the only Go-version-specific data
 /// TlsScope has. Each row is checked against the DWARF of a real binary of that release by a test
-/// (tests/TlsScope.KernelTests/GoLayoutTests.cs); a release past the newest row uses the newest.
+/// (tests/TlsScope.Tests/Go/GoLayoutTableTests.cs, for every release from 1.15 to 1.27 but 1.16-1.18 and 1.20); a release past the newest row uses the newest.
 /// </summary>
 public static class GoLayoutTable
 {
     /// <summary>The oldest Go whose crypto/tls and runtime this table describes.</summary>
     public static readonly Version Oldest = new(1, 15);
 
-    // runtime.g.goid moved when Go 1.23 added g.syscallbp before it.
-    private const uint GoidBefore123 = 0x98;
-    private const uint GoidFrom123 = 0xa0;
+    // runtime.g.goid: Go 1.23 added g.syscallbp before it, Go 1.25 took gobuf.ret out of g.sched.
+    private const uint Goid = 0x98;
+    private const uint GoidIn123To124 = 0xa0;
 
     /// <summary>runtime.itab (abi.ITab from 1.22): inter, _type, then the type's hash.</summary>
     private const uint ItabHash = 0x10;
@@ -35,7 +35,7 @@ public static class GoLayoutTable
         return new KernelGoLayout
         {
             Abi = go >= new Version(1, 17) ? GoAbi.Registers : GoAbi.Stack,
-            GoidOffset = go >= new Version(1, 23) ? GoidFrom123 : GoidBefore123,
+            GoidOffset = go >= new Version(1, 23) && go < new Version(1, 25) ? GoidIn123To124 : Goid,
             ConnOffset = 0, // crypto/tls.Conn starts with its conn net.Conn
             ItabHashOffset = ItabHash,
             TcpConnHash = tcpConnHash,

@@ -8,9 +8,10 @@ namespace TlsScope.Sources.Tls.Go;
 /// <summary>
 /// The hash the Go compiler gave a type, as the binary itself holds it. An itab carries its
 /// concrete type's hash, so the kernel knows a net.Conn is a *net.TCPConn by it. The compiler's
-/// hash function changed over the releases (MD5 up to 1.18, NOT-SHA-256 from 1.19, SHA-256 with
-/// its first byte flipped from 1.24): rather than trust a version table, the binary's own
-/// runtime type descriptor is found by its shape and by a hash one of those functions gives.
+/// hash of the type's link name changed over the releases (cmd/compile's types.TypeHash): MD5
+/// (1.15), NOT-SHA-256 (1.19-1.23), bytes 8-11 of SHA-256 with its first byte XOR 1 (1.24),
+/// SHA-256 with its first byte XOR 0xff (1.25-1.27). Rather than trust a version table, the
+/// binary's own runtime type descriptor is found by its shape and by a hash one of those gives.
 /// </summary>
 public static class TypeHashes
 {
@@ -29,6 +30,7 @@ public static class TypeHashes
         [
             BinaryPrimitives.ReadUInt32LittleEndian(MD5.HashData(bytes)),
             ~BinaryPrimitives.ReadUInt32LittleEndian(sha),
+            BinaryPrimitives.ReadUInt32LittleEndian(sha.AsSpan(8)), // 1.24: the XOR touched byte 0 only
             BinaryPrimitives.ReadUInt32LittleEndian(flipped),
         ];
     }

@@ -57,6 +57,12 @@ public sealed record ProbeSpec(string Symbol, string Program, ProbeSite Site, bo
 /// of its release) before its probes go in; a CaptureException says why it cannot be probed.</param>
 /// <param name="Explain">For a file the family recognises but cannot probe (a Go binary without
 /// crypto/tls): why, in a few words; null when it is not the family's at all.</param>
+/// <param name="Indexed">Whether the machine's programs of the family are found ahead and probed
+/// before they run (so an exec need not be held for them). Go's are not: a host holds dozens of
+/// Go programs of ~20 probes each, and removing thousands of probes at exit takes many seconds;
+/// a Go program is attached when it runs (held at its exec for the few milliseconds it takes).</param>
+/// <param name="WarmUp">Runs the family's attach code once on nothing at start-up, so that the
+/// first program that execs is not held while that code is compiled.</param>
 /// <param name="KeysFromLayout">Keys come from a memory layout of the library's connection
 /// object (calibrated or from a table); false when the family's probes hand them over.</param>
 public sealed record LibraryFamily(
@@ -69,6 +75,8 @@ public sealed record LibraryFamily(
     Func<string, bool>? MayBeExecutable = null,
     Action<TlsLibrary, BpfObject>? Prepare = null,
     Func<string, string?>? Explain = null,
+    bool Indexed = true,
+    Action? WarmUp = null,
     bool KeysFromLayout = true)
 {
     /// <summary>The symbols every library of the family defines.</summary>

@@ -142,6 +142,21 @@ public static class GoPeers
         return output;
     }
 
+    /// <summary>Builds one Go file, standard library only, with a toolchain (a test's own small program).</summary>
+    public static void BuildSingle(string version, string source, string output)
+    {
+        var goroot = Path.Combine(ToolchainDir, version);
+        var cache = Path.Combine(Repo.Root, ".build", "go", "cache", version);
+        var (code, stdout, stderr) = Proc.Run("env",
+            [$"GOROOT={goroot}", "GOTOOLCHAIN=local", "GOPROXY=off", "GO111MODULE=off", "GOTELEMETRY=off", $"GOCACHE={cache}",
+             $"GOPATH={Path.Combine(Repo.Root, ".build", "go", "gopath")}", "CGO_ENABLED=0",
+             Path.Combine(goroot, "bin", "go"), "build", "-o", output, source], TimeSpan.FromMinutes(5));
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"go {version} build {source} failed ({code}): {stderr}{stdout}");
+        }
+    }
+
     /// <summary>Starts gopeer client; <see cref="ParseClient"/> reads the finished process.</summary>
     public static Proc StartClient(string binary, string url, GoClientOptions? options = null, NetNs? ns = null) =>
         NetNs.StartIn(ns, binary, ClientArgs(url, options ?? new GoClientOptions()));
@@ -342,6 +357,8 @@ public sealed class GoServer : IDisposable
 
         return body;
     }
+
+    public bool HasExited => _proc.Process.HasExited;
 
     public void Dispose() => _proc.Dispose();
 }

@@ -59,6 +59,11 @@ internal static class GoTestBinaries
 
     public static IEnumerable<object[]> MatrixVersions() => Versions.Select(v => new object[] { v });
 
+    /// <summary>Every release with a binary, the ones built only to check per-release facts too.</summary>
+    public static readonly string[] AllVersions = ["1.15", "1.19", "1.21", "1.22", "1.23", "1.24", "1.25", "1.26", "1.27"];
+
+    public static IEnumerable<object[]> EveryVersion() => AllVersions.Select(v => new object[] { v });
+
     private static readonly Lazy<string?> Dev = new(BuildDevelopmentSet);
 
     /// <summary>A binary of the development set (variants as in <see cref="Variants"/>), built on
@@ -87,12 +92,13 @@ internal static class GoTestBinaries
         }
         """;
 
+    /// <summary>Built with the matrix's Debian 12 toolchain (what CI installs), offline.</summary>
+    private const string DevelopmentToolchain = "1.19";
+
     private static string? BuildDevelopmentSet()
     {
-        if (ElfTool.FindProgram("go") is not { } go)
-        {
-            return null;
-        }
+        var go = Path.Combine(RepositoryRoot.Value, ".build", "go", "toolchains", DevelopmentToolchain, "bin", "go");
+        Assert.True(File.Exists(go), $"missing Go toolchain {go}: run scripts/go-toolchains");
 
         // Kept for the test run's lifetime; one directory per process.
         var dir = Directory.CreateTempSubdirectory("tlsscope-go-").FullName;
@@ -123,7 +129,14 @@ internal static class GoTestBinaries
             start.ArgumentList.Add(a);
         }
 
+        var goBase = Path.Combine(RepositoryRoot.Value, ".build", "go");
         start.Environment["GOFLAGS"] = "-mod=mod";
+        start.Environment["GOROOT"] = Path.Combine(goBase, "toolchains", DevelopmentToolchain);
+        start.Environment["GOTOOLCHAIN"] = "local";
+        start.Environment["GOPROXY"] = "off";
+        start.Environment["GOTELEMETRY"] = "off";
+        start.Environment["GOCACHE"] = Path.Combine(goBase, "cache", DevelopmentToolchain);
+        start.Environment["GOPATH"] = Path.Combine(goBase, "gopath");
         using var process = System.Diagnostics.Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         process.StandardOutput.ReadToEnd();

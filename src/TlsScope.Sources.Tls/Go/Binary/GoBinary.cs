@@ -131,6 +131,36 @@ public sealed class GoBinary
         return false;
     }
 
+    /// <summary>The functions of these names that the binary has (the first of a name, as
+    /// <see cref="TryGetFunction"/>): one pass over the name table, no index of every name built,
+    /// for a few lookups on the path an exec waits on.</summary>
+    public List<ElfFunction> FindFunctions(IReadOnlyList<string> names)
+    {
+        var wanted = names.Select(n => (Name: n, Bytes: Encoding.UTF8.GetBytes(n))).ToList();
+        var found = new List<ElfFunction>();
+        for (var i = 0; i < Pclntab.Count && wanted.Count > 0; i++)
+        {
+            var bytes = Pclntab.NameBytes(i);
+            var match = -1;
+            for (var w = 0; w < wanted.Count && match < 0; w++)
+            {
+                match = bytes.SequenceEqual(wanted[w].Bytes) ? w : -1;
+            }
+
+            if (match >= 0)
+            {
+                if (TryMake(i, wanted[match].Name, out var fn))
+                {
+                    found.Add(fn);
+                }
+
+                wanted.RemoveAt(match);
+            }
+        }
+
+        return found;
+    }
+
     private bool TryMake(int index, string? name, out ElfFunction function)
     {
         var entry = Pclntab.Entry(index);
