@@ -15,6 +15,12 @@ public static class Program
               --tracepoints 1 also attaches do-nothing programs to the 8 socket syscall
               tracepoints TlsScope uses. Prints "bench: ready" on stderr once attached.
 
+          noop-probes --go --lib BINARY [--ssl-lib PATH] [--pid N] [--tracepoints 1]
+              The same for a Go binary, at the sites TlsScope probes in one: do-nothing uprobes
+              at the entry of crypto/tls.(*Conn).Read, Write and Close and at every RET of Read
+              and Write (no uretprobes: Go moves stacks). --ssl-lib also puts the SSL pairs
+              above on a libssl (the client's side, e.g. wrk's).
+
           reader [--seconds N] [--payload BYTES] [--rate CHUNKS_PER_S] [--stage full|batch|ring]
                  [--policy threshold|adaptive|crossing] [--ring-mib N] [--producer-cpu N] [--reader-cpu N|-1]
               Ring-buffer reader throughput: a BPF producer run with BPF_PROG_TEST_RUN on one
@@ -79,17 +85,32 @@ internal sealed class Options
 {
     private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
 
+    /// <summary>Flags that may stand alone: "--go" is "--go 1".</summary>
+    private static readonly string[] Flags = ["go"];
+
     public static Options Parse(ReadOnlySpan<string> args)
     {
         var o = new Options();
         for (var i = 0; i < args.Length; i++)
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
             {
                 throw new ArgumentException($"expected --name value, got {args[i]}");
             }
 
-            o._values[args[i][2..]] = args[++i];
+            var name = args[i][2..];
+            if (Flags.Contains(name) && (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+            {
+                o._values[name] = "1";
+                continue;
+            }
+
+            if (i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"expected --name value, got {args[i]}");
+            }
+
+            o._values[name] = args[++i];
         }
         return o;
     }

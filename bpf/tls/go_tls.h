@@ -34,6 +34,15 @@ struct {
 	__type(value, struct go_call);
 } go_calls SEC(".maps");
 
+/* Processes with a Go call whose tls.Conn did not give its socket (a wrapped net.Conn), with the
+ * library that made it: only their socket syscalls look for the goroutine's call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} go_unbound SEC(".maps");
+
 static __always_inline const struct tscope_go_layout *go_layout(void *ctx)
 {
 	__u32 lib = (__u32)bpf_get_attach_cookie(ctx);
@@ -50,14 +59,18 @@ static __always_inline __u64 go_read_u64(__u64 addr)
 	return v;
 }
 
-/* The running goroutine's g: R14 on the register ABI, the word below the TLS base otherwise. */
-static __always_inline __u64 go_g(struct pt_regs *regs, const struct tscope_go_layout *l)
+/* The stack ABI's g: the word below the thread's TLS base. */
+static __always_inline __u64 go_g_from_tls(void)
 {
-	if (l->abi == TSCOPE_GO_ABI_REGS)
-		return regs->r14;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
 	return fsbase ? go_read_u64(fsbase - 8) : 0;
+}
+
+/* The running goroutine's g: R14 on the register ABI, the word below the TLS base otherwise. */
+static __always_inline __u64 go_g(struct pt_regs *regs, const struct tscope_go_layout *l)
+{
+	return l->abi == TSCOPE_GO_ABI_REGS ? regs->r14 : go_g_from_tls();
 }
 
 /* Argument i (0-based, in words) of a stack-ABI call, at its entry or at its RET: the caller's
@@ -127,7 +140,37 @@ static __always_inline int go_call_enter(struct pt_regs *regs, __u32 direction)
 	};
 	go_conn_socket(l, call.call.ssl, &call.call);
 	bpf_map_update_elem(&go_calls, &key, &call, BPF_ANY);
+	if (!call.call.sk) {
+		__u32 lib = (__u32)bpf_get_attach_cookie(regs);
+		bpf_map_update_elem(&go_unbound, &key.tgid, &lib, BPF_ANY);
+	}
 	return 0;
+}
+
+/* A socket syscall of a process with unbound Go calls: the goroutine running on this thread
+ * (the syscall's saved user registers hold its g) may be in one; its first socket is the call's. */
+static __always_inline void go_call_saw_fd(__u64 pid_tgid, long fd)
+{
+	__u32 tgid = pid_tgid >> 32;
+	__u32 *lib = bpf_map_lookup_elem(&go_unbound, &tgid);
+	if (!lib)
+		return;
+	const struct tscope_go_layout *l = bpf_map_lookup_elem(&go_layouts, lib);
+	if (!l || !l->abi)
+		return;
+	struct pt_regs *user = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 g = l->abi == TSCOPE_GO_ABI_REGS ? BPF_CORE_READ(user, r14) : go_g_from_tls();
+	if (!g)
+		return;
+	struct go_call_key key = { .tgid = tgid, .goid = go_read_u64(g + l->goid_offset) };
+	struct go_call *call = bpf_map_lookup_elem(&go_calls, &key);
+	if (!call || call->call.sk)
+		return;
+	__u64 sk = sock_of_fd((int)fd);
+	if (sk) {
+		call->call.sk = sk;
+		call->call.fd = (__s32)fd;
+	}
 }
 
 /* At any RET of Read or Write: n is RAX (register ABI) or the word after b (stack ABI). */

@@ -106,6 +106,8 @@ static __always_inline void membio_saw_send(__u64 pid_tgid, long fd)
 	bpf_map_delete_elem(&membio_pending, &tid);
 }
 
+static __always_inline void go_call_saw_fd(__u64 pid_tgid, long fd); /* go_tls.h */
+
 /* Called from the socket syscall tracepoints: remember the first socket the call touches. */
 static __always_inline int tls_call_saw_fd(long fd, int is_send)
 {
@@ -120,6 +122,7 @@ static __always_inline int tls_call_saw_fd(long fd, int is_send)
 	if (!c) {
 		if (is_send)
 			membio_saw_send(pid_tgid, fd);
+		go_call_saw_fd(pid_tgid, fd);
 		return 0;
 	}
 	if (c->sk)

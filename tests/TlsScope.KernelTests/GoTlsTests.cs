@@ -127,6 +127,28 @@ public sealed class GoTlsTests
         AssertOneSocket(got, raw.Pid, local: raw.Local, remote: raw.Remote);
     }
 
+    /// <summary>TLS over a net.Conn that is not a *net.TCPConn (a proxy dialer's wrapper): no netFD to
+    /// follow, so each call's socket comes from the syscalls its goroutine makes, whichever thread
+    /// it runs on; both ABIs.</summary>
+    [KernelTheory]
+    [InlineData("1.15")]
+    [InlineData("1.19")]
+    [InlineData("1.26")]
+    public void AWrappedConnectionGetsItsTupleFromTheGoroutinesSyscalls(string version)
+    {
+        var binary = GoPeers.Binary(version, "stripped");
+        using var server = GoServer.Start(binary);
+        using var scope = TlsScopeRun.Start("--binary", binary, "--comm", "gopeer");
+        var raw = GoPeers.RunRaw(binary, server.Port, Request, wrap: true);
+        Assert.Equal(0, raw.ExitCode);
+        StopClean(scope);
+        var got = scope.Records();
+
+        Assert.Equal(Request, Encoding.ASCII.GetString(got.Bytes(raw.Pid, "write")));
+        Assert.Equal(raw.Received, got.Bytes(raw.Pid, "read"));
+        AssertOneSocket(got, raw.Pid, local: raw.Local, remote: raw.Remote);
+    }
+
     /// <summary>A Go program started after TlsScope is found at its exec (no --binary), and a
     /// goroutine whose stack grows by tens of kilobytes per request, on a server under concurrent
     /// load, neither crashes nor answers differently; every request is counted on both sides.</summary>

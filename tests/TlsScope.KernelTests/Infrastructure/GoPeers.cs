@@ -249,10 +249,11 @@ public static class GoPeers
 
     /// <summary>Runs gopeer raw: one TLS connection to 127.0.0.1:PORT, <paramref name="send"/>
     /// written as is (send "Connection: close": it reads until the server closes).</summary>
+    /// <param name="wrap">TLS over a wrapper of the TCP connection (not a *net.TCPConn).</param>
     public static GoRawRun RunRaw(string binary, int port, string send, TlsVersion tls = TlsVersion.Default,
-        string? keylog = null, NetNs? ns = null, TimeSpan? timeout = null)
+        string? keylog = null, NetNs? ns = null, TimeSpan? timeout = null, bool wrap = false)
     {
-        using var raw = GoRawConnection.Start(binary, port, send, tls, keylog, wait: false, ns);
+        using var raw = GoRawConnection.Start(binary, port, send, tls, keylog, wait: false, ns, wrap);
         return raw.Finish(timeout);
     }
 
@@ -410,7 +411,8 @@ public sealed class GoRawConnection : IDisposable
         }
     }
 
-    internal static GoRawConnection Start(string binary, int port, string send, TlsVersion tls, string? keylog, bool wait, NetNs? ns)
+    internal static GoRawConnection Start(string binary, int port, string send, TlsVersion tls, string? keylog, bool wait, NetNs? ns,
+        bool wrap = false)
     {
         List<string> args = ["raw", "--addr", string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{port}"), "--send", send];
         args.AddRange(GoPeers.TlsArgs(tls));
@@ -422,6 +424,11 @@ public sealed class GoRawConnection : IDisposable
         if (wait)
         {
             args.Add("--wait");
+        }
+
+        if (wrap)
+        {
+            args.Add("--wrap");
         }
 
         // ip netns exec execs the command: the pid stays gopeer's.

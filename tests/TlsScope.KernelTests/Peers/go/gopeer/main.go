@@ -451,6 +451,7 @@ func raw(args []string) {
 	send := fs.String("send", "", `bytes to send; \r \n \t \\ \xHH are unescaped`)
 	keylog := fs.String("keylog", "", "append the TLS secrets (NSS key log format) to this file")
 	wait := fs.Bool("wait", false, "after connecting, wait for a line on stdin before sending")
+	wrap := fs.Bool("wrap", false, "run TLS over a wrapper of the TCP connection (as a proxy dialer does)")
 	pin := tlsVersionFlags(fs)
 	_ = fs.Parse(args)
 	if *addr == "" {
@@ -463,10 +464,24 @@ func raw(args []string) {
 
 	cfg := &tls.Config{InsecureSkipVerify: true, KeyLogWriter: openKeylog(*keylog)}
 	pin(cfg)
-	d := &net.Dialer{Timeout: 20 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", *addr, cfg)
-	if err != nil {
-		fail("dial: %v", err)
+	var conn *tls.Conn
+	if *wrap {
+		tcp, err := net.DialTimeout("tcp", *addr, 20*time.Second)
+		if err != nil {
+			fail("dial: %v", err)
+		}
+		cfg.ServerName = "localhost"
+		conn = tls.Client(wrappedConn{tcp}, cfg)
+		if err := conn.Handshake(); err != nil {
+			fail("handshake: %v", err)
+		}
+	} else {
+		d := &net.Dialer{Timeout: 20 * time.Second}
+		var err error
+		conn, err = tls.DialWithDialer(d, "tcp", *addr, cfg)
+		if err != nil {
+			fail("dial: %v", err)
+		}
 	}
 	fmt.Printf("connected local=%s remote=%s\n", conn.LocalAddr(), conn.RemoteAddr())
 	if *wait {
@@ -485,6 +500,12 @@ func raw(args []string) {
 	if err != nil {
 		fail("read: %v", err)
 	}
+}
+
+// wrappedConn is a net.Conn that is not a *net.TCPConn: the tls.Conn over it has no netFD to
+// follow, so TlsScope must learn the socket from the syscalls of each call.
+type wrappedConn struct {
+	net.Conn
 }
 
 func unescape(s string) ([]byte, error) {
