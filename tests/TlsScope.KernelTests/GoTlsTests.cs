@@ -117,14 +117,7 @@ public sealed class GoTlsTests
         using var early = GoPeers.StartRaw(binary, server.Port, Request);
         using var scope = TlsScopeRun.Start("--comm", "gopeer");
         early.Send();
-        var raw = early.Finish();
-        Assert.Equal(0, raw.ExitCode);
-        StopClean(scope);
-        var got = scope.Records();
-
-        Assert.Equal(Request, Encoding.ASCII.GetString(got.Bytes(raw.Pid, "write")));
-        Assert.Equal(raw.Received, got.Bytes(raw.Pid, "read"));
-        AssertOneSocket(got, raw.Pid, local: raw.Local, remote: raw.Remote);
+        AssertClientCaptured(scope, early.Finish());
     }
 
     /// <summary>TLS over a net.Conn that is not a *net.TCPConn (a proxy dialer's wrapper): no netFD to
@@ -139,14 +132,7 @@ public sealed class GoTlsTests
         var binary = GoPeers.Binary(version, "stripped");
         using var server = GoServer.Start(binary);
         using var scope = TlsScopeRun.Start("--binary", binary, "--comm", "gopeer");
-        var raw = GoPeers.RunRaw(binary, server.Port, Request, wrap: true);
-        Assert.Equal(0, raw.ExitCode);
-        StopClean(scope);
-        var got = scope.Records();
-
-        Assert.Equal(Request, Encoding.ASCII.GetString(got.Bytes(raw.Pid, "write")));
-        Assert.Equal(raw.Received, got.Bytes(raw.Pid, "read"));
-        AssertOneSocket(got, raw.Pid, local: raw.Local, remote: raw.Remote);
+        AssertClientCaptured(scope, GoPeers.RunRaw(binary, server.Port, Request, wrap: true));
     }
 
     /// <summary>A Go program started after TlsScope is found at its exec (no --binary), and a
@@ -200,6 +186,17 @@ public sealed class GoTlsTests
     {
         var code = scope.Stop(signal);
         Assert.True(code == 0, $"tlsscope exited {code}: {scope.Stderr}");
+    }
+
+    /// <summary>Stops the run; the raw client's request and reply are captured whole, on its socket.</summary>
+    private static void AssertClientCaptured(TlsScopeRun scope, GoRawRun raw)
+    {
+        Assert.Equal(0, raw.ExitCode);
+        StopClean(scope);
+        var got = scope.Records();
+        Assert.Equal(Request, Encoding.ASCII.GetString(got.Bytes(raw.Pid, "write")));
+        Assert.Equal(raw.Received, got.Bytes(raw.Pid, "read"));
+        AssertOneSocket(got, raw.Pid, local: raw.Local, remote: raw.Remote);
     }
 
     private static void AssertOneSocket(Captured got, int pid, string local, string remote)
