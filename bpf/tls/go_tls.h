@@ -14,22 +14,29 @@ struct {
 	__type(value, struct tscope_go_layout);
 } go_layouts SEC(".maps");
 
+/* depth: the stack top minus SP, the same at the entry and at every RET of one call (SP points
+ * at its return address both times) and kept when the runtime copies the stack: a tls.Conn
+ * call made inside another on the same goroutine (TLS through an HTTPS proxy) is a call of its own. */
 struct go_call_key {
 	__u32 tgid;
 	__u32 pad;
 	__u64 goid;
+	__u64 depth;
 };
 
 struct go_call {
 	struct active_call call;
+	__u64 len;	/* len(b): a byte count past it is not believed */
+	__u64 unbound;	/* 1: in go_unbound_calls until it returns */
 	__u64 stack_lo; /* the goroutine's stack at entry: a buffer on it moves when it grows */
 	__u64 stack_hi;
 };
 
-/* LRU: a call whose RET never comes (a panic unwinds past it) ages out instead of filling it. */
+/* LRU: a call whose RET never comes (a panic unwinds past it) ages out instead of filling it.
+ * Every idle connection of a Go server has a goroutine parked in Read: room for that many. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
 	__type(key, struct go_call_key);
 	__type(value, struct go_call);
 } go_calls SEC(".maps");
@@ -42,6 +49,23 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } go_unbound SEC(".maps");
+
+/* The innermost unbound call of each such goroutine: its depth (struct go_call_key). */
+struct go_goroutine {
+	__u32 tgid;
+	__u32 pad;
+	__u64 goid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_goroutine);
+	__type(value, __u64);
+} go_unbound_calls SEC(".maps");
+
+/* Whether go_unbound ever had an entry: until then no syscall of any process looks it up. */
+__u32 go_any_unbound = 0;
 
 static __always_inline const struct tscope_go_layout *go_layout(void *ctx)
 {
@@ -124,8 +148,10 @@ static __always_inline int go_call_enter(struct pt_regs *regs, __u32 direction)
 	__u64 g = go_g(regs, l);
 	if (!g)
 		return 0;
+	__u64 stack_hi = go_read_u64(g + l->stack_lo_offset + 8);
 	struct go_call_key key = { .tgid = pid_tgid >> 32,
-				   .goid = go_read_u64(g + l->goid_offset) };
+				   .goid = go_read_u64(g + l->goid_offset),
+				   .depth = stack_hi - regs->sp };
 	int regs_abi = l->abi == TSCOPE_GO_ABI_REGS;
 	struct go_call call = {
 		.call = {
@@ -135,15 +161,20 @@ static __always_inline int go_call_enter(struct pt_regs *regs, __u32 direction)
 			.fd = -1,
 			.direction = direction,
 		},
+		.len = regs_abi ? regs->cx : go_stack_word(regs, 2),
 		.stack_lo = go_read_u64(g + l->stack_lo_offset),
-		.stack_hi = go_read_u64(g + l->stack_lo_offset + 8),
+		.stack_hi = stack_hi,
 	};
 	go_conn_socket(l, call.call.ssl, &call.call);
-	bpf_map_update_elem(&go_calls, &key, &call, BPF_ANY);
 	if (!call.call.sk) {
 		__u32 lib = (__u32)bpf_get_attach_cookie(regs);
+		struct go_goroutine gr = { .tgid = key.tgid, .goid = key.goid };
+		call.unbound = 1;
 		bpf_map_update_elem(&go_unbound, &key.tgid, &lib, BPF_ANY);
+		bpf_map_update_elem(&go_unbound_calls, &gr, &key.depth, BPF_ANY);
+		go_any_unbound = 1;
 	}
+	bpf_map_update_elem(&go_calls, &key, &call, BPF_ANY);
 	return 0;
 }
 
@@ -151,6 +182,8 @@ static __always_inline int go_call_enter(struct pt_regs *regs, __u32 direction)
  * (the syscall's saved user registers hold its g) may be in one; its first socket is the call's. */
 static __always_inline void go_call_saw_fd(__u64 pid_tgid, long fd)
 {
+	if (!go_any_unbound)
+		return;
 	__u32 tgid = pid_tgid >> 32;
 	__u32 *lib = bpf_map_lookup_elem(&go_unbound, &tgid);
 	if (!lib)
@@ -162,7 +195,11 @@ static __always_inline void go_call_saw_fd(__u64 pid_tgid, long fd)
 	__u64 g = l->abi == TSCOPE_GO_ABI_REGS ? BPF_CORE_READ(user, r14) : go_g_from_tls();
 	if (!g)
 		return;
-	struct go_call_key key = { .tgid = tgid, .goid = go_read_u64(g + l->goid_offset) };
+	struct go_goroutine gr = { .tgid = tgid, .goid = go_read_u64(g + l->goid_offset) };
+	__u64 *depth = bpf_map_lookup_elem(&go_unbound_calls, &gr);
+	if (!depth)
+		return;
+	struct go_call_key key = { .tgid = tgid, .goid = gr.goid, .depth = *depth };
 	struct go_call *call = bpf_map_lookup_elem(&go_calls, &key);
 	if (!call || call->call.sk)
 		return;
@@ -183,16 +220,25 @@ static __always_inline int go_call_return(struct pt_regs *regs)
 	if (!g)
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 hi = go_read_u64(g + l->stack_lo_offset + 8);
+	if (!hi)
+		return 0;
 	struct go_call_key key = { .tgid = pid_tgid >> 32,
-				   .goid = go_read_u64(g + l->goid_offset) };
+				   .goid = go_read_u64(g + l->goid_offset),
+				   .depth = hi - regs->sp };
 	struct go_call *call = bpf_map_lookup_elem(&go_calls, &key);
 	if (!call)
 		return 0;
+	if (call->unbound) {
+		struct go_goroutine gr = { .tgid = key.tgid, .goid = key.goid };
+		bpf_map_delete_elem(&go_unbound_calls, &gr);
+	}
 	__s64 n = l->abi == TSCOPE_GO_ABI_REGS ? (__s64)regs->ax : (__s64)go_stack_word(regs, 4);
-	if (n > 0) {
+	/* n beyond len(b) is not a byte count: a layout that does not fit this binary. Nothing of
+	 * the process's memory is sent for it. */
+	if (n > 0 && (__u64)n <= call->len) {
 		/* The stack grew during the call: the runtime moved it, and a buffer on it, by the
 		 * difference of the tops (as its own adjustpointers does). */
-		__u64 hi = go_read_u64(g + l->stack_lo_offset + 8);
 		__u64 buf = call->call.buf;
 		if (hi != call->stack_hi && buf >= call->stack_lo && buf < call->stack_hi)
 			call->call.buf = buf + (hi - call->stack_hi);

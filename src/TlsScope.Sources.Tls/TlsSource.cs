@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using TlsScope.Bpf;
+using TlsScope.Bpf.Elf;
 using TlsScope.Engine;
 using TlsScope.Engine.Kernel;
 using TlsScope.Engine.Model;
@@ -99,9 +100,11 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
             AttachProbes(_discovery.AddExplicit(path, examined));
         }
 
+        // A library found on the machine that cannot be probed (an old Go program, say) is
+        // reported and skipped; only the ones asked for by name (--binary) stop the start.
         foreach (var lib in _discovery.ScanAll())
         {
-            AttachProbes(lib);
+            TryAttachProbes(lib);
         }
 
         warmUp.Wait();
@@ -255,7 +258,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         {
             return AttachProbes(lib);
         }
-        catch (CaptureException e)
+        catch (Exception e) when (e is CaptureException or IOException or UnauthorizedAccessException or ElfFormatException)
         {
             _context!.Log("tlsscope: warning: " + e.Message);
             return 0;
@@ -424,7 +427,10 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         var stop = _stopDiscovery.Token;
         try
         {
-            var (files, account) = new ExecutableIndex(Families.Where(f => f.Indexed).ToList()).Scan(() => stop.IsCancellationRequested);
+            // Every family judges the files (the verdicts are cached), but programs of a family
+            // that is not probed ahead (Go) stay unseen: their exec is held and attached then.
+            var (all, account) = new ExecutableIndex(Families).Scan(() => stop.IsCancellationRequested);
+            var files = all.Where(f => f.Family is not { Indexed: false }).ToList();
             foreach (var (_, id, _) in files)
             {
                 _context!.Processes.MarkKnown(id);

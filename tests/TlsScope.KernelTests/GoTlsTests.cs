@@ -83,12 +83,50 @@ public sealed class GoTlsTests
         Assert.Equal(mine.GetProperty("local").GetString(), theirs.GetProperty("remote").GetString());
     }
 
-    [KernelTheory]
-    [InlineData(TlsVersion.Tls12)]
-    [InlineData(TlsVersion.Tls13)]
-    public void KeylogEqualsTheGoClientsOwnAndTsharkDecryptsThePcapng(TlsVersion tls)
+    /// <summary>Three requests of one Go client on one HTTP/2 connection: the later ones' headers are
+    /// HPACK indexes into the table the first one filled, on each side's own connection state.</summary>
+    [KernelFact]
+    public void Http2HeadersStayDecodedAcrossTheRequestsOfOneConnection()
     {
-        var binary = GoPeers.Default;
+        var binary = GoPeers.Binary("1.19", "pie-stripped");
+        using var server = GoServer.Start(binary, h2: true);
+        using var scope = TlsScopeRun.StartHttp("--comm", "gopeer");
+        var client = GoPeers.RunClient(binary, server.Url("/hello?n=3"), new GoClientOptions
+        {
+            Headers = ["X-Custom: same-every-time"],
+            Http2 = true,
+            Count = 3,
+        });
+        Assert.Equal((3, 3, 0), (client.Done, client.Ok, client.Bad));
+        StopClean(scope);
+        var records = scope.Records();
+
+        foreach (var (pid, side) in new[] { (client.Pid, "client"), (server.Pid, "server") })
+        {
+            var exchanges = records.OfType("http_exchange").Where(e => e.GetProperty("pid").GetInt32() == pid).ToList();
+            Assert.Equal(3, exchanges.Count);
+            Assert.All(exchanges, e => Assert.Equal(side, Side(e)));
+            Assert.Equal([1, 3, 5], exchanges.Select(e => e.GetProperty("stream").GetInt32()));
+            Assert.Single(exchanges.Select(e => e.GetProperty("conn").GetUInt64()).Distinct());
+            var requests = records.OfType("http_request").Where(r => r.GetProperty("pid").GetInt32() == pid).ToList();
+            Assert.Equal(3, requests.Count);
+            Assert.All(requests, r => Assert.Equal("same-every-time", Header(r, "x-custom")));
+            Assert.True(requests[2].GetProperty("wire_size").GetInt64() < requests[0].GetProperty("wire_size").GetInt64(),
+                "the third request's headers should be table indexes");
+            var bodies = records.OfType("http_response").Where(r => r.GetProperty("pid").GetInt32() == pid)
+                .Select(r => Encoding.ASCII.GetString(r.GetProperty("body").GetBytesFromBase64()));
+            Assert.All(bodies, b => Assert.Equal(GoServer.HelloBody, b));
+        }
+    }
+
+    [KernelTheory]
+    [InlineData("1.26", TlsVersion.Tls12)]
+    [InlineData("1.26", TlsVersion.Tls13)]
+    [InlineData("1.15", TlsVersion.Tls12)] // the stack ABI's writeKeyLog arguments
+    [InlineData("1.15", TlsVersion.Tls13)]
+    public void KeylogEqualsTheGoClientsOwnAndTsharkDecryptsThePcapng(string version, TlsVersion tls)
+    {
+        var binary = GoPeers.Binary(version, "stripped");
         using var ns = NetNs.Create();
         var dir = Directory.CreateTempSubdirectory("tlsscope-go-keys-").FullName;
         var (ours, theirs, pcap) = (Path.Combine(dir, "ours.log"), Path.Combine(dir, "go.log"), Path.Combine(dir, "c.pcapng"));
@@ -164,6 +202,29 @@ public sealed class GoTlsTests
             .Select(r => Encoding.ASCII.GetString(r.GetProperty("body").GetBytesFromBase64())).ToList();
         Assert.Equal(Requests, bodies.Count);
         Assert.Equal(Requests, bodies.Count(b => b.StartsWith(GoServer.DeepPrefix(400, 7), StringComparison.Ordinal)));
+    }
+
+    /// <summary>A Go program in a directory the start-up index covers (/opt), started after
+    /// TlsScope: the index must leave it unseen, so that its exec is held and attached.</summary>
+    [KernelFact]
+    public void AGoProgramInAnIndexedDirectoryStartedLaterIsCaptured()
+    {
+        var dir = Path.Combine("/opt", "tlsscope-test-" + Guid.NewGuid().ToString("n")[..8]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var binary = Path.Combine(dir, "gopeer");
+            File.Copy(GoPeers.Binary("1.23", "pie-stripped"), binary);
+            File.SetUnixFileMode(binary, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            using var scope = TlsScopeRun.Start("--comm", "gopeer", "-v"); // -v: says when the index is done
+            Proc.WaitFor(() => scope.Stderr.Contains("tlsscope: index:") || scope.HasExited, TimeSpan.FromSeconds(60), "the index");
+            using var server = GoServer.Start(binary);
+            AssertClientCaptured(scope, GoPeers.RunRaw(binary, server.Port, Request));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     [KernelFact]

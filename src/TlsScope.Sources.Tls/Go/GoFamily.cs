@@ -23,6 +23,9 @@ public static class GoFamily
 
     private static readonly string[] Probed = [Read, Write, Close, WriteKeyLog];
 
+    /// <summary>crypto/tls's Read and Write are about a kilobyte: anything near this is not them.</summary>
+    private const ulong MaxFunctionSize = 1 << 20;
+
     /// <summary>Runs each step of an attach once, on nothing, so that the first Go program to
     /// exec does not wait for their code to be compiled (~150 ms, its exec held meanwhile).</summary>
     private static void WarmUp()
@@ -90,13 +93,23 @@ public static class GoFamily
     /// has no RET is refused, never guessed at: a missed return would leave calls unreported.</summary>
     private static IReadOnlyList<ulong> ReturnOffsets(ElfSymbols symbols, ElfFunction fn)
     {
-        var code = new byte[fn.Size];
-        using (var file = File.OpenHandle(symbols.Path))
+        if (fn.Size is 0 or > MaxFunctionSize || fn.FileOffset > long.MaxValue)
         {
+            throw new CaptureException($"{symbols.Path}: {fn.Name} is {fn.Size} bytes long at 0x{fn.FileOffset:x}: not a function to decode");
+        }
+
+        var code = new byte[fn.Size];
+        try
+        {
+            using var file = File.OpenHandle(symbols.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             if (RandomAccess.Read(file, code, (long)fn.FileOffset) != code.Length)
             {
                 throw new CaptureException($"{symbols.Path}: {fn.Name} lies past the end of the file");
             }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CaptureException($"{symbols.Path}: cannot read {fn.Name}: {e.Message}");
         }
 
         var sites = ReturnSites.Find(code, fn.Address);
@@ -116,15 +129,26 @@ public static class GoFamily
             throw new CaptureException($"{lib.Path}: more than {KernelKeyLayout.MaxLibraries} TLS libraries and binaries; not probed");
         }
 
-        var info = GoBuildInfo.TryRead(lib.Path)
-            ?? throw new CaptureException($"{lib.Path}: a Go binary without build information; its Go release is unknown");
-        var release = info.Release
-            ?? throw new CaptureException($"{lib.Path}: built by a Go whose release is not a number ({info.Version}); its offsets are unknown");
+        GoBuildInfo? info;
         uint? hash;
-        using (var image = ElfImage.Open(lib.Path))
+        try
         {
+            info = GoBuildInfo.TryRead(lib.Path);
+            using var image = ElfImage.Open(lib.Path);
             hash = TypeHashes.FindPointerType(image, TypeHashes.TcpConn);
         }
+        catch (Exception e) when (e is ElfFormatException or IOException or UnauthorizedAccessException)
+        {
+            throw new CaptureException($"{lib.Path}: {e.Message}");
+        }
+
+        if (info is null)
+        {
+            throw new CaptureException($"{lib.Path}: a Go binary without build information; its Go release is unknown");
+        }
+
+        var release = info.Release
+            ?? throw new CaptureException($"{lib.Path}: built by a Go whose release is not a number ({info.Version}); its offsets are unknown");
 
         // Without the type (a program that never makes a TCP connection itself), no itab can
         // match: 0 leaves every call's socket to the syscalls it makes.

@@ -10,6 +10,10 @@ public static class GoLayoutTable
     /// <summary>The oldest Go whose crypto/tls and runtime this table describes.</summary>
     public static readonly Version Oldest = new(1, 15);
 
+    /// <summary>The newest Go whose runtime a test has checked (runtime.g has changed twice since
+    /// 1.22): a newer release is refused rather than read with offsets that may be wrong.</summary>
+    public static readonly Version Newest = new(1, 27);
+
     // runtime.g.goid: Go 1.23 added g.syscallbp before it, Go 1.25 took gobuf.ret out of g.sched.
     private const uint Goid = 0x98;
     private const uint GoidIn123To124 = 0xa0;
@@ -29,6 +33,12 @@ public static class GoLayoutTable
         if (go < Oldest)
         {
             problem = $"Go {go.Major}.{go.Minor} is older than the oldest supported ({Oldest.Major}.{Oldest.Minor})";
+            return null;
+        }
+
+        if (new Version(go.Major, go.Minor) > Newest)
+        {
+            problem = $"Go {go.Major}.{go.Minor} is newer than the releases this TlsScope has checked (up to {Newest.Major}.{Newest.Minor}); not probed rather than read with offsets that may have moved";
             return null;
         }
 
