@@ -79,6 +79,10 @@ dotnet build "$root/bench/TlsScope.Bench/TlsScope.Bench.csproj" -c Release -o "$
   >"$tmp/bench-build.log" 2>&1 || die "bench build failed; see $tmp/bench-build.log (KEEP=1 keeps it)"
 "$root/tlsscope" --help >/dev/null 2>"$tmp/tlsscope-build.log" || die "tlsscope does not build: $(tail -3 "$tmp/tlsscope-build.log")"
 bench=(dotnet "$root/.build/bench/TlsScope.Bench.dll")
+# ./tlsscope rebuilds itself when src/ or bpf/ change: a run is one build only if this stays put.
+tool_build() { stat -c %y "$root/.build/tlsscope/.stamp" 2>/dev/null || echo none; }
+build0=$(tool_build)
+commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 
 echo "go-overhead.sh: gopeer $GO_VERSION/$GO_VARIANT (${go_release:-?}) pid $server_pid on $url; wrk $wrk_bin" \
   "(libssl ${libssl:-none}) -t$THREADS -c$CONNS, ${WARMUP} s warm-up + ${DURATION} s per state, $ROUNDS round(s)" >&2
@@ -87,14 +91,14 @@ echo "go-overhead.sh: gopeer $GO_VERSION/$GO_VARIANT (${go_release:-?}) pid $ser
 declare -A LIBS NDJSON
 libs_of_last() { # NAME
   local lines
-  lines=$(grep -E '^tlsscope:   ' "$tmp/tracer-$n.log" 2>/dev/null | sed 's/^tlsscope: *//' | tr '\n' ';' || true)
+  lines=$(grep -E '^tlsscope:   ' "$tmp/tracer-$n.log" 2>/dev/null | sed 's/^tlsscope: *//' | tr '\n' ';' | sed 's/;\(.\)/; \1/g' || true)
   [ -n "$lines" ] || lines="nothing captured;"
   LIBS[$1]="${LIBS[$1]:-}${lines%;}"$'\n'
   grep -E '^tlsscope:   ' "$tmp/tracer-$n.log" 2>/dev/null | sed 's/^/    /' >&2 || true
   case "$lines" in *gopeer*) ;; *) echo "    WARNING: nothing captured from gopeer in '$1'" >&2 ;; esac
 }
 ndjson_of() { # NAME FILE
-  NDJSON[$1]="${NDJSON[$1]:-} $(wc -l <"$2" 2>/dev/null || echo 0) lines/$(du -m "$2" 2>/dev/null | cut -f1 || echo 0) MB"
+  NDJSON[$1]="${NDJSON[$1]:+${NDJSON[$1]},} $(wc -l <"$2" 2>/dev/null || echo 0) lines/$(du -m "$2" 2>/dev/null | cut -f1 || echo 0) MB"
   rm -f "$2"
 }
 
@@ -121,6 +125,8 @@ for round in $(seq "$ROUNDS"); do
   state "untraced (again)"
 done
 kill -0 "$server_pid" 2>/dev/null || die "gopeer exited during the run: $(tail -3 "$tmp/server.err")"
+rebuilt=
+[ "$(tool_build)" = "$build0" ] || rebuilt="; WARNING: tlsscope was rebuilt during the run (the sources changed): its states mix builds"
 
 # ---- the table ----
 declare -A MED
@@ -130,7 +136,7 @@ noop=${MED["noop probes (Go)"]}
 echo
 echo "go overhead: gopeer server $GO_VERSION/$GO_VARIANT (${go_release:-?}), net/http HTTP/1.1 over crypto/tls," \
   "keep-alive, GET /big?n=$BODY; wrk -t$THREADS -c$CONNS -d${DURATION}s after ${WARMUP} s warm-up; $ROUNDS round(s)," \
-  "median shown; $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
+  "median shown; $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC'); TlsScope $commit$rebuilt"
 echo
 echo "| state | req/s | vs untraced | vs noop (Go) | tlsscope exit | lost records | gaps | tracer CPU | server CPU | wrk CPU | context switches/s | other load (CPUs, max) | runs (req/s) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
@@ -155,7 +161,7 @@ for name in "${order[@]}"; do
   fi
 done
 echo
-awk -v t="${MED[tlsscope]}" -v z="$noop" -v l="${LOST[tlsscope]:-?}" -v rc="${RC[tlsscope]:-}" \
+awk -v t="${MED[tlsscope]}" -v z="$noop" -v l="${LOST[tlsscope]:-?}" -v rc="$(echo "${RC[tlsscope]:-?}" | sed "s/^ *//")" \
   -v m="${MED["diag: noop Go + wrk ssl"]:-}" 'BEGIN {
   clean = (l == "0" && rc !~ /[^0 ]/)
   printf "target tlsscope >= 0.90x noop (Go) with 0 loss: %.2fx, lost %s, exit %s -> %s\n", t / z, l, rc, (t / z >= 0.90 && clean) ? "met" : "NOT met"

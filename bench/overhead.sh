@@ -46,7 +46,7 @@ QUIET_CPUS=${QUIET_CPUS:-0.15} # a state starts once other processes use less th
 
 . "$root/bench/lib.sh" # die, cleanup, CPU accounting, state, median ...
 [ "$(id -u)" -eq 0 ] || die "run as root: sudo bench/overhead.sh"
-"$root/scripts/setup" bench # installs nginx-light, wrk, openssl, python3 ... when missing
+"$root/scripts/setup" bench >&2 # installs nginx-light, wrk, openssl, python3 ... when missing
 
 tmp="$(mktemp -d /tmp/tlsscope-overhead.XXXXXX)"
 chmod 755 "$tmp" # nginx workers run unprivileged and read www/ from here
