@@ -128,8 +128,8 @@ public sealed class GoTlsTests
     {
         var binary = GoPeers.Binary(version, "stripped");
         using var ns = NetNs.Create();
-        var dir = Directory.CreateTempSubdirectory("tlsscope-go-keys-").FullName;
-        var (ours, theirs, pcap) = (Path.Combine(dir, "ours.log"), Path.Combine(dir, "go.log"), Path.Combine(dir, "c.pcapng"));
+        using var dir = new TempDirectory("tlsscope-go-keys-");
+        var (ours, theirs, pcap) = (dir.File("ours.log"), dir.File("go.log"), dir.File("c.pcapng"));
         using var server = GoServer.Start(binary, ns: ns);
         using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--keylog", ours, "--pcapng", pcap, "--comm", "gopeer"]);
         var client = GoPeers.RunClient(binary, server.Url("/hello?keys=1"), new GoClientOptions { Tls = tls, Keylog = theirs }, ns);
@@ -230,10 +230,10 @@ public sealed class GoTlsTests
     [KernelFact]
     public void AGoBinaryWithoutCryptoTlsIsRefusedWithItsReason()
     {
-        var dir = Directory.CreateTempSubdirectory("tlsscope-go-notls-").FullName;
-        var source = Path.Combine(dir, "main.go");
+        using var dir = new TempDirectory("tlsscope-go-notls-");
+        var source = dir.File("main.go");
         File.WriteAllText(source, "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"no tls here\") }\n");
-        var binary = Path.Combine(dir, "notls");
+        var binary = dir.File("notls");
         GoPeers.BuildSingle(GoPeers.Versions[^1], source, binary);
 
         var (code, stderr) = TlsScopeRun.RunToEnd("--binary", binary);
