@@ -86,6 +86,57 @@ int BPF_KRETPROBE(ssl_handshake_return)
 	return handshake_return();
 }
 
+/* ---- GnuTLS: ssize_t gnutls_record_send(session, data, size) and its kin (send2, send_range,
+ * send_early_data), gnutls_record_recv(session, data, size) and its kin. Calls share the entry,
+ * return and fd path of OpenSSL's; gnutls_record_send tail-jumps into send2, which the nesting
+ * count of tls_call_enter takes as one call. ---- */
+struct gnutls_retry_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 session;
+};
+
+/* After GNUTLS_E_AGAIN or GNUTLS_E_INTERRUPTED a send may be repeated with NULL, 0: the bytes
+ * it then reports sent are the first call's, still at that call's buffer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct gnutls_retry_key);
+	__type(value, __u64);
+} gnutls_retry SEC(".maps");
+
+#define GNUTLS_E_AGAIN (-28)
+#define GNUTLS_E_INTERRUPTED (-52)
+
+SEC("uprobe")
+int BPF_KPROBE(gnutls_send_enter, void *session, void *data)
+{
+	__u64 buf = (__u64)data;
+	if (!buf) {
+		struct gnutls_retry_key key = { .tgid = bpf_get_current_pid_tgid() >> 32,
+						.session = (__u64)session };
+		__u64 *saved = bpf_map_lookup_elem(&gnutls_retry, &key);
+		buf = saved ? *saved : 0;
+	}
+	return tls_call_enter((__u64)session, buf, 0, TSCOPE_DIR_WRITE);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gnutls_send_return, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct active_call *c = bpf_map_lookup_elem(&active_calls, &tid);
+	if (c && c->buf) {
+		struct gnutls_retry_key key = { .tgid = pid_tgid >> 32, .session = c->ssl };
+		if ((int)ret == GNUTLS_E_AGAIN || (int)ret == GNUTLS_E_INTERRUPTED)
+			bpf_map_update_elem(&gnutls_retry, &key, &c->buf, BPF_ANY);
+		else if (!c->nest)
+			bpf_map_delete_elem(&gnutls_retry, &key);
+	}
+	return tls_call_return(ctx, ret);
+}
+
 /* ---- Go crypto/tls (go_tls.h): entry probes and a probe on every RET, never a uretprobe ---- */
 SEC("uprobe")
 int go_read_enter(struct pt_regs *ctx)

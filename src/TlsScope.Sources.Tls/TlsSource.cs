@@ -24,7 +24,7 @@ namespace TlsScope.Sources.Tls;
 public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 {
     /// <summary>The TLS library families, each a set of probes as data.</summary>
-    public static readonly IReadOnlyList<LibraryFamily> Families = [ProbeTable.OpenSsl, GoFamily.Family];
+    public static readonly IReadOnlyList<LibraryFamily> Families = [ProbeTable.OpenSsl, ProbeTable.GnuTls, GoFamily.Family];
 
     private static readonly TimeSpan RescanInterval = TimeSpan.FromMilliseconds(500);
     private const int PollMilliseconds = 20;

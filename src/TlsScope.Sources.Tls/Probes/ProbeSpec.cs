@@ -121,6 +121,28 @@ public static class ProbeTable
         new("SSL_do_handshake", "ssl_handshake_return", ProbeSite.Return, true, ForKeys: true),
     ]);
 
+    /// <summary>GnuTLS (libgnutls.so.30): plaintext by the record functions, the socket by the
+    /// syscalls of the call (its default push is sendmsg, its pull recv). Keys are not read yet.</summary>
+    public static readonly LibraryFamily GnuTls = new("gnutls", ["libgnutls."],
+    [
+        new("gnutls_record_recv", "ssl_read_enter", ProbeSite.Entry, false),
+        new("gnutls_record_recv", Return, ProbeSite.Return, false),
+        new("gnutls_record_send", "gnutls_send_enter", ProbeSite.Entry, false),
+        new("gnutls_record_send", "gnutls_send_return", ProbeSite.Return, false),
+        new("gnutls_record_send2", "gnutls_send_enter", ProbeSite.Entry, true), // 3.6.3+: send tail-jumps here
+        new("gnutls_record_send2", "gnutls_send_return", ProbeSite.Return, true),
+        new("gnutls_record_recv_seq", "ssl_read_enter", ProbeSite.Entry, true),
+        new("gnutls_record_recv_seq", Return, ProbeSite.Return, true),
+        new("gnutls_record_send_range", "gnutls_send_enter", ProbeSite.Entry, true),
+        new("gnutls_record_send_range", "gnutls_send_return", ProbeSite.Return, true),
+        new("gnutls_record_recv_early_data", "ssl_read_enter", ProbeSite.Entry, true),
+        new("gnutls_record_recv_early_data", Return, ProbeSite.Return, true),
+        new("gnutls_record_send_early_data", "gnutls_send_enter", ProbeSite.Entry, true),
+        new("gnutls_record_send_early_data", "gnutls_send_return", ProbeSite.Return, true),
+        new("gnutls_deinit", "ssl_free_enter", ProbeSite.Entry, true),
+    ],
+        KeysFromLayout: false);
+
     /// <summary>Syscalls whose fd, made during a TLS call, names the call's socket.</summary>
     public static readonly IReadOnlyList<string> FdSyscalls =
         ["read", "write", "readv", "writev", "recvfrom", "sendto", "recvmsg", "sendmsg"];
