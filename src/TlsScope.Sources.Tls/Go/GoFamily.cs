@@ -23,8 +23,6 @@ public static class GoFamily
 
     private static readonly string[] Probed = [Read, Write, Close, WriteKeyLog];
 
-    /// <summary>crypto/tls's Read and Write are about a kilobyte: anything near this is not them.</summary>
-    private const ulong MaxFunctionSize = 1 << 20;
 
     /// <summary>Runs each step of an attach once, on nothing, so that the first Go program to
     /// exec does not wait for their code to be compiled (~150 ms, its exec held meanwhile).</summary>
@@ -53,30 +51,16 @@ public static class GoFamily
         WarmUp: WarmUp,
         KeysFromLayout: false);
 
-    /// <summary>The ELF symbols plus every function pclntab names; null for a file that is not Go.</summary>
-    private static ElfSymbols? Functions(string path, ElfSymbols elf)
-    {
-        if (!GoBinary.MayBe(path))
-        {
-            return null;
-        }
-
-        // Only the functions probed: merging all of a binary's thousands would cost an exec
-        // that is held for it several milliseconds.
-        var go = GoBinary.TryOpen(path);
-        if (go is null)
-        {
-            return null;
-        }
-
-        return elf.WithFunctions(go.FindFunctions(Probed));
-    }
+    /// <summary>The ELF symbols plus the probed functions as pclntab gives them (not all of a
+    /// binary's thousands: an exec is held while this runs); null for a file that is not Go.</summary>
+    private static ElfSymbols? Functions(string path, ElfSymbols elf) =>
+        GoBinary.TryOpen(path) is { } go ? elf.WithFunctions(go.FindFunctions(Probed)) : null;
 
     private static string? Explain(string path)
     {
         try
         {
-            if (!GoBinary.MayBe(path) || GoBinary.TryOpen(path) is not { } go)
+            if (GoBinary.TryOpen(path) is not { } go)
             {
                 return null;
             }
@@ -93,26 +77,16 @@ public static class GoFamily
     /// has no RET is refused, never guessed at: a missed return would leave calls unreported.</summary>
     private static IReadOnlyList<ulong> ReturnOffsets(ElfSymbols symbols, ElfFunction fn)
     {
-        if (fn.Size is 0 or > MaxFunctionSize || fn.FileOffset > long.MaxValue)
-        {
-            throw new CaptureException($"{symbols.Path}: {fn.Name} is {fn.Size} bytes long at 0x{fn.FileOffset:x}: not a function to decode");
-        }
-
-        var code = new byte[fn.Size];
+        ReturnSitesResult sites;
         try
         {
-            using var file = File.OpenHandle(symbols.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            if (RandomAccess.Read(file, code, (long)fn.FileOffset) != code.Length)
-            {
-                throw new CaptureException($"{symbols.Path}: {fn.Name} lies past the end of the file");
-            }
+            sites = ReturnSites.Find(symbols.Path, fn);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is ElfFormatException or IOException or UnauthorizedAccessException)
         {
-            throw new CaptureException($"{symbols.Path}: cannot read {fn.Name}: {e.Message}");
+            throw new CaptureException($"{symbols.Path}: cannot decode {fn.Name}: {e.Message}");
         }
 
-        var sites = ReturnSites.Find(code, fn.Address);
         if (sites.Problem is { } problem)
         {
             throw new CaptureException($"{symbols.Path}: {fn.Name}: {problem}; not probed");
@@ -133,8 +107,8 @@ public static class GoFamily
         uint? hash;
         try
         {
-            info = GoBuildInfo.TryRead(lib.Path);
-            using var image = ElfImage.Open(lib.Path);
+            using var image = ElfImage.Open(lib.Path); // one open for both
+            info = GoBuildInfo.Read(image);
             hash = TypeHashes.FindPointerType(image, TypeHashes.TcpConn);
         }
         catch (Exception e) when (e is ElfFormatException or IOException or UnauthorizedAccessException)

@@ -60,7 +60,7 @@ public sealed record ProbeSpec(string Symbol, string Program, ProbeSite Site, bo
 /// <param name="Indexed">Whether the machine's programs of the family are found ahead and probed
 /// before they run (so an exec need not be held for them). Go's are not: a host holds dozens of
 /// Go programs of ~20 probes each, and removing thousands of probes at exit takes many seconds;
-/// a Go program is attached when it runs (held at its exec for the few milliseconds it takes).</param>
+/// a Go program is attached when it runs (held at its exec meanwhile: 105-175 ms measured here).</param>
 /// <param name="WarmUp">Runs the family's attach code once on nothing at start-up, so that the
 /// first program that execs is not held while that code is compiled.</param>
 /// <param name="KeysFromLayout">Keys come from a memory layout of the library's connection

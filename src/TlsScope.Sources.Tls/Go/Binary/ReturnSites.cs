@@ -72,6 +72,11 @@ public static class ReturnSites
     public static ReturnSitesResult Find(string path, ElfFunction function)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (function.Size is 0 or > MaxFunctionSize || function.FileOffset > long.MaxValue)
+        {
+            throw new ElfFormatException(path, $"{function.Name}: {function.Size} bytes at file offset 0x{function.FileOffset:x}: not a function to decode");
+        }
+
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var code = new byte[function.Size];
         if (RandomAccess.Read(file, code, (long)function.FileOffset) != code.Length)
@@ -80,6 +85,9 @@ public static class ReturnSites
         }
         return Find(code, function.Address);
     }
+
+    /// <summary>Functions are decoded whole; a size past this comes from a damaged or hostile file.</summary>
+    public const ulong MaxFunctionSize = 1 << 20;
 
     private static bool IsDirect(in Instruction instruction) =>
         instruction.Op0Kind is OpKind.NearBranch16 or OpKind.NearBranch32 or OpKind.NearBranch64;
