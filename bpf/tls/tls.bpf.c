@@ -60,6 +60,14 @@ int BPF_KPROBE(ssl_write_ex_enter, void *ssl, void *buf, __u64 num, __u64 *writt
 	return tls_call_enter((__u64)ssl, (__u64)buf, (__u64)written, TSCOPE_DIR_WRITE);
 }
 
+/* int ssl_write_internal(SSL *s, const void *buf, size_t num, uint64_t flags, size_t *written):
+ * OpenSSL 3.3+'s internal write, probed in place of the exported ones (OpenSsl/InternalPath.cs) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_flags_enter, void *ssl, void *buf, __u64 num, __u64 flags, __u64 *written)
+{
+	return tls_call_enter((__u64)ssl, (__u64)buf, (__u64)written, TSCOPE_DIR_WRITE);
+}
+
 /* One return probe for all four: the saved entry says how to read the byte count. */
 SEC("uretprobe")
 int BPF_KRETPROBE(tls_return, long ret)

@@ -296,7 +296,8 @@ static __always_inline int tls_call_return(void *ctx, long ret)
 	__u64 len = 0;
 	if (c->len_out) {
 		__u64 n = 0;
-		if ((int)ret == 1 && bpf_probe_read_user(&n, sizeof(n), (void *)c->len_out) == 0)
+		/* SSL_read_ex returns 1; the internal functions any positive value */
+		if ((int)ret > 0 && bpf_probe_read_user(&n, sizeof(n), (void *)c->len_out) == 0)
 			len = n;
 	} else if ((int)ret > 0) {
 		len = (__u64)(int)ret;

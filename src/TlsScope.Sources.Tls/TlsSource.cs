@@ -243,7 +243,8 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
             var n = _attacher!.Attach(lib);
             if (n > 0 && _context!.Verbose)
             {
-                _context.Log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name})");
+                var how = lib.Family.Describe?.Invoke(lib.Symbols) is { } d ? $"; {d}" : "";
+                _context.Log($"tlsscope: attached {n} probes to {lib.Path} ({lib.Family.Name}{how})");
             }
 
             return n;

@@ -91,6 +91,11 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
         {
             foreach (var probe in lib.Family.Probes.Where(p => keys || !p.ForKeys))
             {
+                if (probe.ReplacedBy is { } replacement && lib.Symbols.TryGetFunction(replacement, out _))
+                {
+                    continue;
+                }
+
                 if (!lib.Symbols.TryGetFunction(probe.Symbol, out var fn))
                 {
                     if (probe.Optional)

@@ -1,6 +1,7 @@
 using TlsScope.Bpf;
 using TlsScope.Bpf.Elf;
 using TlsScope.Sources.Tls.Discovery;
+using TlsScope.Sources.Tls.OpenSsl;
 
 namespace TlsScope.Sources.Tls.Probes;
 
@@ -36,8 +37,10 @@ public enum SocketLearning
 /// serve only key capture (--keylog, --pcapng) and are attached only then.</summary>
 /// <param name="Offsets">For <see cref="ProbeSite.Offsets"/>: the offsets from the function's start,
 /// read from the library (null otherwise). An empty list is an error for a required probe.</param>
+/// <param name="ReplacedBy">Not attached when the library has this function, whose probes see the
+/// same calls and more (OpenSSL's internal read under SSL_read): one trap per call, not two.</param>
 public sealed record ProbeSpec(string Symbol, string Program, ProbeSite Site, bool Optional, bool ForKeys = false,
-    Func<ElfSymbols, ElfFunction, IReadOnlyList<ulong>>? Offsets = null)
+    Func<ElfSymbols, ElfFunction, IReadOnlyList<ulong>>? Offsets = null, string? ReplacedBy = null)
 {
     public bool IsReturn => Site == ProbeSite.Return;
 }
@@ -65,6 +68,8 @@ public sealed record ProbeSpec(string Symbol, string Program, ProbeSite Site, bo
 /// first program that execs is not held while that code is compiled.</param>
 /// <param name="KeysFromLayout">Keys come from a memory layout of the library's connection
 /// object (calibrated or from a table); false when the family's probes hand them over.</param>
+/// <param name="Describe">How one library's calls are probed, in a few words for -v (OpenSSL:
+/// its internal path, or why only the exported functions).</param>
 public sealed record LibraryFamily(
     string Name,
     IReadOnlyList<string> FileNameHints,
@@ -77,7 +82,8 @@ public sealed record LibraryFamily(
     Func<string, string?>? Explain = null,
     bool Indexed = true,
     Action? WarmUp = null,
-    bool KeysFromLayout = true)
+    bool KeysFromLayout = true,
+    Func<ElfSymbols, string?>? Describe = null)
 {
     /// <summary>The symbols every library of the family defines.</summary>
     public IEnumerable<string> RequiredSymbols => Probes.Where(p => !p.Optional).Select(p => p.Symbol).Distinct();
@@ -106,20 +112,31 @@ public static class ProbeTable
     /// <summary>The one return probe: the saved entry tells it how to read the byte count.</summary>
     private const string Return = "tls_return";
 
+    /// <summary>OpenSSL, BoringSSL and their static copies (node). Where OpenSSL's internal read and
+    /// write are found (<see cref="InternalPath"/>) they replace the exported four: every exported
+    /// call and the SSL BIO's go through them, at the same two traps per call.</summary>
     public static readonly LibraryFamily OpenSsl = new("openssl", ["libssl.", "libboringssl.", "ssl"],
     [
-        new("SSL_read", "ssl_read_enter", ProbeSite.Entry, false),
-        new("SSL_read", Return, ProbeSite.Return, false),
-        new("SSL_write", "ssl_write_enter", ProbeSite.Entry, false),
-        new("SSL_write", Return, ProbeSite.Return, false),
-        new("SSL_read_ex", "ssl_read_ex_enter", ProbeSite.Entry, true),
-        new("SSL_read_ex", Return, ProbeSite.Return, true),
-        new("SSL_write_ex", "ssl_write_ex_enter", ProbeSite.Entry, true),
-        new("SSL_write_ex", Return, ProbeSite.Return, true),
+        new("SSL_read", "ssl_read_enter", ProbeSite.Entry, false, ReplacedBy: InternalPath.Read),
+        new("SSL_read", Return, ProbeSite.Return, false, ReplacedBy: InternalPath.Read),
+        new("SSL_write", "ssl_write_enter", ProbeSite.Entry, false, ReplacedBy: InternalPath.Read),
+        new("SSL_write", Return, ProbeSite.Return, false, ReplacedBy: InternalPath.Read),
+        new("SSL_read_ex", "ssl_read_ex_enter", ProbeSite.Entry, true, ReplacedBy: InternalPath.Read),
+        new("SSL_read_ex", Return, ProbeSite.Return, true, ReplacedBy: InternalPath.Read),
+        new("SSL_write_ex", "ssl_write_ex_enter", ProbeSite.Entry, true, ReplacedBy: InternalPath.Read),
+        new("SSL_write_ex", Return, ProbeSite.Return, true, ReplacedBy: InternalPath.Read),
+        new(InternalPath.Read, "ssl_read_ex_enter", ProbeSite.Entry, true),
+        new(InternalPath.Read, Return, ProbeSite.Return, true),
+        new(InternalPath.Write, "ssl_write_ex_enter", ProbeSite.Entry, true),
+        new(InternalPath.Write, Return, ProbeSite.Return, true),
+        new(InternalPath.WriteWithFlags, "ssl_write_flags_enter", ProbeSite.Entry, true),
+        new(InternalPath.WriteWithFlags, Return, ProbeSite.Return, true),
         new("SSL_free", "ssl_free_enter", ProbeSite.Entry, true),
         new("SSL_do_handshake", "ssl_handshake_enter", ProbeSite.Entry, true, ForKeys: true),
         new("SSL_do_handshake", "ssl_handshake_return", ProbeSite.Return, true, ForKeys: true),
-    ]);
+    ],
+        Functions: InternalPath.AddTo,
+        Describe: InternalPath.Describe);
 
     /// <summary>GnuTLS (libgnutls.so.30): plaintext by the record functions, the socket by the
     /// syscalls of the call (its default push is sendmsg, its pull recv). Keys are not read yet.</summary>
