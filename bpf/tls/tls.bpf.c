@@ -145,6 +145,49 @@ int BPF_KRETPROBE(gnutls_send_return, long ret)
 	return tls_call_return(ctx, ret);
 }
 
+/* int _gnutls_call_keylog_func(gnutls_session_t session, const char *label, const uint8_t *data,
+ * unsigned size): every secret GnuTLS would write to SSLKEYLOGFILE, as it would write it. The
+ * client random is in the session, at an offset user space read from the library (GnuTls/KeyLogCall.cs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TSCOPE_MAX_LIBRARIES);
+	__type(key, __u32);
+	__type(value, __u32);
+} gnutls_random_offsets SEC(".maps");
+
+SEC("uprobe")
+int BPF_KPROBE(gnutls_keylog_enter, void *session, const char *label, const void *data, __u32 size)
+{
+	if (!cfg.keys)
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!trace_allowed(pid_tgid))
+		return 0;
+	__u32 lib = (__u32)bpf_get_attach_cookie(ctx);
+	__u32 *offset = bpf_map_lookup_elem(&gnutls_random_offsets, &lib);
+	if (!offset || !*offset)
+		return 0;
+	struct tscope_key_line *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		STAT_ADD(lost_records, 1);
+		return 0;
+	}
+	event_head(&ev->head, TSCOPE_EVENT_KEY_LINE, 0, pid_tgid);
+	ev->library = lib;
+	long n = bpf_probe_read_user_str(ev->label, TSCOPE_KEY_LABEL_MAX, label);
+	ev->label_len = n > 1 && n < TSCOPE_KEY_LABEL_MAX
+				? n - 1
+				: 0; /* a label that filled it may be cut */
+	ev->random_len = bpf_probe_read_user(ev->random, TSCOPE_KEY_RANDOM_LEN,
+					     (char *)session + (*offset & 0xffff)) == 0
+				 ? TSCOPE_KEY_RANDOM_LEN
+				 : 0;
+	ev->secret_len = 0;
+	ev->secret_len = go_read_bytes(ev->secret, TSCOPE_KEY_SECRET_MAX, data, size);
+	bpf_ringbuf_submit(ev, ring_flags());
+	return 0;
+}
+
 /* ---- Go crypto/tls (go_tls.h): entry probes and a probe on every RET, never a uretprobe ---- */
 SEC("uprobe")
 int go_read_enter(struct pt_regs *ctx)

@@ -46,6 +46,12 @@ public static class Program
             return TlsScope.Sources.Tls.Keys.Calibration.CalibrationHelper.Run(rest);
         }
 
+        // The same for NSS: its SSL layer's methods, read from the library in a process of its own.
+        if (args is [TlsScope.Sources.Tls.Nss.NssMethodsHelper.Command, .. var library])
+        {
+            return TlsScope.Sources.Tls.Nss.NssMethodsHelper.Run(library);
+        }
+
         var cli = new CliOptions();
         var root = cli.Build();
         var parsed = root.Parse(args);

@@ -9,6 +9,7 @@ using TlsScope.Engine.Sources;
 using TlsScope.Sources.Tls.Decoding;
 using TlsScope.Sources.Tls.Discovery;
 using TlsScope.Sources.Tls.Go;
+using TlsScope.Sources.Tls.Nss;
 using TlsScope.Sources.Tls.Keys.Decoding;
 using TlsScope.Sources.Tls.Keys.Layout;
 using TlsScope.Sources.Tls.Probes;
@@ -24,7 +25,7 @@ namespace TlsScope.Sources.Tls;
 public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 {
     /// <summary>The TLS library families, each a set of probes as data.</summary>
-    public static readonly IReadOnlyList<LibraryFamily> Families = [ProbeTable.OpenSsl, ProbeTable.GnuTls, GoFamily.Family];
+    public static readonly IReadOnlyList<LibraryFamily> Families = [ProbeTable.OpenSsl, ProbeTable.GnuTls, NssFamily.Family, GoFamily.Family];
 
     private static readonly TimeSpan RescanInterval = TimeSpan.FromMilliseconds(500);
     private const int PollMilliseconds = 20;
@@ -543,6 +544,11 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
         if (_keys is not null)
         {
             yield return "tlsscope: " + KeyLayouts.Summary(_keys);
+            var noKeys = Libraries.Select(l => (l.Family.Name, Why: l.Family.NoKeys?.Invoke(l.Symbols))).Where(n => n.Why is not null).Distinct();
+            foreach (var (family, why) in noKeys)
+            {
+                yield return $"tlsscope: {family}: keys not available ({why})";
+            }
         }
 
         if (ExecAttachLine() is { } execs)

@@ -99,4 +99,68 @@ public sealed class GnuTlsTests
             Assert.Equal($"127.0.0.1:{port}", r.GetProperty("local").GetString());
         });
     }
+
+    /// <summary>--keylog equals GnuTLS's own SSLKEYLOGFILE lines (gnutls-cli against gnutls-serv, both
+    /// GnuTLS, in a namespace of the test's own), for SHA-256 and SHA-384 suites of TLS 1.2 and 1.3;
+    /// tshark reads the request from the --pcapng alone (its keys inside).</summary>
+    [KernelTheory]
+    [InlineData("TLS1.2", "AES-128-GCM")]
+    [InlineData("TLS1.2", "AES-256-GCM")]
+    [InlineData("TLS1.3", "AES-128-GCM")]
+    [InlineData("TLS1.3", "AES-256-GCM")]
+    public void GnutlsCliKeysEqualItsOwnKeyLog_AndDecryptThePcapng(string version, string cipher)
+    {
+        using var ns = NetNs.Create();
+        using var dir = new TempDirectory("tlsscope-gnutls-keys-");
+        var (ours, theirs, pcap) = (dir.File("ours.log"), dir.File("gnutls.log"), dir.File("c.pcapng"));
+        const int Port = 5556;
+        using var serv = ns.Start("gnutls-serv", ["--http", "-p", Port.ToString(CultureInfo.InvariantCulture),
+            "--x509certfile", TestCert.CertPath, "--x509keyfile", TestCert.KeyPath]);
+        Proc.WaitFor(() => ns.Run("ss", "-Htln", $"sport = :{Port}").Out.Contains("LISTEN", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20), "gnutls-serv listening");
+        using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--keylog", ours, "--pcapng", pcap, "--comm", "gnutls-cli"]);
+        var priority = $"NORMAL:-VERS-ALL:+VERS-{version}:-CIPHER-ALL:+{cipher}";
+        using var cli = ns.Start("gnutls-cli", ["--insecure", "--priority", priority, "-p", Port.ToString(CultureInfo.InvariantCulture), "127.0.0.1"],
+            env: new Dictionary<string, string> { ["SSLKEYLOGFILE"] = theirs }, redirectStdin: true);
+        Proc.WaitFor(() => cli.Stdout.Contains("Handshake was completed", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "gnutls-cli's handshake");
+        cli.Process.StandardInput.Write("GET /gnutls-keys HTTP/1.0\r\n\r\n");
+        cli.Process.StandardInput.Flush();
+        Proc.WaitFor(() => cli.Stdout.Contains("This is <a href", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the page at gnutls-cli");
+        cli.Process.StandardInput.Close();
+        Assert.True(cli.WaitForExit(TimeSpan.FromSeconds(20)), "gnutls-cli did not end: " + cli.Stderr);
+        Assert.Contains($"(TLS{version[3..]})-", cli.Stdout); // "- Description: (TLS1.3)-(ECDHE-SECP256R1)-..."
+        Assert.Contains(cipher, cli.Stdout);
+        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+
+        var expected = File.ReadAllLines(theirs).Where(l => l.Length > 0).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(version == "TLS1.2" ? 1 : 5, expected.Count);
+        var secretHex = (cipher == "AES-256-GCM" && version == "TLS1.3" ? 48 : version == "TLS1.2" ? 48 : 32) * 2;
+        Assert.All(expected, l => Assert.Equal(secretHex, l.Split(' ')[2].Length));
+        Assert.Equal(expected, File.ReadAllLines(ours).Where(l => l.Length > 0 && !l.StartsWith('#')).Order(StringComparer.Ordinal).ToList());
+        Assert.Contains("keys: 1 handshakes (0 seen again", scope.Stderr); // gnutls-serv is not traced (--comm)
+        Assert.DoesNotContain("gnutls: keys not available", scope.Stderr);
+        var uris = Tshark.Fields(pcap, "http.request", "http.request.uri");
+        Assert.Equal("/gnutls-keys", Assert.Single(uris)[0]);
+    }
+
+    /// <summary>wget's keys (GnuTLS's default key log function, SSLKEYLOGFILE set) against a traced
+    /// OpenSSL server: only wget's, named by --comm, equal its own file.</summary>
+    [KernelFact]
+    public void WgetKeysEqualItsOwnKeyLog()
+    {
+        using var dir = new TempDirectory("tlsscope-wget-keys-");
+        var (ours, theirs) = (dir.File("ours.log"), dir.File("wget.log"));
+        using var server = OpenSslServer.Start();
+        using var scope = TlsScopeRun.Start("--keylog", ours, "--comm", "wget");
+        using var wget = Proc.Start("wget", ["-q", "-O", "-", "--no-check-certificate", $"https://127.0.0.1:{server.Port}/wget-keys"],
+            env: new Dictionary<string, string> { ["SSLKEYLOGFILE"] = theirs });
+        server.WaitForRequest("\n\n");
+        server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
+        Assert.True(wget.WaitForExit(TimeSpan.FromSeconds(30)), "wget did not finish: " + wget.Stderr);
+        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+
+        var expected = File.ReadAllLines(theirs).Where(l => l.Length > 0).Order(StringComparer.Ordinal).ToList();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, File.ReadAllLines(ours).Where(l => l.Length > 0 && !l.StartsWith('#')).Order(StringComparer.Ordinal).ToList());
+    }
 }

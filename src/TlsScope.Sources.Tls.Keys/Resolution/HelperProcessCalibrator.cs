@@ -25,11 +25,14 @@ public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? comm
     /// with, never a PATH lookup as root) running tlsscope.dll from this application's directory.
     /// Run as root, the helper drops to nobody with an empty environment first (setpriv), when
     /// nobody can read the tool: the library's code then runs without privileges.</summary>
-    public static ProcessStartInfo DefaultCommand(string libraryPath)
+    public static ProcessStartInfo DefaultCommand(string libraryPath) => HelperCommand(CalibrationHelper.Command, libraryPath);
+
+    /// <summary>The same for any of the tool's helper commands (<paramref name="command"/> LIBRARY).</summary>
+    public static ProcessStartInfo HelperCommand(string command, string libraryPath)
     {
         var host = Environment.ProcessPath is { } p && Path.GetFileName(p) == "dotnet" ? p : RuntimeHost();
         var dll = Path.Combine(AppContext.BaseDirectory, "tlsscope.dll");
-        string[] helper = [host, dll, CalibrationHelper.Command, libraryPath];
+        string[] helper = [host, dll, command, libraryPath];
         if (Environment.UserName == "root" && File.Exists(Setpriv) && File.Exists("/usr/bin/env") && ReadableByAll(dll) && ReadableByAll(host))
         {
             var unprivileged = new ProcessStartInfo(Setpriv);
@@ -82,27 +85,10 @@ public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? comm
 
     public KeyLayout Calibrate(string libraryPath)
     {
-        var start = _command(libraryPath);
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        start.UseShellExecute = false;
-        using var process = StartProcess(start);
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(_timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new CalibrationException($"calibration timed out after {_timeout.TotalSeconds:0} s");
-        }
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            var line = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
-            throw new CalibrationException(StripPrefix(line) ?? $"calibration helper exited with code {process.ExitCode}");
-        }
+        var stdout = RunHelper(_command(libraryPath), _timeout);
         try
         {
-            return KeyLayoutJson.Read(stdout.Result);
+            return KeyLayoutJson.Read(stdout);
         }
         catch (FormatException e)
         {
@@ -110,15 +96,42 @@ public sealed class HelperProcessCalibrator(Func<string, ProcessStartInfo>? comm
         }
     }
 
+    /// <summary>Runs a helper to its end and returns what it printed.</summary>
+    /// <exception cref="CalibrationException">It could not start, timed out, or failed (its first
+    /// line of stderr, without the "tlsscope: ... failed:" prefix).</exception>
+    public static string RunHelper(ProcessStartInfo start, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(start);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        using var process = StartProcess(start);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new CalibrationException($"the helper timed out after {timeout.TotalSeconds:0} s");
+        }
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            var line = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
+            throw new CalibrationException(StripPrefix(line) ?? $"the helper exited with code {process.ExitCode}");
+        }
+
+        return stdout.Result;
+    }
+
     private static Process StartProcess(ProcessStartInfo start)
     {
         try
         {
-            return Process.Start(start) ?? throw new CalibrationException("cannot start the calibration helper");
+            return Process.Start(start) ?? throw new CalibrationException("cannot start the helper");
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new CalibrationException($"cannot start the calibration helper ({start.FileName}: {e.Message})");
+            throw new CalibrationException($"cannot start the helper ({start.FileName}: {e.Message})");
         }
     }
 

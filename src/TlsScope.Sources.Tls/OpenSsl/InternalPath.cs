@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Iced.Intel;
 using TlsScope.Bpf.Elf;
+using TlsScope.Sources.Tls.Probes;
 
 namespace TlsScope.Sources.Tls.OpenSsl;
 
@@ -72,18 +73,7 @@ public static class InternalPath
             : null;
 
     /// <summary>Looks for the two functions; never throws for a damaged file (that is a reason).</summary>
-    public static InternalPathResult Find(string path, ElfSymbols elf)
-    {
-        try
-        {
-            using var image = ElfImage.Open(path);
-            return Find(image, elf);
-        }
-        catch (Exception e) when (e is ElfFormatException or IOException or UnauthorizedAccessException)
-        {
-            return NotFound(e.Message);
-        }
-    }
+    public static InternalPathResult Find(string path, ElfSymbols elf) => MachineCode.Examine(path, image => Find(image, elf), NotFound);
 
     private static InternalPathResult Find(ElfImage image, ElfSymbols elf)
     {
@@ -163,7 +153,7 @@ public static class InternalPath
         /// not its PLT, from the function's entry.</summary>
         public ulong? FirstLocalCall(ElfFunction fn)
         {
-            foreach (var i in Decode(fn.Address, Size(fn)))
+            foreach (var i in MachineCode.Decode(image, fn.Address, Size(fn)))
             {
                 if (IsCallOrTailJump(i, fn.Address, Size(fn)) && InText(i.NearBranchTarget))
                 {
@@ -176,7 +166,7 @@ public static class InternalPath
 
         /// <summary>Whether the code at <paramref name="at"/> calls (or jumps to) <paramref name="target"/>.</summary>
         public bool Calls(ulong at, ulong target) =>
-            Decode(at, WindowAt(at)).Any(i => IsDirect(i) && i.FlowControl is FlowControl.Call or FlowControl.UnconditionalBranch && i.NearBranchTarget == target);
+            MachineCode.Decode(image, at, WindowAt(at)).Any(i => IsDirect(i) && i.FlowControl is FlowControl.Call or FlowControl.UnconditionalBranch && i.NearBranchTarget == target);
 
         /// <summary>Which of RCX/R8 holds an address on the caller's stack (the out pointer) at the
         /// first call of <paramref name="callee"/>; None when neither or both.</summary>
@@ -184,7 +174,7 @@ public static class InternalPath
         {
             var onStack = new Dictionary<Register, bool> { [Register.RCX] = false, [Register.R8] = false };
             var info = new InstructionInfoFactory();
-            foreach (var i in Decode(caller.Address, Size(caller)))
+            foreach (var i in MachineCode.Decode(image, caller.Address, Size(caller)))
             {
                 if (i.FlowControl == FlowControl.Call && IsDirect(i) && i.NearBranchTarget == callee)
                 {
@@ -215,7 +205,7 @@ public static class InternalPath
         /// (<c>lea rax, [rip+table]; ret</c>), whose pointers the loader relocates.</summary>
         public (ulong Read, ulong Write)? SslBioMethod(ElfFunction bioFSsl)
         {
-            var first = Decode(bioFSsl.Address, Size(bioFSsl)).FirstOrDefault();
+            var first = MachineCode.Decode(image, bioFSsl.Address, Size(bioFSsl)).FirstOrDefault();
             if (first.Mnemonic != Mnemonic.Lea || first.Op0Register != Register.RAX || !first.IsIPRelativeMemoryOperand)
             {
                 return null;
@@ -247,30 +237,6 @@ public static class InternalPath
             var next = Array.BinarySearch(_starts, at + 1);
             next = next < 0 ? ~next : next;
             return next < _starts.Length ? (int)Math.Min(MethodWindow, _starts[next] - at) : MethodWindow;
-        }
-
-        private List<Instruction> Decode(ulong at, int size)
-        {
-            var bytes = new byte[size];
-            if (!image.TryReadAt(at, bytes))
-            {
-                return [];
-            }
-
-            var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes), at);
-            var list = new List<Instruction>();
-            while (decoder.IP < at + (ulong)size)
-            {
-                decoder.Decode(out var i);
-                if (i.IsInvalid)
-                {
-                    break;
-                }
-
-                list.Add(i);
-            }
-
-            return list;
         }
     }
 }

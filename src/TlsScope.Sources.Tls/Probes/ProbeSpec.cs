@@ -1,6 +1,7 @@
 using TlsScope.Bpf;
 using TlsScope.Bpf.Elf;
 using TlsScope.Sources.Tls.Discovery;
+using TlsScope.Sources.Tls.GnuTls;
 using TlsScope.Sources.Tls.OpenSsl;
 
 namespace TlsScope.Sources.Tls.Probes;
@@ -70,6 +71,7 @@ public sealed record ProbeSpec(string Symbol, string Program, ProbeSite Site, bo
 /// object (calibrated or from a table); false when the family's probes hand them over.</param>
 /// <param name="Describe">How one library's calls are probed, in a few words for -v (OpenSSL:
 /// its internal path, or why only the exported functions).</param>
+/// <param name="NoKeys">Why a library's keys are not captured (for the key summary); null when they are.</param>
 public sealed record LibraryFamily(
     string Name,
     IReadOnlyList<string> FileNameHints,
@@ -83,7 +85,8 @@ public sealed record LibraryFamily(
     bool Indexed = true,
     Action? WarmUp = null,
     bool KeysFromLayout = true,
-    Func<ElfSymbols, string?>? Describe = null)
+    Func<ElfSymbols, string?>? Describe = null,
+    Func<ElfSymbols, string?>? NoKeys = null)
 {
     /// <summary>The symbols every library of the family defines.</summary>
     public IEnumerable<string> RequiredSymbols => Probes.Where(p => !p.Optional).Select(p => p.Symbol).Distinct();
@@ -139,7 +142,8 @@ public static class ProbeTable
         Describe: InternalPath.Describe);
 
     /// <summary>GnuTLS (libgnutls.so.30): plaintext by the record functions, the socket by the
-    /// syscalls of the call (its default push is sendmsg, its pull recv). Keys are not read yet.</summary>
+    /// syscalls of the call (its default push is sendmsg, its pull recv); keys as GnuTLS hands them
+    /// to its key log function (<see cref="KeyLogCall"/>).</summary>
     public static readonly LibraryFamily GnuTls = new("gnutls", ["libgnutls."],
     [
         new("gnutls_record_recv", "ssl_read_enter", ProbeSite.Entry, false),
@@ -157,8 +161,12 @@ public static class ProbeTable
         new("gnutls_record_send_early_data", "gnutls_send_enter", ProbeSite.Entry, true),
         new("gnutls_record_send_early_data", "gnutls_send_return", ProbeSite.Return, true),
         new("gnutls_deinit", "ssl_free_enter", ProbeSite.Entry, true),
+        new(KeyLogCall.Name, "gnutls_keylog_enter", ProbeSite.Entry, true, ForKeys: true),
     ],
-        KeysFromLayout: false);
+        Functions: KeyLogCall.AddTo,
+        Prepare: KeyLogCall.Prepare,
+        KeysFromLayout: false,
+        NoKeys: s => KeyLogCall.For(s)?.Reason);
 
     /// <summary>Syscalls whose fd, made during a TLS call, names the call's socket.</summary>
     public static readonly IReadOnlyList<string> FdSyscalls =
