@@ -128,8 +128,8 @@ public sealed class GnuTlsTests
         Proc.WaitFor(() => cli.Stdout.Contains("This is <a href", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the page at gnutls-cli");
         cli.Process.StandardInput.Close();
         Assert.True(cli.WaitForExit(TimeSpan.FromSeconds(20)), "gnutls-cli did not end: " + cli.Stderr);
-        Assert.Contains($"(TLS{version[3..]})-", cli.Stdout); // "- Description: (TLS1.3)-(ECDHE-SECP256R1)-..."
-        Assert.Contains(cipher, cli.Stdout);
+        Assert.Contains($"- Description: ({version}-X.509)-", cli.Stdout); // "(TLS1.3-X.509)-(ECDHE-SECP256R1)-(...)-(AES-256-GCM)"
+        Assert.Contains($"-({cipher})", cli.Stdout);
         Assert.Equal(0, scope.Stop(Proc.SIGTERM));
 
         var expected = File.ReadAllLines(theirs).Where(l => l.Length > 0).Order(StringComparer.Ordinal).ToList();

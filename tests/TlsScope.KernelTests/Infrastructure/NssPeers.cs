@@ -51,15 +51,17 @@ public sealed class NssPeers : IDisposable
         return server;
     }
 
-    /// <summary>tstclnt to the server with <paramref name="request"/> on its stdin (closed after):
-    /// it prints the response and exits.</summary>
-    public Proc StartClient(string versions, string request)
+    /// <summary>tstclnt to the server sending <paramref name="request"/> (from a file: on a pipe's
+    /// end it never exits): it writes the response, byte for byte, to the file <c>Response</c>
+    /// names and exits. The shell execs it: the pid is tstclnt's.</summary>
+    public (Proc Client, string Response) StartClient(string versions, string request)
     {
-        var client = Ns.Start("tstclnt", ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-o", "-D", "-V", versions],
-            redirectStdin: true);
-        client.Process.StandardInput.Write(request);
-        client.Process.StandardInput.Close();
-        return client;
+        var id = Guid.NewGuid().ToString("n");
+        var (requestFile, responseFile) = (_dir.File($"request-{id}"), _dir.File($"response-{id}"));
+        File.WriteAllText(requestFile, request);
+        var client = Ns.Start("sh", ["-c", "exec tstclnt -h 127.0.0.1 -p \"$1\" -o -D -V \"$2\" -A \"$3\" > \"$4\"", "tstclnt",
+            Port.ToString(CultureInfo.InvariantCulture), versions, requestFile, responseFile]);
+        return (client, responseFile);
     }
 
     public void Dispose()
