@@ -163,4 +163,66 @@ public sealed class GnuTlsTests
         Assert.NotEmpty(expected);
         Assert.Equal(expected, File.ReadAllLines(ours).Where(l => l.Length > 0 && !l.StartsWith('#')).Order(StringComparer.Ordinal).ToList());
     }
+
+    /// <summary>git over HTTPS: git-remote-https talks through libcurl-gnutls, whose transport
+    /// pointer is not an fd, so the socket comes from the syscalls alone. The server answers a
+    /// smart-HTTP ref advertisement, which git prints back.</summary>
+    [KernelFact]
+    public void GitLsRemoteThroughLibcurlGnutlsIsCapturedWhole()
+    {
+        const string Sha = "0123456789abcdef0123456789abcdef01234567";
+        var body = "001e# service=git-upload-pack\n0000" + $"0048{Sha} refs/heads/main\0agent=test\n" + "0000";
+        var response = "HTTP/1.1 200 OK\r\nContent-Type: application/x-git-upload-pack-advertisement\r\n"
+            + $"Content-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}";
+        using var home = new TempDirectory("tlsscope-git-");
+        using var server = OpenSslServer.Start();
+        using var scope = TlsScopeRun.Start("--comm", "git-remote-http"); // git-remote-https, cut to 15 characters
+        using var git = Proc.Start("git", ["ls-remote", $"https://127.0.0.1:{server.Port}/repo.git"], env: new Dictionary<string, string>
+        {
+            ["GIT_SSL_NO_VERIFY"] = "1", ["GIT_TERMINAL_PROMPT"] = "0", ["HOME"] = home.Path, ["GIT_CONFIG_NOSYSTEM"] = "1",
+        });
+        server.WaitForRequest("\n\n");
+        server.Send(Encoding.ASCII.GetBytes(response));
+        Assert.True(git.WaitForExit(TimeSpan.FromSeconds(30)), "git did not finish: " + git.Stderr);
+        Assert.Equal($"{Sha}\trefs/heads/main", git.Stdout.Trim());
+        Assert.Equal(0, scope.Stop());
+        var got = scope.Records();
+
+        var helper = Assert.Single(got.Data.Select(r => r.GetProperty("pid").GetInt32()).Distinct());
+        Assert.NotEqual(git.Pid, helper); // git runs the helper as a child
+        var request = Encoding.ASCII.GetString(got.Bytes(helper, "write"));
+        Assert.StartsWith("GET /repo.git/info/refs?service=git-upload-pack HTTP/1.1\r\n", request);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(request, "GET ")); // sent once, counted once
+        Assert.EndsWith("\r\n\r\n", request);
+        Assert.Equal(response, Encoding.ASCII.GetString(got.Bytes(helper, "read")));
+        Assert.All(got.Data, r =>
+        {
+            Assert.Equal(Library, r.GetProperty("library").GetString());
+            Assert.Equal($"127.0.0.1:{server.Port}", r.GetProperty("remote").GetString());
+        });
+    }
+
+    /// <summary>Sends that return GNUTLS_E_AGAIN, repeated with NULL, 0: the bytes of each completed
+    /// repeat come from the first call's buffer, every byte once.</summary>
+    [KernelFact]
+    public void SendsRepeatedWithNullAfterEAgainAreCapturedWhole()
+    {
+        const int Bytes = 2 << 20;
+        var data = GnutlsAgainClient.Data(Bytes);
+        using var server = OpenSslServer.Start();
+        using var scope = TlsScopeRun.Start("--comm", "gnutls_again");
+        using var client = GnutlsAgainClient.Start(server.Port, Bytes);
+        Assert.True(client.WaitForExit(TimeSpan.FromSeconds(60)), "gnutls_again did not finish: " + client.Stderr);
+        Assert.Equal(0, client.Process.ExitCode);
+        var again = int.Parse(client.Stderr.Split(' ')[1], CultureInfo.InvariantCulture);
+        Assert.True(again > 0, "no send met E_AGAIN: the test proves nothing");
+        server.WaitForRequest(Encoding.ASCII.GetString(data[^64..]));
+        Assert.Equal(0, scope.Stop());
+        Assert.Contains("lost 0 records", scope.Stderr);
+        var got = scope.Records();
+
+        var written = got.Bytes(client.Pid, "write");
+        Assert.Equal(data.Length, written.Length);
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(data), System.Security.Cryptography.SHA256.HashData(written));
+    }
 }
