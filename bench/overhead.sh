@@ -2,8 +2,9 @@
 # Overhead of TlsScope on a loaded TLS server: nginx (TLS, keep-alive, ~1 KiB static file) on
 # 127.0.0.1 under wrk, measured in requests/s in these states, one after the other:
 #   untraced            nothing attached
-#   noop probes         do-nothing uprobe+uretprobe on SSL_read/_write/_read_ex/_write_ex of the
-#                       libssl nginx uses (bench/TlsScope.Bench noop-probes): the pure trap cost
+#   noop probes         do-nothing uprobe+uretprobe at the read/write functions TlsScope probes in
+#                       the libssl nginx uses (OpenSSL's internal ones; bench/TlsScope.Bench
+#                       noop-probes): the pure trap cost of TlsScope's sites
 #   tlsscope            the real tool writing NDJSON to a file (its loss count is recorded);
 #                       HTTP parsing on (the default): the wrk traffic becomes http_* records
 #   tlsscope --raw      the same with HTTP parsing off: the difference is what parsing costs
@@ -14,7 +15,9 @@
 #   filtered (python)   tlsscope --pid <an idle python3 that has libssl mapped>: uprobes on the
 #                       same libssl file as nginx's, but installed in that process only
 #   untraced (again)    drift check
-# and, unless DIAG=0, two that split TlsScope's cost (marked "diag:"):
+# and, unless DIAG=0, three that split TlsScope's cost (marked "diag:"):
+#   noop, exported      the do-nothing pairs on SSL_read/_write/_read_ex/_write_ex instead (where
+#                       other uprobe tracers probe): what the choice of site costs
 #   noop + syscall tps  the do-nothing probes plus do-nothing programs on the 8 socket syscall
 #                       tracepoints TlsScope attaches
 #   tlsscope, no match  tlsscope --comm no-such-comm: all its probes and tracepoints run, every
@@ -129,6 +132,7 @@ for round in $(seq "$ROUNDS"); do
   state "untraced"
   state "noop probes" "${bench[@]}" noop-probes --lib "$libssl"
   if [ "$DIAG" = 1 ]; then
+    state "diag: noop, exported" "${bench[@]}" noop-probes --lib "$libssl" --exported 1
     state "diag: noop + syscall tps" "${bench[@]}" noop-probes --lib "$libssl" --tracepoints 1
     state "diag: tlsscope, no match" "${tlsscope[@]}" -o "$tmp/nomatch.ndjson" --comm no-such-comm
   fi

@@ -3,14 +3,18 @@ using TlsScope.Bpf;
 using TlsScope.Bpf.Elf;
 using TlsScope.Engine;
 using TlsScope.Sources.Tls.Go;
+using TlsScope.Sources.Tls.OpenSsl;
 using TlsScope.Sources.Tls.Probes;
 
 namespace TlsScope.Bench;
 
 /// <summary>
-/// The pure trap cost: a uprobe and a uretprobe that do nothing on each SSL read/write entry
-/// point of one libssl, in every process. Whatever a load loses with these attached is the
-/// floor for any uprobe tracer; TlsScope's own overhead is what it loses beyond that.
+/// The pure trap cost: a uprobe and a uretprobe that do nothing on each SSL read/write function
+/// TlsScope probes in one libssl (OpenSSL's internal read/write when found, as TlsScope finds
+/// them; else the exported four), in every process. Whatever a load loses with these attached
+/// is the floor for TlsScope's probes; TlsScope's own overhead is what it loses beyond that.
+/// With --exported 1, the exported SSL_read/_write/_read_ex/_write_ex instead (what other uprobe
+/// tracers probe: their first instruction is single-stepped, the internal ones' push is emulated).
 /// With --go, the sites TlsScope probes in a Go binary instead: the entry of crypto/tls's
 /// (*Conn).Read, Write and Close and every RET of Read and Write (uprobes all: Go moves stacks,
 /// so there is no uretprobe), found as TlsScope finds them (<see cref="GoFamily"/>).
@@ -46,7 +50,7 @@ internal static class NoopProbes
 
             if (!go || sslLib is not null)
             {
-                what.Add(AttachSsl(obj, sslLib ?? lib, pid, links));
+                what.Add(AttachSsl(obj, sslLib ?? lib, pid, links, exported: options.Long("exported", 0) != 0));
             }
 
             var tracepoints = options.Long("tracepoints", 0) != 0;
@@ -76,12 +80,17 @@ internal static class NoopProbes
         }
     }
 
-    /// <summary>A uprobe and a uretprobe on each of <see cref="Symbols"/> the library defines.</summary>
-    private static string AttachSsl(BpfObject obj, string lib, int pid, List<BpfLink> links)
+    /// <summary>A uprobe and a uretprobe on each read/write function TlsScope's OpenSSL row would
+    /// probe (or on each of <see cref="Symbols"/> the library defines).</summary>
+    private static string AttachSsl(BpfObject obj, string lib, int pid, List<BpfLink> links, bool exported)
     {
-        var elf = ElfSymbols.Open(lib);
+        var elf = exported ? ElfSymbols.Open(lib) : InternalPath.AddTo(lib, ElfSymbols.Open(lib));
+        var symbols = exported ? Symbols : [.. ProbeTable.OpenSsl.Probes
+            .Where(p => p.Site == ProbeSite.Entry && p.Program.Contains("_enter", StringComparison.Ordinal) && !p.ForKeys && p.Symbol != "SSL_free")
+            .Where(p => p.ReplacedBy is null || !elf.TryGetFunction(p.ReplacedBy, out _))
+            .Select(p => p.Symbol).Distinct()];
         var before = links.Count;
-        foreach (var symbol in Symbols)
+        foreach (var symbol in symbols)
         {
             if (!elf.TryGetFunction(symbol, out var fn))
             {
@@ -96,7 +105,7 @@ internal static class NoopProbes
             throw new ArgumentException($"{lib}: none of {string.Join(", ", Symbols)} found");
         }
 
-        return $"{links.Count - before} on {lib}";
+        return $"{links.Count - before} on {lib} ({(exported ? "exported functions" : InternalPath.Describe(elf))})";
     }
 
     /// <summary>The probe sites of TlsScope's Go family in one Go binary (its key-capture probe

@@ -9,9 +9,11 @@ public static class Program
     private const string Usage = """
         usage: TlsScope.Bench <command> [options]   (as root)
 
-          noop-probes --lib PATH [--pid N] [--tracepoints 1]
-              Attach do-nothing uprobe+uretprobe pairs to SSL_read, SSL_write, SSL_read_ex and
-              SSL_write_ex of PATH (every process, or only pid N) and wait for SIGTERM/SIGINT.
+          noop-probes --lib PATH [--pid N] [--tracepoints 1] [--exported 1]
+              Attach do-nothing uprobe+uretprobe pairs to the read/write functions TlsScope
+              probes in PATH (OpenSSL's internal ones when found; --exported 1: SSL_read,
+              SSL_write, SSL_read_ex and SSL_write_ex) in every process, or only pid N, and
+              wait for SIGTERM/SIGINT.
               --tracepoints 1 also attaches do-nothing programs to the 8 socket syscall
               tracepoints TlsScope uses. Prints "bench: ready" on stderr once attached.
 

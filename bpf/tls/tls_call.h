@@ -54,6 +54,16 @@ struct {
 	__type(value, struct active_call);
 } active_calls SEC(".maps");
 
+/* A call of another connection made inside a call on the same thread (TLS inside TLS through an
+ * SSL BIO: the inner connection's read calls the outer's): the outer call waits here while the
+ * inner one runs, and is active again when it returns. One level deep. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct active_call);
+} outer_calls SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
@@ -74,6 +84,10 @@ static __always_inline int tls_call_enter(__u64 ssl, __u64 buf, __u64 len_out, _
 		prev->nest++; /* e.g. SSL_write_ex implemented on top of SSL_write */
 		return 0;
 	}
+	/* The outer call entered moments ago and is still on its way into its BIO; an older entry is
+	 * a thread that died inside a call, whose tid is now reused: dropped, not kept. */
+	if (prev && bpf_ktime_get_ns() - prev->start_ns < 1000000000ULL)
+		bpf_map_update_elem(&outer_calls, &tid, prev, BPF_ANY);
 	struct active_call c = {
 		.ssl = ssl,
 		.buf = buf,
@@ -308,6 +322,11 @@ static __always_inline int tls_call_return(void *ctx, long ret)
 			membio_expect_send(pid_tgid, c->ssl);
 	}
 	bpf_map_delete_elem(&active_calls, &tid);
+	struct active_call *outer = bpf_map_lookup_elem(&outer_calls, &tid);
+	if (outer) {
+		bpf_map_update_elem(&active_calls, &tid, outer, BPF_ANY);
+		bpf_map_delete_elem(&outer_calls, &tid);
+	}
 	return 0;
 }
 

@@ -15,12 +15,14 @@ public sealed class GnuTlsTests
 
     /// <summary>gnutls_record_send tail-jumps into gnutls_record_send2: both are probed, and the
     /// bytes are there once.</summary>
-    [KernelFact]
-    public void GnutlsCliWritesAndReadsAreCapturedOnceWithTheirTuple()
+    [KernelTheory]
+    [InlineData("-tls1_2")]
+    [InlineData("-tls1_3")]
+    public void GnutlsCliWritesAndReadsAreCapturedOnceWithTheirTuple(string version)
     {
         const string Hello = "HELLO from gnutls-cli\n";
         const string Reply = "pong from s_server\n";
-        using var server = OpenSslServer.Start();
+        using var server = OpenSslServer.Start(version);
         using var scope = TlsScopeRun.Start();
         using var cli = Proc.Start("gnutls-cli", ["--insecure", "-p", server.Port.ToString(CultureInfo.InvariantCulture), "127.0.0.1"],
             redirectStdin: true);
@@ -30,6 +32,7 @@ public sealed class GnuTlsTests
         server.WaitForRequest(Hello);
         server.Send(Encoding.ASCII.GetBytes(Reply));
         Proc.WaitFor(() => cli.Stdout.Contains(Reply.TrimEnd(), StringComparison.Ordinal), TimeSpan.FromSeconds(20), "the reply at gnutls-cli");
+        Assert.Contains($"- Description: (TLS1.{version[^1]}-X.509)-", cli.Stdout);
         var cliPid = cli.Pid;
         cli.Process.StandardInput.Close();
         Assert.True(cli.WaitForExit(TimeSpan.FromSeconds(20)), "gnutls-cli did not end: " + cli.Stderr);

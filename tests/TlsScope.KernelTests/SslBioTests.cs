@@ -55,4 +55,40 @@ public sealed class SslBioTests
         Assert.Equal(curlRead.GetProperty("local").GetString(), serverRead.GetProperty("remote").GetString());
         Assert.Empty(records.OfType("gap"));
     }
+
+    /// <summary>TLS inside TLS through an SSL BIO (Peers/tls_in_tls.c, both ends in one process):
+    /// every inner call runs the outer connection's probed call inside it. Each is its own call:
+    /// the inner plaintext is there once per side, and the outer carries the inner's records.</summary>
+    [KernelFact]
+    public void TlsInsideTlsThroughAnSslBio_KeepsBothLevels()
+    {
+        const string Request = "GET /inner HTTP/1.1\r\nHost: inner\r\n\r\n";
+        var binary = TlsInTls.Value;
+        using var scope = TlsScopeRun.Start("--comm", "tls_in_tls");
+        using var peer = Proc.Start(binary, [TestCert.CertPath, TestCert.KeyPath, Request]);
+        Assert.True(peer.WaitForExit(TimeSpan.FromSeconds(30)), "tls_in_tls did not finish: " + peer.Stderr);
+        Assert.Equal(0, peer.Process.ExitCode);
+        Assert.Contains("inner reply to GET /inner", peer.Stdout);
+        Assert.Equal(0, scope.Stop());
+        var records = scope.Records();
+
+        var streams = records.Data.GroupBy(r => (r.GetProperty("conn").GetUInt64(), r.GetProperty("direction").GetString()))
+            .ToDictionary(g => g.Key, g => Encoding.ASCII.GetString([.. g.SelectMany(r => Convert.FromBase64String(r.GetProperty("data").GetString()!))]));
+        // Four connection objects: outer and inner, client and server. The inner request was
+        // written once (client) and read once (server); the reply likewise.
+        Assert.Equal(4, streams.Keys.Select(k => k.Item1).Distinct().Count());
+        Assert.Single(streams, s => s.Key.Item2 == "write" && s.Value == Request);
+        Assert.Single(streams, s => s.Key.Item2 == "read" && s.Value == Request);
+        Assert.Single(streams, s => s.Key.Item2 == "write" && s.Value == "inner reply to " + Request);
+        Assert.Single(streams, s => s.Key.Item2 == "read" && s.Value == "inner reply to " + Request);
+    }
+
+    private static readonly Lazy<string> TlsInTls = new(() =>
+    {
+        Tools.Require("gcc", "gcc");
+        var source = Path.Combine(Repo.Root, "tests/TlsScope.KernelTests/Peers/tls_in_tls.c");
+        var binary = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-tls-in-tls-").FullName, "tls_in_tls");
+        var (code, _, err) = Proc.Run("gcc", ["-O1", "-Wall", "-Werror", "-o", binary, source, "-lssl", "-lcrypto", "-lpthread"]);
+        return code == 0 ? binary : throw new InvalidOperationException("compiling tls_in_tls.c failed: " + err);
+    });
 }

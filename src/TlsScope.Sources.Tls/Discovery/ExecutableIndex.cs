@@ -18,7 +18,7 @@ namespace TlsScope.Sources.Tls.Discovery;
 public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, string cacheDirectory = ExecutableIndex.DefaultCache)
 {
     public const string DefaultCache = "/var/cache/tlsscope";
-    private const int CacheFormat = 2;
+    private const int CacheFormat = 3; // 3: the NSS family (files judged none before are judged again)
     private const int OptDepth = 5;
 
     private static readonly string[] StandardPath = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
@@ -76,7 +76,7 @@ public sealed class ExecutableIndex(IReadOnlyList<LibraryFamily> families, strin
 
         try
         {
-            var names = families.SelectMany(f => f.RequiredSymbols).Distinct().ToList();
+            var names = families.SelectMany(f => f.ScreenNames).Distinct().ToList();
             if (!ElfSymbols.MayDefine(path, names) && (isLibrary || !families.Any(f => f.MayBeExecutable?.Invoke(path) == true)))
             {
                 return null;

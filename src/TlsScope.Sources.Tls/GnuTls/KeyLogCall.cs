@@ -102,7 +102,7 @@ public static class KeyLogCall
         foreach (var load in CallsThrough(image, text, slot, out var callTargets))
         {
             var entry = callTargets.GetViewBetween(load - Math.Min(load, PrologueMax), load);
-            if (entry.Count > 0)
+            if (entry.Count > 0 && StraightLine(image, entry.Max, load))
             {
                 entries.Add(entry.Max);
             }
@@ -121,19 +121,35 @@ public static class KeyLogCall
 
     private static KeyLogCallResult NotFound(string reason) => new(null, 0, reason);
 
-    /// <summary>In the first instructions, <c>lea rax, [rdi+R]</c>: the client random's address.</summary>
+    /// <summary><c>lea r, [rdi+R]</c> then <c>mov [rsi], r</c> (client->data = the session's client
+    /// random; the server's goes to [rdx]): R, found in the function's first instructions.</summary>
     private static ulong? RandomOffset(ElfImage image, ElfFunction getRandom)
     {
-        foreach (var i in MachineCode.Decode(image, getRandom.Address, 32))
+        var code = MachineCode.Decode(image, getRandom.Address, 48);
+        for (var at = 0; at < code.Count; at++)
         {
-            if (i.Mnemonic == Mnemonic.Lea && i.MemoryBase == Register.RDI && i.MemoryIndex == Register.None && i.MemoryDisplacement64 < 0x10000)
+            var lea = code[at];
+            if (lea.Mnemonic != Mnemonic.Lea || lea.MemoryBase != Register.RDI || lea.MemoryIndex != Register.None || lea.MemoryDisplacement64 >= 0x10000)
             {
-                return i.MemoryDisplacement64;
+                continue;
+            }
+
+            var stored = code.Skip(at + 1).Take(3).Any(i => i.Mnemonic == Mnemonic.Mov && i.Op0Kind == OpKind.Memory && i.MemoryBase == Register.RSI
+                && i.MemoryIndex == Register.None && i.MemoryDisplacement64 == 0 && i.Op1Kind == OpKind.Register && i.Op1Register == lea.Op0Register);
+            if (stored)
+            {
+                return lea.MemoryDisplacement64;
             }
         }
 
         return null;
     }
+
+    /// <summary>Whether the code from <paramref name="entry"/> reaches <paramref name="load"/> with
+    /// no return or jump on the way: the load is in the function that starts there.</summary>
+    private static bool StraightLine(ElfImage image, ulong entry, ulong load) =>
+        load == entry || MachineCode.Decode(image, entry, (int)(load - entry))
+            .All(i => i.FlowControl is FlowControl.Next or FlowControl.Call or FlowControl.ConditionalBranch);
 
     /// <summary>Every load of [rdi+slot] into a register that an indirect call then goes through;
     /// with every direct call target of the text (the function entries).</summary>
@@ -161,6 +177,10 @@ public static class KeyLogCall
                     loads.Add(pending.At);
                     pending = default;
                 }
+                else if (i.FlowControl is FlowControl.Return or FlowControl.UnconditionalBranch or FlowControl.IndirectBranch)
+                {
+                    pending = default; // the loaded value is not called on this path
+                }
             }
 
             if (i.Mnemonic == Mnemonic.Mov && i.Op0Kind == OpKind.Register && i.Op0Register.IsGPR64() && i.Op1Kind == OpKind.Memory
@@ -173,5 +193,5 @@ public static class KeyLogCall
         return loads;
     }
 
-    private static Instruction First(ElfImage image, ulong at) => MachineCode.Decode(image, at, 16).FirstOrDefault();
+    private static Instruction First(ElfImage image, ulong at) => MachineCode.FirstReal(MachineCode.Decode(image, at, 24));
 }

@@ -29,5 +29,6 @@ public static class NssFamily
         Functions: NssMethods.AddTo,
         Explain: NssMethods.Explain,
         KeysFromLayout: false,
-        NoKeys: _ => "NSS keeps its secrets as PKCS#11 objects in softokn, not in the TLS connection");
+        NoKeys: _ => "NSS keeps its secrets as PKCS#11 objects in softokn, not in the TLS connection",
+        Screen: ["SSL_ImportFD"]);
 }

@@ -32,6 +32,9 @@ public static class NssMethods
 
     private static readonly ConcurrentDictionary<string, string> Problems = new();
 
+    /// <summary>Null when the helper may load the file, else why not; replaced by tests.</summary>
+    public static Func<string, string?> Trusted { get; set; } = TrustedFile.Check;
+
     /// <summary>Asks the library; replaced by tests.</summary>
     public static Func<string, string> Ask { get; set; } = path =>
         HelperProcessCalibrator.RunHelper(HelperProcessCalibrator.HelperCommand(NssMethodsHelper.Command, path), HelperProcessCalibrator.DefaultTimeout);
@@ -65,13 +68,21 @@ public static class NssMethods
     /// <summary>Where answers are kept: with the key layouts; replaced by tests.</summary>
     public static Func<string> CacheDirectory { get; set; } = () => new LayoutCache().Directory;
 
-    /// <summary>The five methods as functions of the file (cached, or asked and then cached).</summary>
+    /// <summary>The five methods as functions of the file: cached, or asked and then cached. Only
+    /// a file root alone could have written is loaded by the helper (it runs the library's code)
+    /// and has its answer cached; any other (a container's copy, say) may use a cached answer of
+    /// the same build, checked against its own code like every answer.</summary>
     public static List<ElfFunction> Find(string path, ElfSymbols elf)
     {
         var cacheName = elf.BuildId is { } id ? $"{id}.nss-methods.v{FormatVersion}" : null;
         var cache = CacheDirectory();
         var text = cacheName is not null ? PrivateDirectory.Read(cache, cacheName) : null;
         var fresh = text is null;
+        if (fresh && Trusted(path) is { } untrusted)
+        {
+            throw new CalibrationException($"not loaded to ask it: {untrusted}");
+        }
+
         text ??= Ask(path);
         var found = Check(path, Parse(text));
         if (fresh && cacheName is not null)

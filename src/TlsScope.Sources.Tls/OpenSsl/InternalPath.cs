@@ -205,7 +205,7 @@ public static class InternalPath
         /// (<c>lea rax, [rip+table]; ret</c>), whose pointers the loader relocates.</summary>
         public (ulong Read, ulong Write)? SslBioMethod(ElfFunction bioFSsl)
         {
-            var first = MachineCode.Decode(image, bioFSsl.Address, Size(bioFSsl)).FirstOrDefault();
+            var first = MachineCode.FirstReal(MachineCode.Decode(image, bioFSsl.Address, Size(bioFSsl)));
             if (first.Mnemonic != Mnemonic.Lea || first.Op0Register != Register.RAX || !first.IsIPRelativeMemoryOperand)
             {
                 return null;

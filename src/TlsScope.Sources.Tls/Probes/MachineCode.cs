@@ -12,11 +12,18 @@ internal static class MachineCode
     public static List<Instruction> Decode(ElfImage image, ulong at, int size)
     {
         var bytes = new byte[size];
-        if (!image.TryReadAt(at, bytes))
-        {
-            return [];
-        }
+        return image.TryReadAt(at, bytes) ? Decode(bytes, at) : [];
+    }
 
+    /// <summary>The first instruction that does work: past a CET landing pad (<c>endbr64</c>, which
+    /// starts every exported function of a -fcf-protection build) and padding.</summary>
+    public static Instruction FirstReal(IEnumerable<Instruction> code) =>
+        code.FirstOrDefault(i => i.Mnemonic is not (Mnemonic.Endbr64 or Mnemonic.Nop));
+
+    /// <summary>The instructions of <paramref name="bytes"/> as if at <paramref name="at"/>.</summary>
+    public static List<Instruction> Decode(byte[] bytes, ulong at)
+    {
+        var size = bytes.Length;
         var decoder = Decoder.Create(64, new ByteArrayCodeReader(bytes), at);
         var list = new List<Instruction>();
         while (decoder.IP < at + (ulong)size)

@@ -72,6 +72,9 @@ public sealed record ProbeSpec(string Symbol, string Program, ProbeSite Site, bo
 /// <param name="Describe">How one library's calls are probed, in a few words for -v (OpenSSL:
 /// its internal path, or why only the exported functions).</param>
 /// <param name="NoKeys">Why a library's keys are not captured (for the key summary); null when they are.</param>
+/// <param name="Screen">Names whose presence in a file's string tables says it may be one of the
+/// family's (the index's cheap screen); the required symbols when null. A family whose required
+/// functions are found by other means (NSS's methods) names an export here.</param>
 public sealed record LibraryFamily(
     string Name,
     IReadOnlyList<string> FileNameHints,
@@ -86,10 +89,14 @@ public sealed record LibraryFamily(
     Action? WarmUp = null,
     bool KeysFromLayout = true,
     Func<ElfSymbols, string?>? Describe = null,
-    Func<ElfSymbols, string?>? NoKeys = null)
+    Func<ElfSymbols, string?>? NoKeys = null,
+    IReadOnlyList<string>? Screen = null)
 {
     /// <summary>The symbols every library of the family defines.</summary>
     public IEnumerable<string> RequiredSymbols => Probes.Where(p => !p.Optional).Select(p => p.Symbol).Distinct();
+
+    /// <summary>What the index screens files by (<paramref name="Screen"/>).</summary>
+    public IEnumerable<string> ScreenNames => Screen ?? RequiredSymbols;
 
     /// <summary>Whether a file's name says it may be one of the family's libraries.</summary>
     public bool MayBe(string fileName) => FileNameHints.Any(h => fileName.Contains(h, StringComparison.OrdinalIgnoreCase));

@@ -117,4 +117,34 @@ public sealed class NssMethodsTests : IDisposable
             NssMethods.CacheDirectory = Original;
         }
     }
+
+    [Fact]
+    public void AnUntrustedFile_IsNotLoaded_ButMayUseACachedAnswerOfItsBuild()
+    {
+        var (ask, trusted) = (NssMethods.Ask, NssMethods.Trusted);
+        var cache = _temp.File("cache-untrusted");
+        NssMethods.CacheDirectory = () => cache;
+        try
+        {
+            var asked = 0;
+            NssMethods.Ask = path => { asked++; return string.Join('\n', NssMethodsHelper.Read(path).Select(m => $"{m.Name} 0x{m.Address:x}")); };
+            NssMethods.Trusted = _ => "it is writable by others";
+            var elf = ElfSymbols.Open(LibSsl3);
+
+            Assert.False(NssMethods.AddTo(LibSsl3, elf)!.TryGetFunction(NssMethods.Read, out _));
+            Assert.Equal("NSS's SSL layer methods not found: not loaded to ask it: it is writable by others", NssMethods.Explain(LibSsl3));
+            Assert.Equal(0, asked);
+
+            NssMethods.Trusted = _ => null; // the trusted copy of the same build is asked once
+            Assert.True(NssMethods.AddTo(LibSsl3, elf)!.TryGetFunction(NssMethods.Read, out _));
+            NssMethods.Trusted = _ => "it is writable by others";
+            Assert.True(NssMethods.AddTo(LibSsl3, elf)!.TryGetFunction(NssMethods.Read, out _));
+            Assert.Equal(1, asked);
+        }
+        finally
+        {
+            (NssMethods.Ask, NssMethods.Trusted) = (ask, trusted);
+            NssMethods.CacheDirectory = Original;
+        }
+    }
 }
