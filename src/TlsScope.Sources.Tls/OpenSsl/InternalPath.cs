@@ -140,7 +140,11 @@ public static class InternalPath
     /// <summary>The library's code, decoded a function at a time.</summary>
     private sealed class Code(ElfImage image, ElfSymbols elf, ElfSection text)
     {
-        private readonly ulong[] _starts = [.. elf.Functions.Select(f => f.Address).Where(a => a != 0).Order()];
+        // Function starts, sorted: only the SSL BIO check needs them, and a static binary has many
+        // (node: 85 k, ~50 ms to sort), so only then.
+        private ulong[]? _starts;
+
+        private ulong[] Starts => _starts ??= [.. elf.Functions.Select(f => f.Address).Where(a => a != 0).Order()];
 
         private bool InText(ulong address) => text.Contains(address);
 
@@ -234,9 +238,10 @@ public static class InternalPath
         /// <summary>Up to the next known function start, at most <see cref="MethodWindow"/> bytes.</summary>
         private int WindowAt(ulong at)
         {
-            var next = Array.BinarySearch(_starts, at + 1);
+            var starts = Starts;
+            var next = Array.BinarySearch(starts, at + 1);
             next = next < 0 ? ~next : next;
-            return next < _starts.Length ? (int)Math.Min(MethodWindow, _starts[next] - at) : MethodWindow;
+            return next < starts.Length ? (int)Math.Min(MethodWindow, starts[next] - at) : MethodWindow;
         }
     }
 }
