@@ -102,6 +102,28 @@ stop_tracer() { # SIGTERM, then wait (bounded) for its summary. Not SIGINT: a sc
   forget "$tracer_pid"
 }
 
+# PROFILE=1: sample the tracer with perf while wrk measures (99 Hz per CPU, call graphs; .NET's
+# JIT code named through its perf map: DOTNET_PerfMapEnabled=1 is exported for the tracer), then
+# write the top of `perf report` by symbol to .build/profile/<state>.txt. Sampling costs the
+# tracer a little: a PROFILE run's req/s are not the benchmark's figures.
+profile_start() {
+  mkdir -p "$root/.build/profile"
+  perf record -q -F 99 -g -p "$(tracer_dotnet_pid)" -o "$tmp/perf-$n.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+  perf_pid=$!
+}
+profile_end() {
+  wait "$perf_pid" 2>/dev/null || true
+  local file="$root/.build/profile/$(echo "$1" | tr -c 'A-Za-z0-9\n' '-').txt"
+  perf report -q -i "$tmp/perf-$n.data" --no-children --sort dso,sym --percent-limit 0.7 2>/dev/null \
+    | grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' | head -80 >"$file" || true
+  echo "    profile: $file" >&2
+}
+tracer_dotnet_pid() { # the launcher execs dotnet, or runs it as a child
+  local child
+  child=$(pgrep -P "$tracer_pid" -x dotnet | head -1 || true)
+  echo "${child:-$tracer_pid}"
+}
+
 state() { # state NAME [COMMAND...]
   local name=$1 b0 b1 o0 o1 w0 w1 t0=0 t1=0 c0 c1 out lost gaps log
   shift
@@ -114,7 +136,12 @@ state() { # state NAME [COMMAND...]
   out="$tmp/wrk-$n.txt"
   b0=$(machine_busy); o0=$(proc_cpu $(our_pids)); w0=$(children_cpu); c0=$(ctxt)
   [ -n "$tracer_pid" ] && t0=$(proc_cpu "$tracer_pid")
+  local perf_pid=
+  if [ "${PROFILE:-0}" = 1 ] && [ -n "$tracer_pid" ] && [[ "$1" == "$root/tlsscope" ]]; then
+    profile_start "$name" # lib.sh: perf on the tracer during the measured run (PROFILE=1)
+  fi
   wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" "$url" >"$out"
+  [ -n "$perf_pid" ] && profile_end "$name"
   b1=$(machine_busy); o1=$(proc_cpu $(our_pids)); w1=$(children_cpu); c1=$(ctxt)
   [ -n "$tracer_pid" ] && t1=$(proc_cpu "$tracer_pid")
   if [ -n "$tracer_pid" ]; then stop_tracer; fi

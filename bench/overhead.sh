@@ -27,9 +27,11 @@
 # add to every syscall of every process, filtered or not.
 # ROUNDS=N repeats the whole sequence N times and reports each state's median: this VM is
 # shared and its throughput moves by +-10% between identical runs.
+# PROFILE=1 samples each TlsScope state with perf and writes the hottest symbols to
+# .build/profile/<state>.txt (see lib.sh); its req/s are then not benchmark figures.
 #
 # Usage: sudo bench/overhead.sh
-#   env: DURATION=15 WARMUP=3 CONNS=50 THREADS=2 PORT=18443 ROUNDS=1 DIAG=1 KEYS=0 KEEP=0 QUIET_CPUS=0.15
+#   env: DURATION=15 WARMUP=3 CONNS=50 THREADS=2 PORT=18443 ROUNDS=1 DIAG=1 KEYS=0 KEEP=0 QUIET_CPUS=0.15 PROFILE=0
 # Every run is bounded (wrk runs WARMUP+DURATION s per state) and every process this script
 # starts is stopped by its pid when it exits. The machinery is in bench/lib.sh (shared with
 # go-overhead.sh).
@@ -46,6 +48,11 @@ DIAG=${DIAG:-1}
 KEYS=${KEYS:-0}
 KEEP=${KEEP:-0}
 QUIET_CPUS=${QUIET_CPUS:-0.15} # a state starts once other processes use less than this many CPUs
+PROFILE=${PROFILE:-0}
+if [ "$PROFILE" = 1 ]; then
+  command -v perf >/dev/null || { echo "PROFILE=1 needs perf (apt-get install linux-perf)" >&2; exit 1; }
+  export DOTNET_PerfMapEnabled=1 # JIT-compiled methods named in /tmp/perf-PID.map
+fi
 
 . "$root/bench/lib.sh" # die, cleanup, CPU accounting, state, median ...
 [ "$(id -u)" -eq 0 ] || die "run as root: sudo bench/overhead.sh"

@@ -220,7 +220,8 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         if (family is null || symbols is null)
         {
             var reason = families.Select(f => f.Explain?.Invoke(path)).FirstOrDefault(r => r is not null)
-                ?? $"no TLS functions found (needs {string.Join(" and ", families[0].RequiredSymbols)}, or a Go binary with crypto/tls); is it stripped, or statically linked without exporting them?";
+                ?? "no TLS functions found (OpenSSL's SSL_read and SSL_write, GnuTLS's gnutls_record_recv and _send, NSS's libssl3 "
+                + "with SSL_ImportFD, or a Go binary with crypto/tls); is it stripped, or statically linked without exporting them?";
             throw new CaptureException($"--libssl {path}: {reason}");
         }
 
