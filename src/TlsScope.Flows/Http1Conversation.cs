@@ -10,12 +10,18 @@ namespace TlsScope.Flows;
 /// response (before the request body ended) still finds its request. After a 101 to "websocket"
 /// the bytes go to two WebSocket frame parsers; after any other switch (a CONNECT tunnel, h2c, ...)
 /// the connection is <see cref="Conversation.Upgraded"/> and shown raw.
+/// A response may come before its request: the chunks come in the order the calls returned, and a
+/// program that reads on another thread (Go's client reads on a goroutine of its own) can have
+/// the response back before the writing call returns. Such a response is held, and answers the
+/// next request if that request's header section was handed over before the response was read;
+/// otherwise (its request was sent before the capture started) it is shown alone.
 /// </summary>
 internal sealed class Http1Conversation : Conversation
 {
     private readonly Http1StreamParser _requests;
     private readonly Http1StreamParser _responses;
     private readonly Queue<Pending> _awaitingResponse = new();
+    private readonly Queue<HttpMessage> _early = new(); // responses that came before any request
     private Pending? _requestInProgress;
     private DataChunk? _current;
     private Action<DataChunk>? _raw;
@@ -70,6 +76,11 @@ internal sealed class Http1Conversation : Conversation
         _responses.End();
         _wsFromClient?.End();
         _wsFromServer?.End();
+        while (_early.TryDequeue(out var early))
+        {
+            EmitAlone(early);
+        }
+
         foreach (var pending in _awaitingResponse)
         {
             if (pending.Request is not null)
@@ -83,9 +94,31 @@ internal sealed class Http1Conversation : Conversation
 
     private void OnRequestHeaders(Http1Message m)
     {
+        // A held response read before this request's header section was handed over (the chunk
+        // that completed it) cannot be its answer: a server answers whole request heads.
+        while (_early.TryPeek(out var early) && early.LastByteNs < _requests.Clock)
+        {
+            EmitAlone(_early.Dequeue());
+        }
+
         _requestInProgress = new Pending(m, _nextSequence++);
+        if (_early.TryDequeue(out var answer))
+        {
+            _requestInProgress.Response = answer;
+            _requestInProgress.ResponseHeld = true;
+            return;
+        }
+
         _awaitingResponse.Enqueue(_requestInProgress);
         _responses.ExpectResponseTo(m.Method ?? "");
+    }
+
+    /// <summary>A response with no request: sent before the capture started.</summary>
+    private void EmitAlone(HttpMessage response)
+    {
+        long sequence = _nextSequence++;
+        Sink.OnResponse(Flow, sequence, response);
+        Emit(sequence, null, response);
     }
 
     private void OnRequest(Http1Message m)
@@ -106,6 +139,11 @@ internal sealed class Http1Conversation : Conversation
         Sink.OnRequest(Flow, pending.Sequence, view);
         if (pending.Response is not null)
         {
+            if (pending.ResponseHeld)
+            {
+                Sink.OnResponse(Flow, pending.Sequence, pending.Response);
+            }
+
             Emit(pending.Sequence, view, pending.Response);
         }
     }
@@ -120,10 +158,14 @@ internal sealed class Http1Conversation : Conversation
         var view = MessageBuilder.FromHttp1(m, Flow, Options);
         if (!_awaitingResponse.TryDequeue(out var pending))
         {
-            // Its request was sent before the capture started.
-            long sequence = _nextSequence++;
-            Sink.OnResponse(Flow, sequence, view);
-            Emit(sequence, null, view);
+            if (m.UpgradedTo is null)
+            {
+                _early.Enqueue(view); // its request may still come (see the class summary)
+                return;
+            }
+
+            // An upgrade switches the parsers now: shown alone at once.
+            EmitAlone(view);
         }
         else
         {
@@ -195,5 +237,8 @@ internal sealed class Http1Conversation : Conversation
         public HttpMessage? Request { get; set; }
 
         public HttpMessage? Response { get; set; }
+
+        /// <summary>The response came first and was held: the sink has not seen it yet.</summary>
+        public bool ResponseHeld { get; set; }
     }
 }

@@ -26,6 +26,59 @@ namespace TlsScope.Outputs.Json;
 /// </summary>
 public sealed partial class JsonSink : IHttpSink
 {
+    /// <summary>The HTTP records' property names, encoded once (a string name is validated and
+    /// transcoded on every write).</summary>
+    private static class N
+    {
+        public static readonly JsonEncodedText Body = JsonEncodedText.Encode("body");
+        public static readonly JsonEncodedText BodyEncoding = JsonEncodedText.Encode("body_encoding");
+        public static readonly JsonEncodedText BodySize = JsonEncodedText.Encode("body_size");
+        public static readonly JsonEncodedText BodyTruncated = JsonEncodedText.Encode("body_truncated");
+        public static readonly JsonEncodedText BodyWireSize = JsonEncodedText.Encode("body_wire_size");
+        public static readonly JsonEncodedText CloseCode = JsonEncodedText.Encode("close_code");
+        public static readonly JsonEncodedText CloseReason = JsonEncodedText.Encode("close_reason");
+        public static readonly JsonEncodedText Complete = JsonEncodedText.Encode("complete");
+        public static readonly JsonEncodedText Compressed = JsonEncodedText.Encode("compressed");
+        public static readonly JsonEncodedText Fin = JsonEncodedText.Encode("fin");
+        public static readonly JsonEncodedText From = JsonEncodedText.Encode("from");
+        public static readonly JsonEncodedText Grpc = JsonEncodedText.Encode("grpc");
+        public static readonly JsonEncodedText HeaderSize = JsonEncodedText.Encode("header_size");
+        public static readonly JsonEncodedText Headers = JsonEncodedText.Encode("headers");
+        public static readonly JsonEncodedText Lost = JsonEncodedText.Encode("lost");
+        public static readonly JsonEncodedText Method = JsonEncodedText.Encode("method");
+        public static readonly JsonEncodedText Note = JsonEncodedText.Encode("note");
+        public static readonly JsonEncodedText Opcode = JsonEncodedText.Encode("opcode");
+        public static readonly JsonEncodedText Reason = JsonEncodedText.Encode("reason");
+        public static readonly JsonEncodedText ReceiveMs = JsonEncodedText.Encode("receive_ms");
+        public static readonly JsonEncodedText RequestBodySize = JsonEncodedText.Encode("request_body_size");
+        public static readonly JsonEncodedText RequestSize = JsonEncodedText.Encode("request_size");
+        public static readonly JsonEncodedText ResponseBodySize = JsonEncodedText.Encode("response_body_size");
+        public static readonly JsonEncodedText ResponseSize = JsonEncodedText.Encode("response_size");
+        public static readonly JsonEncodedText SendMs = JsonEncodedText.Encode("send_ms");
+        public static readonly JsonEncodedText Seq = JsonEncodedText.Encode("seq");
+        public static readonly JsonEncodedText Side = JsonEncodedText.Encode("side");
+        public static readonly JsonEncodedText Status = JsonEncodedText.Encode("status");
+        public static readonly JsonEncodedText Stream = JsonEncodedText.Encode("stream");
+        public static readonly JsonEncodedText TotalMs = JsonEncodedText.Encode("total_ms");
+        public static readonly JsonEncodedText Trailers = JsonEncodedText.Encode("trailers");
+        public static readonly JsonEncodedText TtfbMs = JsonEncodedText.Encode("ttfb_ms");
+        public static readonly JsonEncodedText UpgradedTo = JsonEncodedText.Encode("upgraded_to");
+        public static readonly JsonEncodedText Url = JsonEncodedText.Encode("url");
+        public static readonly JsonEncodedText Version = JsonEncodedText.Encode("version");
+        public static readonly JsonEncodedText WireSize = JsonEncodedText.Encode("wire_size");
+    }
+
+    /// <summary>The HTTP records' fixed values.</summary>
+    private static class T
+    {
+        public static readonly JsonEncodedText Client = JsonEncodedText.Encode("client");
+        public static readonly JsonEncodedText HttpExchange = JsonEncodedText.Encode("http_exchange");
+        public static readonly JsonEncodedText HttpRequest = JsonEncodedText.Encode("http_request");
+        public static readonly JsonEncodedText HttpResponse = JsonEncodedText.Encode("http_response");
+        public static readonly JsonEncodedText Server = JsonEncodedText.Encode("server");
+        public static readonly JsonEncodedText Websocket = JsonEncodedText.Encode("websocket");
+    }
+
     public void OnRequest(HttpFlow flow, long sequence, HttpMessage request) => WriteMessage(flow, sequence, request);
 
     public void OnResponse(HttpFlow flow, long sequence, HttpMessage response) => WriteMessage(flow, sequence, response);
@@ -38,34 +91,34 @@ public sealed partial class JsonSink : IHttpSink
         var flow = exchange.Flow;
         var (request, response) = (exchange.Request, exchange.Response);
 
-        WriteFlowHeader("http_exchange", exchange.EndNs, flow, exchange.Sequence, exchange.Process, scratch);
-        _json.WriteString("version", exchange.Version);
+        WriteFlowHeader(T.HttpExchange, exchange.EndNs, flow, exchange.Sequence, exchange.Process, scratch);
+        _json.WriteString(N.Version, exchange.Version);
         if (exchange.Stream is { } stream)
         {
-            _json.WriteNumber("stream", stream);
+            _json.WriteNumber(N.Stream, stream);
         }
 
-        _json.WriteString("method", request?.Method);
-        _json.WriteString("url", request?.Url);
+        _json.WriteString(N.Method, request?.Method);
+        _json.WriteString(N.Url, request?.Url);
         if (response is null)
         {
-            _json.WriteNull("status");
+            _json.WriteNull(N.Status);
         }
         else
         {
-            _json.WriteNumber("status", response.Status);
+            _json.WriteNumber(N.Status, response.Status);
         }
 
         WriteTime(StartName, exchange.StartNs, scratch);
-        WriteMilliseconds("ttfb_ms", exchange.TimeToFirstByteNs);
-        WriteMilliseconds("total_ms", exchange.TotalNs);
-        WriteMilliseconds("send_ms", exchange.SendNs);
-        WriteMilliseconds("receive_ms", exchange.ReceiveNs);
-        WriteOptionalNumber("request_size", request?.WireBytes);
-        WriteOptionalNumber("response_size", response?.WireBytes);
-        WriteOptionalNumber("request_body_size", request?.Body.Length);
-        WriteOptionalNumber("response_body_size", response?.Body.Length);
-        _json.WriteBoolean("complete", exchange.Complete);
+        WriteMilliseconds(N.TtfbMs, exchange.TimeToFirstByteNs);
+        WriteMilliseconds(N.TotalMs, exchange.TotalNs);
+        WriteMilliseconds(N.SendMs, exchange.SendNs);
+        WriteMilliseconds(N.ReceiveMs, exchange.ReceiveNs);
+        WriteOptionalNumber(N.RequestSize, request?.WireBytes);
+        WriteOptionalNumber(N.ResponseSize, response?.WireBytes);
+        WriteOptionalNumber(N.RequestBodySize, request?.Body.Length);
+        WriteOptionalNumber(N.ResponseBodySize, response?.Body.Length);
+        _json.WriteBoolean(N.Complete, exchange.Complete);
         _json.WriteEndObject();
         EndLine();
     }
@@ -77,19 +130,19 @@ public sealed partial class JsonSink : IHttpSink
         Span<byte> scratch = stackalloc byte[Utf8Line.MaxEndpointBytes];
         var frame = e.Frame;
 
-        WriteFlowHeader("websocket", frame.LastByteClock, e.Flow, e.Sequence, e.Process, scratch);
-        _json.WriteString("from", e.FromClient ? "client" : "server");
-        _json.WriteString("opcode", frame.OpcodeName);
-        _json.WriteBoolean("fin", frame.Fin);
-        _json.WriteBoolean("compressed", frame.Compressed);
+        WriteFlowHeader(T.Websocket, frame.LastByteClock, e.Flow, e.Sequence, e.Process, scratch);
+        _json.WriteString(N.From, e.FromClient ? T.Client : T.Server);
+        _json.WriteString(N.Opcode, frame.OpcodeName);
+        _json.WriteBoolean(N.Fin, frame.Fin);
+        _json.WriteBoolean(N.Compressed, frame.Compressed);
         _json.WriteNumber(LenName, frame.PayloadLength);
         _json.WriteBase64String(DataName, frame.Payload);
         _json.WriteBoolean(TruncatedName, frame.PayloadTruncated);
-        _json.WriteBoolean("lost", frame.PayloadLost);
+        _json.WriteBoolean(N.Lost, frame.PayloadLost);
         if (frame.CloseCode is { } code)
         {
-            _json.WriteNumber("close_code", code);
-            _json.WriteString("close_reason", frame.CloseReason);
+            _json.WriteNumber(N.CloseCode, code);
+            _json.WriteString(N.CloseReason, frame.CloseReason);
         }
 
         _json.WriteEndObject();
@@ -103,57 +156,57 @@ public sealed partial class JsonSink : IHttpSink
         ObjectDisposedException.ThrowIf(_disposed, this);
         Span<byte> scratch = stackalloc byte[Utf8Line.MaxEndpointBytes];
 
-        WriteFlowHeader(m.IsRequest ? "http_request" : "http_response", m.LastByteNs, flow, sequence, m.Process, scratch);
-        _json.WriteString("version", m.Version);
+        WriteFlowHeader(m.IsRequest ? T.HttpRequest : T.HttpResponse, m.LastByteNs, flow, sequence, m.Process, scratch);
+        _json.WriteString(N.Version, m.Version);
         if (m.Stream is { } stream)
         {
-            _json.WriteNumber("stream", stream);
+            _json.WriteNumber(N.Stream, stream);
         }
 
         if (m.IsRequest)
         {
-            _json.WriteString("method", m.Method);
-            _json.WriteString("url", m.Url);
+            _json.WriteString(N.Method, m.Method);
+            _json.WriteString(N.Url, m.Url);
         }
         else
         {
-            _json.WriteNumber("status", m.Status);
+            _json.WriteNumber(N.Status, m.Status);
             if (m.Reason is not null)
             {
-                _json.WriteString("reason", m.Reason);
+                _json.WriteString(N.Reason, m.Reason);
             }
         }
 
-        WriteFields("headers", m.Headers);
+        WriteFields(N.Headers, m.Headers);
         if (m.Trailers.Count > 0)
         {
-            WriteFields("trailers", m.Trailers);
+            WriteFields(N.Trailers, m.Trailers);
         }
 
-        _json.WriteBase64String("body", m.Body.Span);
-        _json.WriteNumber("body_size", m.Body.Length);
-        _json.WriteNumber("body_wire_size", m.BodyWireBytes);
+        _json.WriteBase64String(N.Body, m.Body.Span);
+        _json.WriteNumber(N.BodySize, m.Body.Length);
+        _json.WriteNumber(N.BodyWireSize, m.BodyWireBytes);
         if (m.BodyDecoded is not null)
         {
-            _json.WriteString("body_encoding", m.BodyDecoded);
+            _json.WriteString(N.BodyEncoding, m.BodyDecoded);
         }
 
-        _json.WriteBoolean("body_truncated", m.BodyTruncated);
-        _json.WriteNumber("header_size", m.HeaderBytes);
-        _json.WriteNumber("wire_size", m.WireBytes);
-        _json.WriteBoolean("complete", m.Complete);
+        _json.WriteBoolean(N.BodyTruncated, m.BodyTruncated);
+        _json.WriteNumber(N.HeaderSize, m.HeaderBytes);
+        _json.WriteNumber(N.WireSize, m.WireBytes);
+        _json.WriteBoolean(N.Complete, m.Complete);
         if (m.Note is not null)
         {
-            _json.WriteString("note", m.Note);
+            _json.WriteString(N.Note, m.Note);
         }
 
         if (m.Grpc is { } grpc)
         {
-            _json.WriteStartArray("grpc");
+            _json.WriteStartArray(N.Grpc);
             foreach (var (compressed, length) in grpc)
             {
                 _json.WriteStartObject();
-                _json.WriteBoolean("compressed", compressed);
+                _json.WriteBoolean(N.Compressed, compressed);
                 _json.WriteNumber(LenName, length);
                 _json.WriteEndObject();
             }
@@ -163,7 +216,7 @@ public sealed partial class JsonSink : IHttpSink
 
         if (m.UpgradedTo is not null)
         {
-            _json.WriteString("upgraded_to", m.UpgradedTo);
+            _json.WriteString(N.UpgradedTo, m.UpgradedTo);
         }
 
         WriteTime(StartName, m.FirstByteNs, scratch);
@@ -172,13 +225,13 @@ public sealed partial class JsonSink : IHttpSink
     }
 
     /// <summary>Opens every HTTP record alike: type, time, conn, seq, pid, tid, uid, comm, library, fd, local, remote, side.</summary>
-    private void WriteFlowHeader(string type, long timeNs, HttpFlow flow, long sequence, ProcessInfo process, Span<byte> scratch)
+    private void WriteFlowHeader(JsonEncodedText type, long timeNs, HttpFlow flow, long sequence, ProcessInfo process, Span<byte> scratch)
     {
         _json.WriteStartObject();
         _json.WriteString(TypeName, type);
         WriteTime(TimeName, timeNs, scratch);
         _json.WriteNumber(ConnName, flow.Connection);
-        _json.WriteNumber("seq", sequence);
+        _json.WriteNumber(N.Seq, sequence);
         _json.WriteNumber(PidName, process.Pid);
         _json.WriteNumber(TidName, process.Tid);
         _json.WriteNumber(UidName, process.Uid);
@@ -189,10 +242,10 @@ public sealed partial class JsonSink : IHttpSink
 
         WriteEndpoint(LocalName, flow.Address.Local, scratch);
         WriteEndpoint(RemoteName, flow.Address.Remote, scratch);
-        _json.WriteString("side", flow.SideName);
+        _json.WriteString(N.Side, flow.SideName);
     }
 
-    private void WriteFields(string name, IReadOnlyList<(string Name, string Value)> fields)
+    private void WriteFields(JsonEncodedText name, IReadOnlyList<(string Name, string Value)> fields)
     {
         _json.WriteStartArray(name);
         foreach (var (n, v) in fields)
@@ -206,7 +259,7 @@ public sealed partial class JsonSink : IHttpSink
         _json.WriteEndArray();
     }
 
-    private void WriteMilliseconds(string name, long? ns)
+    private void WriteMilliseconds(JsonEncodedText name, long? ns)
     {
         if (ns is { } value)
         {
@@ -219,7 +272,7 @@ public sealed partial class JsonSink : IHttpSink
         }
     }
 
-    private void WriteOptionalNumber(string name, long? value)
+    private void WriteOptionalNumber(JsonEncodedText name, long? value)
     {
         if (value is { } v)
         {

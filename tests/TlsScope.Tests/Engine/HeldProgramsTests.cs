@@ -97,8 +97,8 @@ public sealed class HeldProgramsTests : IDisposable
     {
         using var sleeper = StoppedSleeper();
         using var held = new HeldPrograms(_dir);
+        var clock = Stopwatch.StartNew(); // before Held: its watchdog starts inside it
         held.Held(sleeper.Id); // and nobody releases it
-        var clock = Stopwatch.StartNew();
 
         Assert.True(WaitFor(() => ProcessFacts.State(sleeper.Id) != 'T'));
         Assert.InRange(clock.Elapsed, HeldPrograms.MaxHold - TimeSpan.FromMilliseconds(70), TimeSpan.FromSeconds(5));

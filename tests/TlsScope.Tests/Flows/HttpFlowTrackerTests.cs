@@ -479,6 +479,49 @@ public sealed class HttpFlowTrackerTests
         Assert.Equal("B", Text(h.Http.Exchanges[1].Response!.Body));
     }
 
+    /// <summary>Go's client reads on a goroutine of its own: the read that got the response can
+    /// return before the write of the request does, so the response's chunk comes first. It is held
+    /// and answers the request that was handed over before it was read.</summary>
+    [Fact]
+    public void AResponseThatComesBeforeItsRequestAnswersIt()
+    {
+        var h = new Harness();
+        var t = h.Conn.Clock;
+        h.Conn.Clock = t + 5_000_000;
+        h.Conn.Read("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"); // read returned at t+5 ms
+        Assert.Empty(h.Http.Exchanges); // held
+        h.Conn.Clock = t; // the write started at t, returned later
+        h.Conn.Write("GET /go HTTP/1.1\r\nHost: h\r\n\r\n");
+        h.Conn.Clock = t + 10_000_000;
+        h.Conn.Write("GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+        h.Conn.Read("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+
+        Assert.Equal("request#1 response#1 exchange#1 request#2 response#2 exchange#2", h.Http.Trace);
+        Assert.Equal("GET https://h/go -> 200", Summary(h.Http.Exchanges[0]));
+        Assert.Equal("hi", Text(h.Http.Exchanges[0].Response!.Body));
+        Assert.Equal("GET https://h/next -> 404", Summary(h.Http.Exchanges[1]));
+    }
+
+    /// <summary>A response whose request went out before the capture started is held too, and
+    /// shown alone once a later request shows it cannot be that one's, or at the end.</summary>
+    [Fact]
+    public void AResponseToARequestBeforeTheCaptureIsShownAlone()
+    {
+        var h = new Harness();
+        h.Conn.Read("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA");
+        h.Conn.Write("GET /later HTTP/1.1\r\nHost: h\r\n\r\n"); // handed over after A was read
+        h.Conn.Read("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nB");
+        h.Conn.Read("HTTP/1.1 204 No Content\r\n\r\n"); // no request at all: held until the end
+        h.Tracker.Dispose();
+
+        Assert.Equal("response#1 exchange#1 request#2 response#2 exchange#2 response#3 exchange#3", h.Http.Trace);
+        Assert.Null(h.Http.Exchanges[0].Request);
+        Assert.Equal("A", Text(h.Http.Exchanges[0].Response!.Body));
+        Assert.Equal("GET https://h/later -> 200", Summary(h.Http.Exchanges[1]));
+        Assert.Null(h.Http.Exchanges[2].Request);
+        Assert.Equal(204, h.Http.Exchanges[2].Response!.Status);
+    }
+
     [Fact]
     public void GapsPassThroughAndHttp1Resynchronises()
     {
