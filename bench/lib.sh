@@ -114,8 +114,12 @@ profile_start() {
 profile_end() {
   wait "$perf_pid" 2>/dev/null || true
   local file="$root/.build/profile/$(echo "$1" | tr -c 'A-Za-z0-9\n' '-').txt"
-  perf report -q -i "$tmp/perf-$n.data" --no-children --sort dso,sym --percent-limit 0.7 2>/dev/null \
-    | grep -v '^$' | grep -v '^ *|' | grep -v '^ *-' | head -80 >"$file" || true
+  {
+    echo "# by library (dso), then by symbol; samples of the tracer only"
+    perf report -q -i "$tmp/perf-$n.data" --no-children -g none --sort dso --percent-limit 0.5 2>/dev/null | grep -v '^$'
+    echo
+    perf report -q -i "$tmp/perf-$n.data" --no-children -g none --sort dso,sym --percent-limit 0.4 2>/dev/null | grep -v '^$' | head -70
+  } >"$file" || true
   echo "    profile: $file" >&2
 }
 tracer_dotnet_pid() { # the launcher execs dotnet, or runs it as a child

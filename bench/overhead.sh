@@ -51,7 +51,8 @@ QUIET_CPUS=${QUIET_CPUS:-0.15} # a state starts once other processes use less th
 PROFILE=${PROFILE:-0}
 if [ "$PROFILE" = 1 ]; then
   command -v perf >/dev/null || { echo "PROFILE=1 needs perf (apt-get install linux-perf)" >&2; exit 1; }
-  export DOTNET_PerfMapEnabled=1 # JIT-compiled methods named in /tmp/perf-PID.map
+  export DOTNET_PerfMapEnabled=1        # JIT-compiled methods named in /tmp/perf-PID.map
+  export DOTNET_EnableWriteXorExecute=0 # else JIT code runs from an anonymous double mapping perf cannot name
 fi
 
 . "$root/bench/lib.sh" # die, cleanup, CPU accounting, state, median ...

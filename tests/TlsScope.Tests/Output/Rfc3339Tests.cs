@@ -40,4 +40,26 @@ public sealed class Rfc3339Tests
     {
         Assert.Throws<ArgumentException>(() => Rfc3339.FormatUnixNs(0, new byte[Rfc3339.Length - 1]));
     }
+
+    /// <summary>The per-second prefix cache gives what the calendar gives, in any order of
+    /// times: the same second again, the next, an earlier one, before 1970.</summary>
+    [Fact]
+    public void ManyTimesInAnyOrder_MatchTheCalendar()
+    {
+        var random = new Random(13);
+        long[] bases = [Chunks.KnownTimeNs, 0, -1, -1_000_000_001, 4_102_444_799_999_999_999];
+        for (var i = 0; i < 20_000; i++)
+        {
+            var ns = bases[i % bases.Length] + (i % 3 == 0 ? 0 : random.NextInt64(-3_000_000_000, 3_000_000_000));
+            var seconds = Math.DivRem(ns, 1_000_000_000, out var nanos);
+            if (nanos < 0)
+            {
+                (seconds, nanos) = (seconds - 1, nanos + 1_000_000_000);
+            }
+
+            var expected = DateTime.UnixEpoch.AddTicks(seconds * TimeSpan.TicksPerSecond)
+                .ToString("yyyy-MM-dd'T'HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + "." + nanos.ToString("D9", System.Globalization.CultureInfo.InvariantCulture) + "Z";
+            Assert.Equal(expected, Rfc3339.FormatUnixNs(ns));
+        }
+    }
 }
