@@ -83,12 +83,5 @@ public sealed class SslBioTests
         Assert.Single(streams, s => s.Key.Item2 == "read" && s.Value == "inner reply to " + Request);
     }
 
-    private static readonly Lazy<string> TlsInTls = new(() =>
-    {
-        Tools.Require("gcc", "gcc");
-        var source = Path.Combine(Repo.Root, "tests/TlsScope.KernelTests/Peers/tls_in_tls.c");
-        var binary = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-tls-in-tls-").FullName, "tls_in_tls");
-        var (code, _, err) = Proc.Run("gcc", ["-O1", "-Wall", "-Werror", "-o", binary, source, "-lssl", "-lcrypto", "-lpthread"]);
-        return code == 0 ? binary : throw new InvalidOperationException("compiling tls_in_tls.c failed: " + err);
-    });
+    private static readonly Lazy<string> TlsInTls = new(() => PeerCompiler.Compile("tls_in_tls", "-lssl", "-lcrypto", "-lpthread"));
 }

@@ -23,10 +23,6 @@ public static class GnutlsAgainClient
             throw new InvalidOperationException("GnuTLS's headers are missing: install the libgnutls28-dev package (scripts/setup test)");
         }
 
-        Tools.Require("gcc", "gcc");
-        var source = Path.Combine(Repo.Root, "tests/TlsScope.KernelTests/Peers/gnutls_again.c");
-        var binary = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-gnutls-again-").FullName, "gnutls_again");
-        var (code, _, err) = Proc.Run("gcc", ["-O1", "-Wall", "-Werror", "-o", binary, source, "-lgnutls"]);
-        return code == 0 ? binary : throw new InvalidOperationException("compiling gnutls_again.c failed: " + err);
+        return PeerCompiler.Compile("gnutls_again", "-lgnutls");
     }
 }
