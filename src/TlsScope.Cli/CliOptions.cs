@@ -71,7 +71,7 @@ public sealed class CliOptions
 
     /// <summary>What the outputs ask of the sources, and the target.</summary>
     public SourceDemand Demand(ParseResult r, Engine.Targets.Target target) =>
-        new(target, Keys: r.GetValue(Keylog) is not null || r.GetValue(Pcapng) is not null, Packets: r.GetValue(Pcapng) is not null);
+        new(target, Keys: r.GetValue(Keylog) is not null || r.GetValue(Pcapng) is not null, Packets: r.GetValue(Pcapng) is not null, NoneNamed: !Sources.Any(s => s.IsNamed(r)));
 
     /// <summary>Checks values the parser accepted; returns a one-line error or null.</summary>
     /// <param name="args">The raw arguments: a command to launch must follow "--".</param>
@@ -122,6 +122,12 @@ public sealed class CliOptions
         }
 
         var demand = Demand(r, Engine.Targets.Target.Everything);
+        var tls = demand.NoneNamed || Sources.OfType<TlsDefinition>().Any(s => s.IsNamed(r));
+        if (!tls && (r.GetValue(Keylog) ?? r.GetValue(Har)) is not null)
+        {
+            return $"{(r.GetValue(Keylog) is not null ? "--keylog" : "--har")} takes TLS traffic: add --tls";
+        }
+
         return Sources.Select(s => s.Validate(r, demand)).FirstOrDefault(m => m is not null);
     }
 

@@ -4,7 +4,7 @@ using TlsScope.Engine.Sources;
 namespace TlsScope.Sources.Tls;
 
 /// <summary>The TLS source on the command line: its options, and the source a run asks for
-/// (always: TLS is what TlsScope captures; keys when an output takes them).</summary>
+/// (when no source is named, or --tls is; keys when an output takes them).</summary>
 public sealed class TlsDefinition : ISourceDefinition
 {
     public readonly Option<string[]> Libssl = new("--binary", "--libssl")
@@ -13,14 +13,24 @@ public sealed class TlsDefinition : ISourceDefinition
         Description = "Also probe this TLS library or executable: OpenSSL, BoringSSL, or a Go program (repeatable)",
         AllowMultipleArgumentsPerToken = false,
     };
+    public readonly Option<bool> Tls = new("--tls") { Description = "Capture TLS plaintext (the default when no other source, such as --shell or --sql, is named; give it to combine them)" };
     public readonly Option<uint> MaxPayload = new("--max-payload") { HelpName = "BYTES", Description = "Keep at most N bytes per call; the rest is counted as truncated (default: everything)" };
 
     public string Name => "tls";
 
-    public IEnumerable<Option> Options => [Libssl, MaxPayload];
+    public IEnumerable<Option> Options => [Tls, Libssl, MaxPayload];
 
-    public string? Validate(ParseResult parsed, SourceDemand demand) => null;
+    public bool IsNamed(ParseResult parsed) => parsed.GetValue(Tls);
 
-    public ICaptureSource? Create(ParseResult parsed, SourceDemand demand) =>
-        new TlsSource(TlsSourceOptions.Check(parsed.GetValue(Libssl) ?? [], parsed.GetValue(MaxPayload), demand.Keys));
+    private bool Runs(ParseResult parsed, SourceDemand demand) => demand.NoneNamed || parsed.GetValue(Tls);
+
+    public string? Validate(ParseResult parsed, SourceDemand demand) =>
+        Runs(parsed, demand) ? null
+        : (parsed.GetValue(Libssl) ?? []).Length > 0 ? "--binary is a TLS option: add --tls"
+        : parsed.GetResult(MaxPayload) is { Implicit: false } ? "--max-payload is a TLS option: add --tls"
+        : null;
+
+    public ICaptureSource? Create(ParseResult parsed, SourceDemand demand) => Runs(parsed, demand)
+        ? new TlsSource(TlsSourceOptions.Check(parsed.GetValue(Libssl) ?? [], parsed.GetValue(MaxPayload), demand.Keys))
+        : null;
 }

@@ -14,6 +14,10 @@ public interface ISourceDefinition
 
     IEnumerable<Option> Options { get; }
 
+    /// <summary>Whether the command line names this source (--tls, --shell, --sql, ...). A run
+    /// that names none captures TLS, as TlsScope always has; naming some runs just those.</summary>
+    bool IsNamed(ParseResult parsed) => false;
+
     /// <summary>A one-line refusal of this source's option values, or null.</summary>
     string? Validate(ParseResult parsed, SourceDemand demand);
 
@@ -25,4 +29,5 @@ public interface ISourceDefinition
 /// <summary>What the run asks of the sources: its target and what its outputs take.</summary>
 /// <param name="Keys">Some output takes TLS key sets (--keylog, --pcapng).</param>
 /// <param name="Packets">Some output takes packets (--pcapng).</param>
-public sealed record SourceDemand(Target Target, bool Keys, bool Packets);
+/// <param name="NoneNamed">No source is named on the command line: the default sources run.</param>
+public sealed record SourceDemand(Target Target, bool Keys, bool Packets, bool NoneNamed = true);
