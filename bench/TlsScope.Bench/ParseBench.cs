@@ -3,6 +3,8 @@ using TlsScope.Flows;
 using TlsScope.Protocols.Http1;
 using TlsScope.Protocols.Http2;
 using TlsScope.Engine.Model;
+using TlsScope.Outputs.Json;
+using TlsScope.Outputs.Text;
 
 namespace TlsScope.Bench;
 
@@ -47,6 +49,11 @@ internal static class ParseBench
             captures.Add(ParseCaptures.Http2("HTTP/2 mixed", ParseCaptures.RealisticMix(rng, http2: true), connections: 2, exchangesPerConnection: 200, concurrent: 8));
         }
 
+        if (only is null or "wrk")
+        {
+            captures.Add(ParseCaptures.Http1("HTTP/1.1 overhead.sh-like (GET / 200, 1 KiB body)", ParseCaptures.PageMix(rng), connections: 50, exchangesPerConnection: 40));
+        }
+
         if (only is null or "small")
         {
             captures.Add(ParseCaptures.Http1("HTTP/1.1 small (GET/204)", ParseCaptures.SmallMix(), connections: 4, exchangesPerConnection: 2000));
@@ -55,7 +62,7 @@ internal static class ParseBench
 
         if (captures.Count == 0)
         {
-            throw new ArgumentException($"--case {only}: expected h1, h2 or small");
+            throw new ArgumentException($"--case {only}: expected h1, h2, wrk or small");
         }
 
         var rows = new List<Row>();
@@ -71,6 +78,9 @@ internal static class ParseBench
                 ("parser", http2 ? Http2Parser(capture, decode: false) : Http1Parser(capture, decode: false)),
                 ("parser + decode", http2 ? Http2Parser(capture, decode: true) : Http1Parser(capture, decode: true)),
                 ("tracker", Tracker(capture)),
+                ("tracker + NDJSON", TrackerInto(capture, () => new JsonSink(Stream.Null))),
+                ("tracker + text", TrackerInto(capture, () => new TextSink(Stream.Null))),
+                ("raw NDJSON (--raw)", RawInto(capture, () => new JsonSink(Stream.Null))),
             };
             if (GzipBodies(capture).Count > 0)
             {
@@ -321,6 +331,51 @@ internal static class ParseBench
             }
 
             return sink.Exchanges - before;
+        };
+    }
+
+    /// <summary>The default pipeline after decoding: the tracker into an output (NDJSON or text)
+    /// writing to Stream.Null, as SinkFanout wires it (parsed exchanges to the output, the chunks
+    /// that are not HTTP to it as raw chunks).</summary>
+    private static Func<long> TrackerInto<TOutput>(SyntheticCapture capture, Func<TOutput> create) where TOutput : ICaptureSink, IHttpSink
+    {
+        var output = create();
+        var tracker = new HttpFlowTracker(output, output, new FlowOptions());
+        return () =>
+        {
+            foreach (var chunk in capture.Chunks)
+            {
+                tracker.OnData(chunk);
+            }
+
+            foreach (var close in capture.Closes)
+            {
+                tracker.OnClose(close);
+            }
+
+            output.Flush();
+            return capture.Exchanges;
+        };
+    }
+
+    /// <summary>--raw: every chunk straight into the output.</summary>
+    private static Func<long> RawInto(SyntheticCapture capture, Func<ICaptureSink> create)
+    {
+        var output = create();
+        return () =>
+        {
+            foreach (var chunk in capture.Chunks)
+            {
+                output.OnData(chunk);
+            }
+
+            foreach (var close in capture.Closes)
+            {
+                output.OnClose(close);
+            }
+
+            output.Flush();
+            return capture.Exchanges;
         };
     }
 

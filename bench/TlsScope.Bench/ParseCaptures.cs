@@ -78,6 +78,11 @@ internal static class ParseCaptures
         return list;
     }
 
+    /// <summary>What overhead.sh's nginx serves wrk: GET / answered 200 with a 1 KiB page (the
+    /// 1.4 KB responses of bench/README section 1; 4 variants so the bytes differ).</summary>
+    public static List<ExchangeSpec> PageMix(Random rng) =>
+        [.. Enumerable.Range(0, 4).Select(_ => Text(rng, "GET", "/", 1024, null, false, "text/html"))];
+
     /// <summary>Tiny exchanges: GET /health answered 204, no body.</summary>
     public static List<ExchangeSpec> SmallMix() =>
     [
