@@ -232,21 +232,23 @@ public sealed partial class JsonSink : IHttpSink
         WriteTime(TimeName, timeNs, scratch);
         _json.WriteNumber(ConnName, flow.Connection);
         _json.WriteNumber(N.Seq, sequence);
-        _json.WriteNumber(PidName, process.Pid);
-        _json.WriteNumber(TidName, process.Tid);
-        _json.WriteNumber(UidName, process.Uid);
-        _json.WriteString(CommName, process.Comm);
-        WriteCgroup(process);
-        _json.WriteString(LibraryName, flow.Library);
-        _json.WriteNumber(FdName, flow.Fd < 0 ? -1 : flow.Fd);
-
-        WriteEndpoint(LocalName, flow.Address.Local, scratch);
-        WriteEndpoint(RemoteName, flow.Address.Remote, scratch);
-        _json.WriteString(N.Side, flow.SideName);
+        WriteFlowFields(flow, process, scratch);
     }
 
     private void WriteFields(JsonEncodedText name, IReadOnlyList<(string Name, string Value)> fields)
     {
+        if (JsonAsciiStrings.FieldArrayLength(fields) is >= 0 and var length)
+        {
+            if (_scratch.Length < length)
+            {
+                _scratch = new byte[Math.Max(length, 2 * _scratch.Length)];
+            }
+
+            _json.WritePropertyName(name);
+            _json.WriteRawValue(_scratch.AsSpan(0, JsonAsciiStrings.WriteFieldArray(fields, _scratch)), skipInputValidation: true);
+            return;
+        }
+
         _json.WriteStartArray(name);
         foreach (var (n, v) in fields)
         {
@@ -264,7 +266,16 @@ public sealed partial class JsonSink : IHttpSink
         if (ns is { } value)
         {
             // Microsecond resolution: enough for loopback latencies, short enough to read.
-            _json.WriteNumber(name, Math.Round(value / 1e6, 3));
+            Span<byte> text = stackalloc byte[Milliseconds.MaxBytes];
+            if (Milliseconds.TryFormat(value, text, out int written))
+            {
+                _json.WritePropertyName(name);
+                _json.WriteRawValue(text[..written], skipInputValidation: true);
+            }
+            else
+            {
+                _json.WriteNumber(name, Math.Round(value / 1e6, 3));
+            }
         }
         else
         {

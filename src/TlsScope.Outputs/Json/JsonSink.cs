@@ -61,6 +61,9 @@ public sealed partial class JsonSink : ICaptureSink
     private readonly bool _leaveOpen;
     private ArrayBufferWriter<byte> _buffer = new(2 * FlushThreshold);
     private readonly Utf8JsonWriter _json;
+
+    /// <summary>Where raw values are assembled before they are copied into the line (header arrays).</summary>
+    private byte[] _scratch = new byte[4096];
     private bool _disposed;
 
     /// <param name="stream">Where the lines go; the sink buffers 64 KiB before writing to it.</param>
@@ -150,6 +153,7 @@ public sealed partial class JsonSink : ICaptureSink
     {
         ArgumentNullException.ThrowIfNull(closed);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        ForgetFlowFields(closed.Connection);
         Span<byte> scratch = stackalloc byte[Rfc3339.Length];
 
         _json.WriteStartObject();
@@ -186,6 +190,7 @@ public sealed partial class JsonSink : ICaptureSink
         finally
         {
             _json.Dispose();
+            _flowFieldsWriter?.Dispose();
             if (!_leaveOpen)
             {
                 _stream.Dispose();
@@ -199,16 +204,18 @@ public sealed partial class JsonSink : ICaptureSink
         _json.WriteString(name, scratch[..length]);
     }
 
-    private void WriteEndpoint(JsonEncodedText name, IPEndPoint? endpoint, Span<byte> scratch)
+    private void WriteEndpoint(JsonEncodedText name, IPEndPoint? endpoint, Span<byte> scratch) => WriteEndpoint(_json, name, endpoint, scratch);
+
+    private static void WriteEndpoint(Utf8JsonWriter json, JsonEncodedText name, IPEndPoint? endpoint, Span<byte> scratch)
     {
         if (endpoint is null)
         {
-            _json.WriteNull(name);
+            json.WriteNull(name);
             return;
         }
 
         int length = Utf8Line.FormatEndpoint(endpoint, scratch);
-        _json.WriteString(name, scratch[..length]);
+        json.WriteString(name, scratch[..length]);
     }
 
     private void EndLine()

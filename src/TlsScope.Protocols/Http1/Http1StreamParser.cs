@@ -44,6 +44,7 @@ public sealed class Http1StreamParser
     private readonly Http1Role _role;
     private readonly long _maxBodyBytes;
     private readonly Queue<string> _methods = new();
+    private readonly FieldStrings _fieldStrings = new();
     private State _state;
     private bool _resync;
     private byte[] _line = new byte[256];
@@ -603,7 +604,7 @@ public sealed class Http1StreamParser
             return;
         }
 
-        fields.Add((Encoding.Latin1.GetString(name), Encoding.Latin1.GetString(TrimOws(line[(colon + 1)..]))));
+        fields.Add((_fieldStrings.Get(name), _fieldStrings.Get(TrimOws(line[(colon + 1)..]))));
     }
 
     private static ReadOnlySpan<byte> TrimOws(ReadOnlySpan<byte> s) => s.Trim(" \t"u8);

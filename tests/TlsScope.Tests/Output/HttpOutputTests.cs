@@ -389,6 +389,40 @@ public sealed class HttpOutputTests
     /// GET https://localhost:8443/a sent from T0-100us to T0; 200 OK "hello" received from
     /// T0+1.234567ms to T0+1.877ms.
     /// </summary>
+    /// <summary>The per-flow fields are encoded once, but every record shows the thread that made
+    /// its call, the fd and the addresses as they are when it is written, and a new connection
+    /// with a reused id its own.</summary>
+    [Fact]
+    public void EachRecordCarriesItsOwnFlowFieldsThoughTheyAreCached()
+    {
+        var flow = Flow();
+        var (request, response) = (SmallRequest(), SmallExchange().Response);
+        var otherThread = Chunks.Curl with { Tid = 4321 };
+        var moved = new TlsScope.Engine.Model.ConnectionAddress(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 40000), Chunks.Loopback.Remote);
+        var reused = Flow(side: FlowSide.Server, fd: 6); // the same id, fd and addresses: another connection all the same
+        reused.Address = moved;
+
+        var lines = RenderJson(sink =>
+        {
+            sink.OnRequest(flow, 1, request);
+            flow.Fd = 6;
+            sink.OnRequest(flow, 2, request);
+            flow.Address = moved;
+            sink.OnRequest(flow, 3, request);
+            sink.OnRequest(reused, 1, request);
+            sink.OnRequest(flow, 4, request);
+            sink.OnResponse(flow, 3, new HttpMessage { IsRequest = false, Version = "HTTP/1.1", Process = otherThread, Headers = [], Status = 204 });
+            sink.OnClose(new TlsScope.Engine.Model.ConnectionClosed(T0, flow.Connection, 1234, 0, 0));
+            sink.OnResponse(flow, 3, response);
+        });
+
+        string Fields(JsonDocument d) => string.Join(" ", new[] { "seq", "tid", "fd", "local", "side" }.Select(k => d.RootElement.GetProperty(k).ToString()));
+        Assert.Equal(
+            ["1 1235 5 127.0.0.1:43210 client", "2 1235 6 127.0.0.1:43210 client", "3 1235 6 [::1]:40000 client", "1 1235 6 [::1]:40000 server",
+                "4 1235 6 [::1]:40000 client", "3 4321 6 [::1]:40000 client", "3 1235 6 [::1]:40000 client"],
+            lines.Where(d => d.RootElement.GetProperty("type").GetString() != "close").Select(Fields));
+    }
+
     private static (HttpFlow Flow, HttpMessage Request, HttpMessage Response) SmallExchange()
     {
         const string Head = "GET /a HTTP/1.1\r\nHost: localhost:8443\r\nAccept: */*\r\n\r\n";
