@@ -258,6 +258,13 @@ public sealed class Http1StreamParser
     {
         int lf = data.IndexOf((byte)'\n');
         var part = lf < 0 ? data : data[..lf];
+        if (lf >= 0 && _lineLen == 0 && part.Length <= LineCap())
+        {
+            // The whole line is in this chunk (the usual case): read it where it is.
+            ProcessLine(part.Length > 0 && part[^1] == (byte)'\r' ? part[..^1] : part, lf + 1);
+            return lf + 1;
+        }
+
         if (!AppendLine(part) || lf < 0)
         {
             return part.Length;
@@ -275,11 +282,13 @@ public sealed class Http1StreamParser
         return lf + 1;
     }
 
+    /// <summary>How long the line being read may grow: a header section has 64 KiB in all.</summary>
+    private long LineCap() => _state is State.Headers or State.Trailers ? MaxHeaderBytes - _sectionBytes : MaxHeaderBytes;
+
     /// <summary>Appends to the line buffer; false when the line overflowed and the parser aborted.</summary>
     private bool AppendLine(ReadOnlySpan<byte> part)
     {
-        int cap = _state is State.Headers or State.Trailers ? MaxHeaderBytes - _sectionBytes : MaxHeaderBytes;
-        if ((long)_lineLen + part.Length > cap)
+        if ((long)_lineLen + part.Length > LineCap())
         {
             if (_state != State.StartLine)
             {
