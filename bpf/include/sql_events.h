@@ -16,6 +16,7 @@ enum tscope_sql_event_kind {
 #define TSCOPE_SQL_TEXT_CHUNKS 256 /* records per statement: 1 MiB; the rest is counted */
 #define TSCOPE_SQL_NAME_MAX 128	   /* user, client host, database */
 #define TSCOPE_SQL_MESSAGE_MAX 512 /* MYSQL_ERRMSG_SIZE */
+#define TSCOPE_SQL_APP_MAX 64	   /* NAMEDATALEN */
 #define TSCOPE_SQL_PATH_DEPTH 4
 #define TSCOPE_SQL_MAX_SERVERS 64
 
@@ -24,6 +25,8 @@ enum tscope_sql_event_kind {
 enum tscope_sql_layout {
 	TSCOPE_SQL_COMMAND_FIRST = 1,
 	TSCOPE_SQL_COM_DATA = 2,
+	TSCOPE_SQL_POSTGRES =
+		3, /* a backend: statements from pgstat_report_activity to ReadyForQuery */
 };
 
 /* A value reached from the THD: load the 8 bytes at p + off[i] for each i < depth in turn
@@ -45,6 +48,15 @@ struct tscope_sql_server {
 	struct tscope_sql_path db;
 	struct tscope_sql_path query;	  /* the statement text (read for prepared executions) */
 	struct tscope_sql_path query_len; /* its length */
+	/* PostgreSQL: identity from the backend's Port (MyProcPort), offsets from a per-major table */
+	__u64 pg_port; /* MyProcPort's st_value */
+	__u64 pg_anchor; /* pgstat_report_activity's st_value: the load base is the probe's ip - this */
+	__u32 pg_user; /* offsets in struct Port of char *user_name, database_name, remote_host, */
+	__u32 pg_db;   /* application_name */
+	__u32 pg_host;
+	__u32 pg_app;
+	__u32 pg_error_level; /* elog level ERROR */
+	__u32 pad2;
 };
 
 /* A piece of one statement's text; the statement's tscope_sql_query follows on the same thread. */
@@ -54,6 +66,12 @@ struct tscope_sql_text {
 	__u32 offset;
 	__u32 len; /* bytes in data[] */
 	__u8 data[];
+};
+
+/* struct tscope_sql_query.command of a PostgreSQL statement (MariaDB/MySQL: the protocol's). */
+enum tscope_sql_pg_command {
+	TSCOPE_SQL_PG_PARSED = 0, /* never ran a portal: a Parse (prepare) alone */
+	TSCOPE_SQL_PG_RAN = 1,
 };
 
 enum tscope_sql_flags {
@@ -66,9 +84,9 @@ struct tscope_sql_query {
 	struct tscope_event_head head;
 	__u64 start_ns; /* also the call id of its text records */
 	__u64 rows;
-	__u32 server;  /* the binary's index (attach cookie) */
-	__u32 command; /* the protocol command: 3 query, 22 prepare, 23 execute */
-	__u32 flags;   /* enum tscope_sql_flags */
+	__u32 server; /* the binary's index (attach cookie) */
+	__u32 command; /* MariaDB/MySQL: 3 query, 22 prepare, 23 execute; else tscope_sql_pg_command */
+	__u32 flags; /* enum tscope_sql_flags */
 	__u32 error;
 	__u32 text_len;	 /* bytes of the statement's text */
 	__u32 text_sent; /* bytes the kernel put into text records (the rest was lost or cut) */
@@ -76,6 +94,7 @@ struct tscope_sql_query {
 	char user[TSCOPE_SQL_NAME_MAX];
 	char host[TSCOPE_SQL_NAME_MAX];
 	char db[TSCOPE_SQL_NAME_MAX];
+	char app[TSCOPE_SQL_APP_MAX]; /* PostgreSQL's application_name */
 	char message[TSCOPE_SQL_MESSAGE_MAX];
 };
 
@@ -90,9 +109,9 @@ struct tscope_sql_stats {
 };
 
 _Static_assert(sizeof(struct tscope_sql_path) == 24, "tscope_sql_path layout");
-_Static_assert(sizeof(struct tscope_sql_server) == 128, "tscope_sql_server layout");
+_Static_assert(sizeof(struct tscope_sql_server) == 168, "tscope_sql_server layout");
 _Static_assert(sizeof(struct tscope_sql_text) == 72, "tscope_sql_text layout");
-_Static_assert(sizeof(struct tscope_sql_query) == 1000, "tscope_sql_query layout");
+_Static_assert(sizeof(struct tscope_sql_query) == 1064, "tscope_sql_query layout");
 _Static_assert(sizeof(struct tscope_sql_stats) == 56, "tscope_sql_stats layout");
 
 #endif

@@ -41,7 +41,7 @@ struct sql_call {
 	struct tscope_sql_query q;
 	__u64 thd;
 	__u32 text_done; /* its text was emitted */
-	__u32 pad;
+	__u32 pad;	 /* PostgreSQL: an ERROR's errstart was seen; its errcode is next */
 };
 
 struct {
@@ -121,6 +121,7 @@ struct text_ctx {
 	__u32 len;
 	__u32 sent;
 	__u32 cpu;
+	__u32 cut; /* a C string filled its last piece */
 };
 
 static long sql_emit_piece(__u32 i, struct text_ctx *t)
@@ -282,8 +283,8 @@ int sql_error_status(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uretprobe")
-int sql_dispatch_return(struct pt_regs *ctx)
+/* The statement ended: its record goes out and its state is dropped. */
+static __always_inline int sql_end(void)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &pid_tgid);
@@ -297,5 +298,180 @@ int sql_dispatch_return(struct pt_regs *ctx)
 	else
 		SQL_STAT_ADD(queries, 1);
 	bpf_map_delete_elem(&sql_calls, &pid_tgid);
+	return 0;
+}
+
+SEC("uretprobe")
+int sql_dispatch_return(struct pt_regs *ctx)
+{
+	return sql_end();
+}
+
+/* ---- PostgreSQL: one backend process per connection, its statements from exported functions ---- */
+
+#define PG_STATE_RUNNING 2
+
+/* Reads a C string's pieces (its length is found on the way). */
+static long sql_emit_cpiece(__u32 i, struct text_ctx *t)
+{
+	struct sql_scratch *s = bpf_map_lookup_elem(&sql_scratch, &t->cpu);
+	if (!s)
+		return 1;
+	__u32 off = i * (TSCOPE_SQL_TEXT_CHUNK - 1);
+	long n = bpf_probe_read_user_str(s->data, TSCOPE_SQL_TEXT_CHUNK, (void *)(t->text + off));
+	if (n <= 1)
+		return 1;
+	__u64 len = n - 1;
+	asm volatile("" : "+r"(len));
+	if (len > TSCOPE_SQL_TEXT_CHUNK - 1)
+		return 1;
+	s->h.offset = off;
+	s->h.len = len;
+	t->len = off + len;
+	if (bpf_ringbuf_output(&sql_events, s, sizeof(struct tscope_sql_text) + len,
+			       sql_ring_flags()) < 0)
+		SQL_STAT_ADD(lost_text, len);
+	else
+		t->sent += len;
+	if (len < TSCOPE_SQL_TEXT_CHUNK - 1)
+		return 1;
+	t->cut = 1; /* full: the next piece tells whether there is more */
+	return 0;
+}
+
+static __always_inline void pg_emit_text(struct sql_call *c, __u64 pid_tgid, __u64 text)
+{
+	c->text_done = 1;
+	if (!text)
+		return;
+	struct text_ctx t = { .text = text, .cpu = bpf_get_smp_processor_id() };
+	struct sql_scratch *s = bpf_map_lookup_elem(&sql_scratch, &t.cpu);
+	if (!s)
+		return;
+	if (s->busy) {
+		SQL_STAT_ADD(busy_drops, 1);
+		c->q.text_len = 1;
+		return;
+	}
+	s->busy = 1;
+	event_head(&s->h.head, TSCOPE_EVENT_SQL_TEXT, 0, pid_tgid);
+	s->h.call_id = c->q.start_ns;
+	bpf_loop(TSCOPE_SQL_TEXT_CHUNKS, sql_emit_cpiece, &t, 0);
+	s->busy = 0;
+	c->q.text_len = t.len;
+	c->q.text_sent = t.sent;
+	if (t.cut && t.len >= TSCOPE_SQL_TEXT_CHUNKS * (TSCOPE_SQL_TEXT_CHUNK - 1)) {
+		c->q.text_len = t.len + 1; /* at least one byte more than the limit */
+		SQL_STAT_ADD(cut_text, 1);
+	}
+}
+
+static __always_inline void pg_read_name(char *dst, __u32 size, __u64 port, __u32 off)
+{
+	__u64 s = 0;
+	if (port && off && bpf_probe_read_user(&s, sizeof(s), (void *)(port + off)) == 0 && s)
+		bpf_probe_read_user_str(dst, size, (void *)s);
+}
+
+/* pgstat_report_activity(state, text): the first STATE_RUNNING after ReadyForQuery starts a
+ * statement (the extended protocol reports it again at Bind and Execute). */
+SEC("uprobe")
+int pg_activity(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if ((__u32)PT_REGS_PARM1(ctx) != PG_STATE_RUNNING || !trace_allowed(pid_tgid))
+		return 0;
+	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &pid_tgid);
+	if (c)
+		return 0;
+	__u32 server = (__u32)bpf_get_attach_cookie(ctx);
+	struct tscope_sql_server *srv = bpf_map_lookup_elem(&sql_servers, &server);
+	__u32 zero = 0;
+	struct sql_call *blank = bpf_map_lookup_elem(&sql_zero, &zero);
+	if (!srv || !blank || bpf_map_update_elem(&sql_calls, &pid_tgid, blank, BPF_ANY) < 0) {
+		SQL_STAT_ADD(missed_starts, 1);
+		return 0;
+	}
+	c = bpf_map_lookup_elem(&sql_calls, &pid_tgid);
+	if (!c)
+		return 0;
+	c->q.start_ns = bpf_ktime_get_ns();
+	c->q.server = server;
+	c->q.command = 0;
+	__u64 base = (PT_REGS_IP(ctx) - srv->pg_anchor) & ~0xfffULL;
+	__u64 port = 0;
+	if (srv->pg_port)
+		bpf_probe_read_user(&port, sizeof(port), (void *)(base + srv->pg_port));
+	pg_read_name(c->q.user, TSCOPE_SQL_NAME_MAX, port, srv->pg_user);
+	pg_read_name(c->q.db, TSCOPE_SQL_NAME_MAX, port, srv->pg_db);
+	pg_read_name(c->q.host, TSCOPE_SQL_NAME_MAX, port, srv->pg_host);
+	pg_read_name(c->q.app, TSCOPE_SQL_APP_MAX, port, srv->pg_app);
+	pg_emit_text(c, pid_tgid, PT_REGS_PARM2(ctx));
+	return 0;
+}
+
+/* EndCommand(const QueryCompletion *qc, ...): { CommandTag commandTag; uint64 nprocessed; } */
+SEC("uprobe")
+int pg_end_command(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &pid_tgid);
+	if (!c || (c->q.flags & TSCOPE_SQL_HAS_ERROR))
+		return 0;
+	__u64 rows = 0;
+	if (bpf_probe_read_user(&rows, sizeof(rows), (void *)(PT_REGS_PARM1(ctx) + 8)) == 0) {
+		c->q.rows = rows;
+		c->q.flags |= TSCOPE_SQL_HAS_ROWS;
+	}
+	return 0;
+}
+
+/* errstart(elevel, domain): an ERROR arms the next errcode. */
+SEC("uprobe")
+int pg_errstart(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &pid_tgid);
+	if (!c)
+		return 0;
+	__u32 server = c->q.server;
+	struct tscope_sql_server *srv = bpf_map_lookup_elem(&sql_servers, &server);
+	if (srv)
+		c->pad = (int)PT_REGS_PARM1(ctx) >= (int)srv->pg_error_level;
+	return 0;
+}
+
+/* errcode(sqlerrcode): the SQLSTATE packed six bits per character (PGSIXBIT). */
+SEC("uprobe")
+int pg_errcode(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &pid_tgid);
+	if (!c || !c->pad || (c->q.flags & TSCOPE_SQL_HAS_ERROR))
+		return 0;
+	__u32 code = (__u32)PT_REGS_PARM1(ctx);
+	c->pad = 0;
+	c->q.flags = (c->q.flags & ~TSCOPE_SQL_HAS_ROWS) | TSCOPE_SQL_HAS_ERROR;
+#pragma unroll
+	for (int i = 0; i < 5; i++)
+		c->q.sqlstate[i] = ((code >> (6 * i)) & 0x3f) + '0';
+	return 0;
+}
+
+/* ReadyForQuery: the statement (and its Sync) is over. */
+SEC("uprobe")
+int pg_ready(struct pt_regs *ctx)
+{
+	return sql_end();
+}
+
+/* PortalRun: the statement ran (a Parse and Sync alone never get here). */
+SEC("uprobe")
+int pg_portal_run(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &pid_tgid);
+	if (c)
+		c->q.command = TSCOPE_SQL_PG_RAN;
 	return 0;
 }

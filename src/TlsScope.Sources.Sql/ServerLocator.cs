@@ -6,9 +6,9 @@ public static class ServerLocator
 {
     public static readonly string[] KnownPaths = ["/usr/sbin/mariadbd", "/usr/sbin/mysqld", "/usr/libexec/mysqld", "/usr/libexec/mariadbd"];
 
-    private static readonly string[] ServerNames = ["mariadbd", "mysqld"];
+    private static readonly string[] ServerNames = ["mariadbd", "mysqld", "postgres"];
 
-    /// <summary>Whether a program's file name is a MariaDB or MySQL server's.</summary>
+    /// <summary>Whether a program's file name is a MariaDB, MySQL or PostgreSQL server's.</summary>
     public static bool IsServerName(string path) => ServerNames.Contains(Path.GetFileName(path), StringComparer.Ordinal);
 
     /// <summary>Known paths that exist, then running servers' executables (through /proc, so a
@@ -18,6 +18,18 @@ public static class ServerLocator
         foreach (var p in KnownPaths.Where(File.Exists))
         {
             yield return p;
+        }
+
+        // Debian and Ubuntu: one directory per installed major version.
+        if (Directory.Exists("/usr/lib/postgresql"))
+        {
+            foreach (var version in Directory.EnumerateDirectories("/usr/lib/postgresql").Order(StringComparer.Ordinal))
+            {
+                if (File.Exists(Path.Combine(version, "bin", "postgres")))
+                {
+                    yield return Path.Combine(version, "bin", "postgres");
+                }
+            }
         }
 
         foreach (var dir in Directory.EnumerateDirectories("/proc"))

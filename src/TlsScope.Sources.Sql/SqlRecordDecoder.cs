@@ -80,23 +80,28 @@ public sealed unsafe class SqlRecordDecoder(Func<uint, string> serverName, Func<
         }
 
         var error = (q.Flags & SqlQueryFlags.HasError) != 0;
-        fixed (byte* state = q.SqlState, user = q.User, host = q.Host, db = q.Db, message = q.Message)
+        var server = serverName(q.Server);
+        var postgres = server == "postgresql";
+        var command = postgres ? (q.Command == 0 && !error ? "prepare" : "query")
+            : q.Command switch { 3 => "query", 22 => "prepare", 23 => "execute", _ => q.Command.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        fixed (byte* state = q.SqlState, user = q.User, host = q.Host, db = q.Db, app = q.App, message = q.Message)
         {
             return new SqlQueryEvent(
                 toUnixNs(q.Head.TimeNs),
                 toUnixNs(q.StartNs),
                 _tasks.Decode(in q.Head.Task),
-                serverName(q.Server),
-                q.Command switch { 3 => "query", 22 => "prepare", 23 => "execute", _ => q.Command.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+                server,
+                command,
                 CString(user, SqlQueryRecord.NameMax),
                 CString(db, SqlQueryRecord.NameMax),
                 CString(host, SqlQueryRecord.NameMax),
                 text,
                 q.TextLen,
-                error ? (int)q.Error : null,
+                error && !postgres ? (int)q.Error : null,
                 error ? CString(state, 5) : null,
                 error ? CString(message, SqlQueryRecord.MessageMax) : null,
-                (q.Flags & SqlQueryFlags.HasRows) != 0 ? (long)q.Rows : null);
+                (q.Flags & SqlQueryFlags.HasRows) != 0 ? (long)q.Rows : null,
+                CString(app, SqlQueryRecord.AppMax));
         }
     }
 

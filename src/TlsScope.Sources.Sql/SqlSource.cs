@@ -6,6 +6,7 @@ using TlsScope.Engine.Reading;
 using TlsScope.Engine.Sources;
 using TlsScope.Sources.Sql.Kernel;
 using TlsScope.Sources.Sql.Mysql;
+using TlsScope.Sources.Sql.Postgres;
 
 namespace TlsScope.Sources.Sql;
 
@@ -31,7 +32,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
     private long _published;
     private readonly Lock _gate = new();
     private readonly List<BpfLink> _links = [];
-    private readonly List<MysqlServerBinary> _servers = []; // index = attach cookie
+    private readonly List<ServerPlan> _servers = []; // index = attach cookie
     private readonly HashSet<FileIdentity> _seen = [];
     private readonly List<string> _refused = [];
 
@@ -45,7 +46,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
         {
             lock (_gate)
             {
-                return $"SQL probes on {_servers.Count} server binar{(_servers.Count == 1 ? "y" : "ies")}";
+                return $"SQL probes on {_servers.Count} server binar{(_servers.Count == 1 ? "y" : "ies")} ({string.Join(", ", _servers.Select(s => s.Server).Distinct())})";
             }
         }
     }
@@ -109,7 +110,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
             }
 
             var shown = path.StartsWith("/proc/", StringComparison.Ordinal) ? Resolve(path) : path;
-            var (binary, reason) = MysqlServerBinary.Examine(path);
+            var (binary, reason) = Examine(path);
             if (binary is null || _servers.Count >= SqlServerRecord.MaxServers)
             {
                 _refused.Add($"{shown}: {reason ?? "too many server binaries"}");
@@ -122,7 +123,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
                 _servers.Add(binary);
                 if (_context!.Verbose)
                 {
-                    _context.Log($"tlsscope: sql: {binary.Server} {shown} ({binary.Dispatch.Servers} signature){(binary.Missing.Count > 0 ? "; without " + string.Join(", ", binary.Missing) : "")}");
+                    _context.Log($"tlsscope: sql: {binary.Server} {shown} ({binary.Kind}){(binary.Missing.Count > 0 ? "; without " + string.Join(", ", binary.Missing) : "")}");
                 }
             }
             catch (BpfException e)
@@ -137,6 +138,18 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
         }
     }
 
+    /// <summary>A PostgreSQL server by its name, else MariaDB/MySQL.</summary>
+    private static (ServerPlan? Plan, string? Reason) Examine(string path)
+    {
+        if (PostgresServerBinary.IsCandidate(path.StartsWith("/proc/", StringComparison.Ordinal) ? Resolve(path) : path))
+        {
+            return PostgresServerBinary.Examine(path);
+        }
+
+        var (binary, reason) = MysqlServerBinary.Examine(path);
+        return (binary?.Plan(), reason);
+    }
+
     private static string Resolve(string procExe)
     {
         try
@@ -149,21 +162,16 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
         }
     }
 
-    private unsafe void AttachTo(MysqlServerBinary b, uint index)
+    private unsafe void AttachTo(ServerPlan b, uint index)
     {
         var record = b.Record;
         _obj!.Update("sql_servers", new ReadOnlySpan<byte>(&index, 4), new ReadOnlySpan<byte>(&record, sizeof(SqlServerRecord)));
         var links = new List<BpfLink>();
         try
         {
-            links.Add(BpfLink.AttachUprobe(_obj, "sql_dispatch", b.Path, b.DispatchFunction.FileOffset, false, cookie: index));
-            links.Add(BpfLink.AttachUprobe(_obj, "sql_dispatch_return", b.Path, b.DispatchFunction.FileOffset, true, cookie: index));
-            foreach (var (fn, program) in new[] { (b.Execute, "sql_execute"), (b.OkStatus, "sql_ok_status"), (b.ErrorStatus, "sql_error_status") })
+            foreach (var p in b.Probes)
             {
-                if (fn is { } f)
-                {
-                    links.Add(BpfLink.AttachUprobe(_obj, program, b.Path, f.FileOffset, false, cookie: index));
-                }
+                links.Add(BpfLink.AttachUprobe(_obj, p.Program, b.Path, p.Function.FileOffset, p.Return, cookie: index));
             }
         }
         catch

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using TlsScope.KernelTests.Infrastructure;
+using static TlsScope.KernelTests.Infrastructure.SqlCapture;
 
 namespace TlsScope.KernelTests;
 
@@ -25,21 +26,7 @@ public sealed class MariadbTests(MariadbTests.Server fixture) : IClassFixture<Ma
 
     private MariadbServer Db => fixture.Db;
 
-    /// <summary>The sql_query records of a capture of the server around <paramref name="act"/>.</summary>
-    private List<JsonElement> Capture(Action act)
-    {
-        using var run = TlsScopeRun.StartWith(["--format", "json"], ["--sql", "--pid", Db.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        act();
-        Assert.Equal(0, run.Stop());
-        Assert.Contains("tlsscope: sql: ", run.Stderr);
-        return [.. run.Records().OfType("sql_query")];
-    }
-
-    private static string? Str(JsonElement e, string name) => e.GetProperty(name).ValueKind == JsonValueKind.Null ? null : e.GetProperty(name).GetString();
-
-    private static long? Num(JsonElement e, string name) => e.GetProperty(name).ValueKind == JsonValueKind.Null ? null : e.GetProperty(name).GetInt64();
-
-    private static JsonElement One(List<JsonElement> records, string query) => Assert.Single(records, r => Str(r, "query") == query);
+    private List<JsonElement> Capture(Action act) => SqlCapture.Around(["--pid", Db.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], act);
 
     [KernelFact]
     public void ErrorsRowsUserAndDatabaseAgreeWithTheAuditLog()

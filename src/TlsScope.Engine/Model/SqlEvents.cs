@@ -7,7 +7,8 @@ namespace TlsScope.Engine.Model;
 /// <param name="QueryLength">Bytes of the whole text; more than <paramref name="Query"/>'s when some were lost.</param>
 /// <param name="Error">The server's error number (MariaDB/MySQL), null when it succeeded.</param>
 /// <param name="SqlState">The SQLSTATE of the error.</param>
-/// <param name="Rows">Affected rows, when the server reported them.</param>
+/// <param name="Rows">Affected rows (PostgreSQL: rows processed), when the server reported them.</param>
+/// <param name="Application">The client's application name (PostgreSQL).</param>
 public sealed record SqlQueryEvent(
     long TimeUnixNs,
     long StartUnixNs,
@@ -22,7 +23,8 @@ public sealed record SqlQueryEvent(
     int? Error,
     string? SqlState,
     string? Message,
-    long? Rows)
+    long? Rows,
+    string? Application = null)
 {
     public double DurationMs => (TimeUnixNs - StartUnixNs) / 1e6;
 

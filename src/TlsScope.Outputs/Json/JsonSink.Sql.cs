@@ -5,7 +5,7 @@ namespace TlsScope.Outputs.Json;
 
 /// <summary>
 /// sql_query: type, time (end), start, pid, tid, uid, comm, (cgroup, container), server, command,
-/// user, database, client, query, query_len (bytes of the whole text), missing (bytes of it not
+/// user, database, client, application (PostgreSQL's application_name), query, query_len (bytes of the whole text), missing (bytes of it not
 /// captured), duration_ms, error, sqlstate, message (null on success), rows (affected rows;
 /// null when the server reported none).
 /// </summary>
@@ -17,6 +17,7 @@ public sealed partial class JsonSink : IReceive<SqlQueryEvent>
     private static readonly JsonEncodedText UserName = JsonEncodedText.Encode("user");
     private static readonly JsonEncodedText DatabaseName = JsonEncodedText.Encode("database");
     private static readonly JsonEncodedText ClientName = JsonEncodedText.Encode("client");
+    private static readonly JsonEncodedText ApplicationName = JsonEncodedText.Encode("application");
     private static readonly JsonEncodedText QueryName = JsonEncodedText.Encode("query");
     private static readonly JsonEncodedText QueryLenName = JsonEncodedText.Encode("query_len");
     private static readonly JsonEncodedText MissingName = JsonEncodedText.Encode("missing");
@@ -46,6 +47,7 @@ public sealed partial class JsonSink : IReceive<SqlQueryEvent>
         _json.WriteString(UserName, q.User);
         _json.WriteString(DatabaseName, q.Database);
         _json.WriteString(ClientName, q.Client);
+        _json.WriteString(ApplicationName, q.Application);
         _json.WriteString(QueryName, q.Query);
         _json.WriteNumber(QueryLenName, q.QueryLength);
         _json.WriteNumber(MissingName, q.MissingBytes);

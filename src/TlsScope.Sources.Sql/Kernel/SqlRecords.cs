@@ -18,6 +18,9 @@ public enum SqlLayout : uint
 
     /// <summary>dispatch_command(THD*, const COM_DATA*, command): MySQL 5.7 and 8.0.</summary>
     ComData = 2,
+
+    /// <summary>A PostgreSQL backend: pgstat_report_activity to ReadyForQuery.</summary>
+    Postgres = 3,
 }
 
 [Flags]
@@ -66,6 +69,14 @@ public struct SqlServerRecord
     public SqlPath Db;
     public SqlPath Query;
     public SqlPath QueryLen;
+    public ulong PgPort;
+    public ulong PgAnchor;
+    public uint PgUser;
+    public uint PgDb;
+    public uint PgHost;
+    public uint PgApp;
+    public uint PgErrorLevel;
+    public uint Pad2;
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -83,6 +94,7 @@ public unsafe struct SqlQueryRecord
 {
     public const int NameMax = 128;
     public const int MessageMax = 512;
+    public const int AppMax = 64;
 
     public EventHead Head;
     public ulong StartNs;
@@ -97,6 +109,7 @@ public unsafe struct SqlQueryRecord
     public fixed byte User[NameMax];
     public fixed byte Host[NameMax];
     public fixed byte Db[NameMax];
+    public fixed byte App[AppMax];
     public fixed byte Message[MessageMax];
 }
 

@@ -20,6 +20,21 @@ public sealed record MysqlServerBinary(
     SqlServerRecord Record,
     IReadOnlyList<string> Missing)
 {
+    /// <summary>The probes: dispatch_command's entry and return, the others where present.</summary>
+    public ServerPlan Plan()
+    {
+        var probes = new List<ProbeSite> { new("sql_dispatch", DispatchFunction), new("sql_dispatch_return", DispatchFunction, Return: true) };
+        foreach (var (fn, program) in new[] { (Execute, "sql_execute"), (OkStatus, "sql_ok_status"), (ErrorStatus, "sql_error_status") })
+        {
+            if (fn is { } f)
+            {
+                probes.Add(new(program, f));
+            }
+        }
+
+        return new ServerPlan(Path, Server, Dispatch.Servers + " signature", Record, probes, Missing);
+    }
+
     /// <summary>The binary's plan, or the one-line reason it has none.</summary>
     public static (MysqlServerBinary? Binary, string? Reason) Examine(string path)
     {

@@ -118,9 +118,11 @@ public sealed unsafe partial class SqlRecordDecoderTests
         var bytes = new byte[stream.Length];
         stream.ReadExactly(bytes);
         using var obj = BpfObject.Open(bytes, "sql.bpf.o");
-        var source = File.ReadAllText(Path.Combine(CLayoutFixture.FindRepoRoot(), "src", "TlsScope.Sources.Sql", "SqlSource.cs"));
-        var named = QuotedName().Matches(source).Select(m => m.Groups[1].Value).Distinct().ToList();
-        Assert.Equal(["sql_scratch", "sql_events", "sql_servers", "sql_dispatch", "sql_dispatch_return", "sql_execute", "sql_ok_status", "sql_error_status", "sql_stats"], named);
+        var project = Path.Combine(CLayoutFixture.FindRepoRoot(), "src", "TlsScope.Sources.Sql");
+        var named = Directory.EnumerateFiles(project, "*.cs", SearchOption.AllDirectories)
+            .SelectMany(f => QuotedName().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value)).ToHashSet();
+        Assert.Superset(new HashSet<string> { "sql_scratch", "sql_events", "sql_servers", "sql_stats", "sql_dispatch", "sql_dispatch_return", "sql_execute",
+            "sql_ok_status", "sql_error_status", "pg_activity", "pg_end_command", "pg_errstart", "pg_errcode", "pg_ready" }, named);
         foreach (var name in named)
         {
             Assert.True(obj.ProgramNames().Contains(name) || obj.MapNames().Contains(name), name);
@@ -130,6 +132,6 @@ public sealed unsafe partial class SqlRecordDecoderTests
     [GeneratedRegex(@"sizeof\(struct (\w+)\) == (\d+)")]
     private static partial Regex SizeAssert();
 
-    [GeneratedRegex("\"(sql_[a-z_]+)\"")]
+    [GeneratedRegex("\"((?:sql|pg)_[a-z_]+)\"")]
     private static partial Regex QuotedName();
 }
