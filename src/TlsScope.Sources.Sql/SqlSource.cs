@@ -23,6 +23,8 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
     private BpfObject? _obj;
     private SourceContext? _context;
     private IEventPublisher? _events;
+    private ICaptureSink? _flush;
+    private long _flushed;
     private SqlRecordDecoder? _decoder;
     private RingBuffer? _ring;
     private Thread? _reader;
@@ -72,6 +74,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
     public void Start(EventOutlets outlets)
     {
         _events = outlets.Events;
+        _flush = outlets.Chunks;
         _reader = new Thread(ReadLoop) { Name = "tlsscope sql reader", IsBackground = true };
         _reader.Start();
     }
@@ -190,14 +193,27 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
             while (!_stopping)
             {
                 _ring!.Poll(PollMilliseconds);
+                FlushOutputs();
             }
 
             _ring!.Consume();
+            FlushOutputs();
         }
         catch (Exception e)
         {
             _readerError = e;
             _context?.Failed(e);
+        }
+    }
+
+    /// <summary>Statements are shown as they end: the outputs' buffers are written after each
+    /// batch that delivered any.</summary>
+    private void FlushOutputs()
+    {
+        if (_published != _flushed)
+        {
+            _flushed = _published;
+            _flush!.Flush();
         }
     }
 
