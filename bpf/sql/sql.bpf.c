@@ -46,7 +46,7 @@ struct sql_call {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096); /* statements running at once: 4.5 MiB preallocated */
 	__type(key, __u64);
 	__type(value, struct sql_call);
 } sql_calls SEC(".maps");
