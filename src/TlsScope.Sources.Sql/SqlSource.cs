@@ -165,6 +165,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
         }
     }
 
+    /// <summary>One process (--pid): its breakpoints go into it alone; other servers run untouched.</summary>
     private unsafe void AttachTo(ServerPlan b, uint index)
     {
         var record = b.Record;
@@ -174,7 +175,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
         {
             foreach (var p in b.Probes)
             {
-                links.Add(BpfLink.AttachUprobe(_obj, p.Program, b.Path, p.Function.FileOffset, p.Return, cookie: index));
+                links.Add(BpfLink.AttachUprobe(_obj, p.Program, b.Path, p.Function.FileOffset, p.Return, _context!.Target.SinglePid ?? -1, index));
             }
         }
         catch
