@@ -15,7 +15,7 @@ namespace TlsScope.Tests.Layout;
 /// </summary>
 public sealed partial class KernelNamesTests
 {
-    private static readonly Assembly[] Owners = [typeof(TlsSource).Assembly, typeof(PacketSource).Assembly, typeof(ProcessWatch).Assembly];
+    private static readonly Assembly[] Owners = [typeof(TlsSource).Assembly, typeof(PacketSource).Assembly, typeof(ProcessWatch).Assembly, typeof(TlsScope.Sources.Sql.SqlSource).Assembly];
 
     private static (HashSet<string> Programs, HashSet<string> Maps) Embedded()
     {
