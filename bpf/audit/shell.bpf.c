@@ -54,6 +54,15 @@ struct {
 	__type(value, __u32);
 } shells SEC(".maps");
 
+/* zsh processes whose zleentry was entered since the capture started: their lines come from
+ * its return; zlegetline's is taken only for the line being typed when the capture started. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} zsh_seen SEC(".maps");
+
 /* zleentry's arguments from its entry to its return, by thread. */
 struct zle_call {
 	__u32 cmd;
@@ -242,6 +251,8 @@ int BPF_KPROBE(zsh_zleentry, int cmd)
 	if (cmd != ZLE_CMD_READ || !trace_allowed(pid_tgid))
 		return 0;
 	struct zle_call call = { .cmd = cmd, .context = (__u32)PT_REGS_PARM5(ctx) };
+	__u32 tgid = pid_tgid >> 32, one = 1;
+	bpf_map_update_elem(&zsh_seen, &tgid, &one, BPF_ANY);
 	bpf_map_update_elem(&zle_calls, &pid_tgid, &call, BPF_ANY);
 	return emit_prompt(ctx, pid_tgid, call.context);
 }
@@ -258,6 +269,20 @@ int BPF_KRETPROBE(zsh_line, const char *line)
 		return 0;
 	emit_line(line, shell_of(ctx), pid_tgid);
 	set_running(pid_tgid >> 32, RUNNING_LINE);
+	return 0;
+}
+
+/* zle.so's zlegetline returns the line zleread is about to return (metafied, '\n' ended). A
+ * zleentry entered before the capture started has no uretprobe: this catches that one line. */
+SEC("uretprobe")
+int BPF_KRETPROBE(zsh_first_line, const char *line)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (!line || bpf_map_lookup_elem(&zsh_seen, &tgid) || !trace_allowed(pid_tgid))
+		return 0;
+	emit_line(line, TSCOPE_SHELL_ZSH, pid_tgid);
+	set_running(tgid, RUNNING_LINE);
 	return 0;
 }
 
@@ -327,6 +352,7 @@ int BPF_PROG(shell_exit, struct task_struct *task)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	__u32 tgid = BPF_CORE_READ(task, tgid);
+	bpf_map_delete_elem(&zsh_seen, &tgid);
 	__u32 *state = bpf_map_lookup_elem(&shells, &tgid);
 	if (!state)
 		return 0;

@@ -5,7 +5,8 @@ using TlsScope.Sources.Shell.Records;
 namespace TlsScope.Sources.Shell;
 
 /// <summary>One probe of a shell binary: a program at a function's file offset.</summary>
-public readonly record struct ShellProbe(string Program, string Function, ulong FileOffset, bool IsReturn);
+/// <param name="Library">The file probed when not the shell binary itself (zsh's zle.so).</param>
+public readonly record struct ShellProbe(string Program, string Function, ulong FileOffset, bool IsReturn, string? Library = null);
 
 /// <summary>
 /// A shell binary the source probes, found by its symbols (Debian's stripped bash and zsh export
@@ -43,7 +44,7 @@ public sealed record ShellBinary(string Path, ShellFamily Family, IReadOnlyList<
             {
                 var data = DataSymbols.Find(image, ["lastval"]);
                 return new ShellBinary(path, ShellFamily.Zsh,
-                    [new("zsh_zleentry", "zleentry", zle.FileOffset, false), new("zsh_line", "zleentry", zle.FileOffset, true)],
+                    [new("zsh_zleentry", "zleentry", zle.FileOffset, false), new("zsh_line", "zleentry", zle.FileOffset, true), .. ZleModuleProbes()],
                     new ShellLayout { Shell = ShellFamily.Zsh, Anchor = zle.Address, Status = data.GetValueOrDefault("lastval") });
             }
 
@@ -66,6 +67,35 @@ public sealed record ShellBinary(string Path, ShellFamily Family, IReadOnlyList<
 
         throw new CaptureException($"{path}: neither bash's readline nor zsh's zleentry is in its symbol tables (stripped, "
             + "static, or readline in a library): its commands are seen as exec events only");
+    }
+
+    /// <summary>Where Debian, Fedora and Arch keep zsh's modules.</summary>
+    private static readonly string[] ModuleRoots = ["/usr/lib/x86_64-linux-gnu/zsh", "/usr/lib64/zsh", "/usr/lib/zsh"];
+
+    /// <summary>zlegetline's return in each zle.so: the line typed while the capture started
+    /// (its zleentry was entered before the probe existed).</summary>
+    private static IEnumerable<ShellProbe> ZleModuleProbes()
+    {
+        foreach (var root in ModuleRoots.Where(Directory.Exists))
+        {
+            foreach (var module in Directory.EnumerateFiles(root, "zle.so", SearchOption.AllDirectories))
+            {
+                ElfFunction getline;
+                try
+                {
+                    if (!ElfSymbols.Open(module).TryGetFunction("zlegetline", out getline))
+                    {
+                        continue;
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ElfFormatException)
+                {
+                    continue;
+                }
+
+                yield return new("zsh_first_line", "zlegetline", getline.FileOffset, true, module);
+            }
+        }
     }
 
     /// <summary>What a prompt cannot read in this binary ("" when everything).</summary>

@@ -102,10 +102,11 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
             obj.Update("shell_layouts", new ReadOnlySpan<byte>(&i, 4), new ReadOnlySpan<byte>(&layout, sizeof(ShellLayout)));
             foreach (var p in b.Probes)
             {
-                _links.Add(BpfLink.AttachUprobe(obj, p.Program, b.Path, p.FileOffset, p.IsReturn, cookie: i));
+                var file = p.Library ?? b.Path;
+                _links.Add(BpfLink.AttachUprobe(obj, p.Program, file, p.FileOffset, p.IsReturn, cookie: i));
                 if (context.Verbose)
                 {
-                    context.Log($"tlsscope: shell: {(p.IsReturn ? "uretprobe" : "uprobe")} {p.Function} in {b.Path}");
+                    context.Log($"tlsscope: shell: {(p.IsReturn ? "uretprobe" : "uprobe")} {p.Function} in {file}");
                 }
             }
         }
