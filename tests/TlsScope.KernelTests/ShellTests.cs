@@ -1,0 +1,151 @@
+using System.Text.Json;
+using TlsScope.KernelTests.Infrastructure;
+
+namespace TlsScope.KernelTests;
+
+/// <summary>
+/// --shell and --exec against real bash and zsh on a pseudo-terminal: each command line with its
+/// real status ($?), the line typed while the capture started, multi-line commands, long and
+/// non-ASCII lines, input read by `read -e`/vared (not a command), exit and exec ending a line,
+/// and the exec events of `bash -c`. Identity (pid, uid, tty, cwd, parent) is the shell's own.
+/// </summary>
+public sealed class ShellTests
+{
+    private static readonly string LongLine = "echo " + string.Concat(Enumerable.Range(0, 300).Select(i => $"{i % 10}ab ")) + "end";
+
+    private const string NonAscii = "echo 'héllo wörld 日本語 ✓'";
+
+    [KernelFact]
+    public void BashLinesCarryTheirRealStatusAndWhoRanThem() => Session("bash", "read -e x", inputSkipped: 1);
+
+    [KernelFact]
+    public void ZshLinesCarryTheirRealStatusAndWhoRanThem() => Session("zsh", "vared -c x", inputSkipped: 0); // vared reads without zleentry: unseen
+
+    [KernelFact]
+    public void BashExecAndExitEndTheirLines() => Ending("bash", "exec");
+
+    [KernelFact]
+    public void ZshExecAndExitEndTheirLines() => Ending("zsh", "exit"); // zsh runs the builtin `true` and exits
+
+    /// <summary>A command bash never reads with readline (bash -c) is seen by its exec events:
+    /// the exact argv, then the program it execs in place of itself.</summary>
+    [KernelFact]
+    public void BashDashCIsSeenThroughItsExecs()
+    {
+        using var dir = new TempDirectory("tlsscope-shell-");
+        using var sh = PtyShell.Start("bash", dir.Path);
+        using var run = TlsScopeRun.StartWith(["--format", "json"], ["--exec"]);
+        sh.Run("bash -c 'echo x; /bin/true'");
+        sh.Run("true"); // the builtin: no exec
+        Assert.Equal(0, sh.RunLast("exit 0"));
+        run.Stop();
+        var records = run.Records();
+        Assert.Empty(records.OfType("shell_command"));
+        var execs = records.OfType("exec").Where(e => e.GetProperty("ppid").GetInt32() == sh.Pid || Int(e, "pid") == sh.Pid).ToList();
+        var bash = Assert.Single(execs, e => e.GetProperty("filename").GetString() == "/usr/bin/bash");
+        Assert.Equal(["bash", "-c", "echo x; /bin/true"], Strings(bash.GetProperty("argv")));
+        var child = Int(bash, "pid");
+        var replaced = Assert.Single(execs, e => Int(e, "pid") == child && e.GetProperty("filename").GetString() == "/bin/true");
+        Assert.Equal(["/bin/true"], Strings(replaced.GetProperty("argv")));
+        foreach (var e in new[] { bash, replaced })
+        {
+            Assert.Equal(sh.Pid, Int(e, "ppid"));
+            Assert.Equal(sh.Tty, e.GetProperty("tty").GetString());
+            Assert.Equal(dir.Path, e.GetProperty("cwd").GetString());
+            Assert.Equal(0, Int(e, "uid"));
+            Assert.Equal(0, Int(e, "argv_cut"));
+            Assert.Equal(JsonValueKind.Null, e.GetProperty("shell_pid").ValueKind);
+        }
+
+        Assert.Equal(2, execs.Count); // nothing for echo or true: builtins
+        Assert.Contains("tlsscope: shell: ", run.Stderr);
+    }
+
+    /// <param name="readInput">A command that reads a line of input with the line editor: that
+    /// input is not a command (bash: seen and skipped, counted; zsh's vared: never seen).</param>
+    private static void Session(string shell, string readInput, int inputSkipped)
+    {
+        using var dir = new TempDirectory("tlsscope-shell-");
+        using var sh = PtyShell.Start(shell, dir.Path);
+        sh.Type("echo typed-before"); // the shell waits in its line editor with this typed
+        using var run = TlsScopeRun.StartWith(["--format", "json"], ["--shell"]);
+        var prompts = sh.Prompts;
+        sh.Type("\r");
+        sh.WaitForPrompts(prompts + 1);
+        sh.Run("false; true");
+        sh.Run("true && false");
+        sh.Run("(exit 5)");
+        sh.Run("/bin/true; /bin/false");
+        sh.Continued("if true");
+        sh.Continued("then echo a");
+        sh.Run("fi");
+        sh.Run(LongLine);
+        sh.Run(NonAscii);
+        sh.Type(readInput + "\r");
+        sh.Run("not-a-command input");
+        Assert.Equal(7, sh.RunLast("exit 7"));
+        var stop = run.Stop();
+        var commands = run.Records().OfType("shell_command").Where(c => Int(c, "pid") == sh.Pid).ToList();
+
+        (string Line, int Status, string Ended)[] expected =
+        [
+            ("echo typed-before", 0, "prompt"),
+            ("false; true", 0, "prompt"),
+            ("true && false", 1, "prompt"),
+            ("(exit 5)", 5, "prompt"),
+            ("/bin/true; /bin/false", 1, "prompt"),
+            ("if true\nthen echo a\nfi", 0, "prompt"),
+            (LongLine, 0, "prompt"),
+            (NonAscii, 0, "prompt"),
+            (readInput, 0, "prompt"),
+            ("exit 7", 7, "exit"),
+        ];
+        Assert.Equal(expected, commands.Select(c => (c.GetProperty("line").GetString()!, Int(c, "status"), c.GetProperty("ended").GetString()!)).ToArray());
+        Assert.True(LongLine.Length > 1000);
+        foreach (var c in commands)
+        {
+            Assert.Equal(shell, c.GetProperty("shell").GetString());
+            Assert.Equal(shell, c.GetProperty("comm").GetString());
+            Assert.Equal(0, Int(c, "uid"));
+            Assert.Equal(sh.Tty, c.GetProperty("tty").GetString());
+            Assert.Equal(dir.Path, c.GetProperty("cwd").GetString());
+            Assert.False(c.GetProperty("truncated").GetBoolean());
+        }
+
+        Assert.Equal(["/bin/true", "/bin/false"], Strings(commands[4].GetProperty("executed")));
+        Assert.Empty(commands[1].GetProperty("executed").EnumerateArray());
+        Assert.Contains("shell: bash (/usr/bin/bash), zsh (/usr/bin/zsh)", run.Stderr);
+        Assert.Contains($"{inputSkipped} lines read by `read -e`/select/vared skipped", run.Stderr);
+        Assert.DoesNotContain(run.Records().OfType("shell_command"), c => c.GetProperty("line").GetString()!.Contains("not-a-command"));
+        Assert.Contains(" 0 records lost", run.Stderr);
+        Assert.Equal(0, stop);
+    }
+
+    /// <summary>`exec true` / `exec false` end their line with the status of what replaced the
+    /// shell; `sleep 0; exit 7` with the shell's.</summary>
+    private static void Ending(string shell, string execEnded)
+    {
+        using var dir = new TempDirectory("tlsscope-shell-");
+        using var execTrue = PtyShell.Start(shell, dir.Path);
+        using var execFalse = PtyShell.Start(shell, dir.Path);
+        using var exit = PtyShell.Start(shell, dir.Path);
+        using var run = TlsScopeRun.StartWith(["--format", "json"], ["--shell"]);
+        Assert.Equal(0, execTrue.RunLast("exec true"));
+        Assert.Equal(1, execFalse.RunLast("exec /bin/false"));
+        Assert.Equal(7, exit.RunLast("sleep 0; exit 7"));
+        run.Stop();
+        var commands = run.Records().OfType("shell_command").ToList();
+        var t = Assert.Single(commands, c => Int(c, "pid") == execTrue.Pid);
+        Assert.Equal(("exec true", 0, execEnded), (t.GetProperty("line").GetString(), Int(t, "status"), t.GetProperty("ended").GetString()));
+        var f = Assert.Single(commands, c => Int(c, "pid") == execFalse.Pid);
+        Assert.Equal(("exec /bin/false", 1, "exec"), (f.GetProperty("line").GetString(), Int(f, "status"), f.GetProperty("ended").GetString()));
+        Assert.Equal(["/bin/false"], Strings(f.GetProperty("executed")));
+        var e = Assert.Single(commands, c => Int(c, "pid") == exit.Pid);
+        Assert.Equal(("sleep 0; exit 7", 7, "exit"), (e.GetProperty("line").GetString(), Int(e, "status"), e.GetProperty("ended").GetString()));
+        Assert.Equal(exit.Tty, e.GetProperty("tty").GetString());
+    }
+
+    private static int Int(JsonElement e, string name) => e.GetProperty(name).GetInt32();
+
+    private static string[] Strings(JsonElement array) => array.EnumerateArray().Select(a => a.GetString()!).ToArray();
+}
