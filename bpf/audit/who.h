@@ -61,8 +61,8 @@ static long cwd_step(__u32 i, void *ctx)
 		return 1;
 	}
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-	if (bpf_probe_read_kernel_str(w->cwd[n & (TSCOPE_CWD_DEPTH - 1)], TSCOPE_CWD_PART, name) ==
-	    TSCOPE_CWD_PART)
+	if (bpf_probe_read_kernel_str(w->cwd + (n & (TSCOPE_CWD_DEPTH - 1)) * TSCOPE_CWD_PART,
+				      TSCOPE_CWD_PART, name) == TSCOPE_CWD_PART)
 		c->cut = 1;
 	c->n = n + 1;
 	c->d = parent;

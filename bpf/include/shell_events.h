@@ -48,7 +48,8 @@ struct tscope_shell_who {
 	__u32 cwd_cut;	 /* 1: a component was longer than TSCOPE_CWD_PART - 1 bytes */
 	__u32 pad;
 	char tty[TSCOPE_TTY_LEN]; /* the controlling terminal's name ("pts3"); empty: none */
-	char cwd[TSCOPE_CWD_DEPTH][TSCOPE_CWD_PART]; /* cwd[0] is the innermost component */
+	char cwd[TSCOPE_CWD_DEPTH *
+		 TSCOPE_CWD_PART]; /* component i at i * TSCOPE_CWD_PART, innermost first */
 };
 
 /* The shell is about to read a line (bash: readline entry; zsh: zleentry(ZLE_CMD_READ) entry),
