@@ -35,7 +35,7 @@ public sealed record ShellBinary(string Path, ShellFamily Family, IReadOnlyList<
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ElfFormatException)
         {
-            throw new CaptureException($"{path}: {e.Message}");
+            throw new CaptureException(e.Message.StartsWith(path, StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}");
         }
 
         using (image)

@@ -63,6 +63,39 @@ public sealed class ShellTests
 
     /// <param name="readInput">A command that reads a line of input with the line editor: that
     /// input is not a command (bash: seen and skipped, counted; zsh's vared: never seen).</param>
+    /// <summary>An argument list longer than the kernel keeps (8192 bytes) is cut, and the cut counted exactly.</summary>
+    [KernelFact]
+    public void LongArgumentListsAreCutAndCounted()
+    {
+        using var dir = new TempDirectory("tlsscope-shell-");
+        using var run = TlsScopeRun.StartWith(["--format", "json"], ["--exec"]);
+        var arg = new string('a', 10000);
+        using var p = Proc.Start("/bin/true", [arg], dir.Path);
+        p.WaitForExit(TimeSpan.FromSeconds(20));
+        run.Stop();
+        var e = Assert.Single(run.Records().OfType("exec"), e => Int(e, "pid") == p.Pid);
+        Assert.Equal(["/bin/true", arg[..(8192 - "/bin/true\0".Length)]], Strings(e.GetProperty("argv"))); // 8192 bytes kept
+        Assert.Equal(10011 - 8192, Int(e, "argv_cut"));
+        Assert.Equal(Environment.ProcessId, Int(e, "ppid"));
+        Assert.Equal(dir.Path, e.GetProperty("cwd").GetString());
+        Assert.Contains("(1 argument lists cut at 8192 bytes)", run.Stderr);
+    }
+
+    [KernelTheory]
+    [InlineData(new[] { "--shell", "--shell-binary", "/nonexistent" }, "tlsscope: --shell-binary /nonexistent: no such file")]
+    [InlineData(new[] { "--shell-binary", "/usr/bin/bash" }, "tlsscope: --shell-binary is a --shell option: add --shell")]
+    [InlineData(new[] { "--shell", "--shell-binary", "/etc/hostname" }, "tlsscope: --shell-binary /etc/hostname: not an ELF file")]
+    [InlineData(new[] { "--exec", "--keylog", "{out}" }, "tlsscope: --keylog takes TLS traffic: add --tls")]
+    public void BadShellOptionsAreRefusedInOneLineBeforeAnyOutput(string[] args, string message)
+    {
+        using var dir = new TempDirectory("tlsscope-shell-");
+        var output = dir.File("out");
+        var (code, stderr) = TlsScopeRun.RunToEnd([.. args.Select(a => a.Replace("{out}", dir.File("keys"), StringComparison.Ordinal)), "-o", output]);
+        Assert.NotEqual(0, code);
+        Assert.Equal(message, stderr.Trim());
+        Assert.False(File.Exists(output));
+    }
+
     private static void Session(string shell, string readInput, int inputSkipped)
     {
         using var dir = new TempDirectory("tlsscope-shell-");

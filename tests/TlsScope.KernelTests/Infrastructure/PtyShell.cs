@@ -52,14 +52,14 @@ public sealed class PtyShell : IDisposable
         _driver = driver;
         _log = log;
         Pid = pid;
-        Tty = new FileInfo($"/proc/{pid}/fd/0").LinkTarget?.Replace("/dev/", "", StringComparison.Ordinal) ?? "?";
     }
 
     /// <summary>The shell's pid.</summary>
     public int Pid { get; }
 
-    /// <summary>Its terminal as TlsScope names it ("pts/3").</summary>
-    public string Tty { get; }
+    /// <summary>Its terminal as TlsScope names it ("pts/3"), read once it prompted (its fd 0 is the
+    /// pty's only after the child's setup).</summary>
+    public string Tty { get; private set; } = "?";
 
     /// <summary>Starts bash --norc or zsh -f, interactive, in <paramref name="cwd"/>, and waits for its first prompt.</summary>
     public static PtyShell Start(string shell, string cwd)
@@ -77,6 +77,7 @@ public sealed class PtyShell : IDisposable
             var pid = int.Parse(driver.Stdout.Split('\n')[0]);
             var pty = new PtyShell(dir, driver, log, pid);
             pty.WaitForPrompts(1);
+            pty.Tty = new FileInfo($"/proc/{pid}/fd/0").LinkTarget?.Replace("/dev/", "", StringComparison.Ordinal) ?? "?";
             return pty;
         }
         catch
