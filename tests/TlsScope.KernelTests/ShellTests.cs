@@ -63,6 +63,28 @@ public sealed class ShellTests
 
     /// <param name="readInput">A command that reads a line of input with the line editor: that
     /// input is not a command (bash: seen and skipped, counted; zsh's vared: never seen).</param>
+    /// <summary>A line longer than the kernel keeps (16 chunks of 4095 bytes) keeps its start,
+    /// is marked truncated and counted; the status is still the real one.</summary>
+    [KernelFact]
+    public void ALineLongerThanTheKernelKeepsIsCutAndCounted()
+    {
+        using var dir = new TempDirectory("tlsscope-shell-");
+        using var sh = PtyShell.Start("bash", dir.Path);
+        using var run = TlsScopeRun.StartWith(["--format", "json"], ["--shell"]);
+        var line = ": " + new string('y', 70_000);
+        sh.Run(line);
+        sh.Run("false");
+        Assert.Equal(1, sh.RunLast("exit"));
+        run.Stop();
+        var commands = run.Records().OfType("shell_command").Where(c => Int(c, "pid") == sh.Pid).ToList();
+        Assert.Equal(3, commands.Count);
+        Assert.Equal(line[..(16 * 4095)], commands[0].GetProperty("line").GetString());
+        Assert.True(commands[0].GetProperty("truncated").GetBoolean());
+        Assert.Equal(0, Int(commands[0], "status"));
+        Assert.False(commands[1].GetProperty("truncated").GetBoolean());
+        Assert.Contains("1 lines cut at 4095x16 bytes", run.Stderr);
+    }
+
     /// <summary>An argument list longer than the kernel keeps (8192 bytes) is cut, and the cut counted exactly.</summary>
     [KernelFact]
     public void LongArgumentListsAreCutAndCounted()
