@@ -63,6 +63,36 @@ public sealed class ShellTests
 
     /// <param name="readInput">A command that reads a line of input with the line editor: that
     /// input is not a command (bash: seen and skipped, counted; zsh's vared: never seen).</param>
+    /// <summary>The target options narrow the shell source like any: --pid keeps one shell's
+    /// lines (and no other process's execs; its children are other processes), --comm one shell's name.</summary>
+    [KernelFact]
+    public void TheTargetOptionsChooseTheShells()
+    {
+        using var dir = new TempDirectory("tlsscope-shell-");
+        using var bash1 = PtyShell.Start("bash", dir.Path);
+        using var bash2 = PtyShell.Start("bash", dir.Path);
+        using var zsh = PtyShell.Start("zsh", dir.Path);
+        using (var run = TlsScopeRun.StartWith(["--format", "json"], ["--shell", "--pid", bash1.Pid.ToString()]))
+        {
+            bash1.Run("echo one");
+            bash2.Run("/bin/true two");
+            zsh.Run("echo three");
+            run.Stop();
+            var records = run.Records();
+            Assert.Equal(["echo one"], records.OfType("shell_command").Select(c => c.GetProperty("line").GetString()));
+            Assert.Empty(records.OfType("exec")); // bash2's /bin/true is another process
+        }
+
+        using (var run = TlsScopeRun.StartWith(["--format", "json"], ["--shell", "--comm", "zsh"]))
+        {
+            bash1.Run("echo four");
+            zsh.Run("echo five");
+            run.Stop();
+            var lines = run.Records().OfType("shell_command").Select(c => (Int(c, "pid"), c.GetProperty("line").GetString())).ToList();
+            Assert.Equal([(zsh.Pid, "echo five")], lines);
+        }
+    }
+
     /// <summary>A line longer than the kernel keeps (16 chunks of 4095 bytes) keeps its start,
     /// is marked truncated and counted; the status is still the real one.</summary>
     [KernelFact]
