@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Text;
 using TlsScope.Bpf;
 using TlsScope.Engine;
 using TlsScope.Engine.Kernel;
@@ -21,6 +19,9 @@ namespace TlsScope.Sources.Shell;
 public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyList<string> refused) : ICaptureSource, IRingBufferConsumer
 {
     private const int PollMilliseconds = 50;
+
+    /// <summary>TSCOPE_MAX_SHELL_BINARIES: the shell_layouts map's size.</summary>
+    public const int MaxBinaries = 64;
 
     private readonly List<BpfLink> _links = [];
     private readonly ClockOffset _clock = new();
@@ -53,9 +54,9 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
 
     public void Attach(SourceContext context)
     {
-        if (binaries.Count > ushort.MaxValue)
+        if (binaries.Count > MaxBinaries)
         {
-            throw new CaptureException("--shell-binary: too many binaries");
+            throw new CaptureException($"--shell-binary: at most {MaxBinaries} shells");
         }
 
         _context = context;
@@ -94,11 +95,6 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
         {
             var b = binaries[(int)i];
             var layout = b.Layout;
-            if (binaries.Count > 64)
-            {
-                throw new CaptureException("--shell-binary: at most 64 binaries");
-            }
-
             obj.Update("shell_layouts", new ReadOnlySpan<byte>(&i, 4), new ReadOnlySpan<byte>(&layout, sizeof(ShellLayout)));
             foreach (var p in b.Probes)
             {
@@ -139,7 +135,7 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
             }
 
             _ring!.Consume();
-            _assembler!.Finish(_clock.ToUnixNs((ulong)(System.Diagnostics.Stopwatch.GetTimestamp() * (1_000_000_000.0 / System.Diagnostics.Stopwatch.Frequency))));
+            _assembler!.Finish((DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100);
         }
         catch (Exception e)
         {

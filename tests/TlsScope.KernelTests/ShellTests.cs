@@ -93,6 +93,23 @@ public sealed class ShellTests
         }
     }
 
+    /// <summary>Launch mode: the launched command and its children are the target; its execs
+    /// are seen from the first (the program itself), an unrelated process's are not.</summary>
+    [KernelFact]
+    public void ALaunchedCommandsExecsAreCaptured()
+    {
+        using var dir = new TempDirectory("tlsscope-shell-");
+        using var other = PtyShell.Start("bash", dir.Path);
+        var output = dir.File("out.ndjson");
+        using var tool = Proc.Start("dotnet", [TlsScopeRun.Dll, "--format", "json", "-o", output, "--exec", "--", "/usr/bin/bash", "-c", "/bin/sleep 0.5; /bin/true x"], dir.Path);
+        Proc.WaitFor(() => tool.Stderr.Contains("tlsscope: ready"), TimeSpan.FromSeconds(60), "ready");
+        other.Run("/bin/true unrelated");
+        Assert.True(tool.WaitForExit(TimeSpan.FromSeconds(60)), tool.Stderr);
+        Assert.Equal(0, tool.Process.ExitCode);
+        var execs = Captured.Load(output).OfType("exec").Select(e => e.GetProperty("filename").GetString() + ": " + string.Join('|', Strings(e.GetProperty("argv"))));
+        Assert.Equal(["/usr/bin/bash: /usr/bin/bash|-c|/bin/sleep 0.5; /bin/true x", "/bin/sleep: /bin/sleep|0.5", "/bin/true: /bin/true|x"], execs);
+    }
+
     /// <summary>A line longer than the kernel keeps (16 chunks of 4095 bytes) keeps its start,
     /// is marked truncated and counted; the status is still the real one.</summary>
     [KernelFact]

@@ -34,7 +34,7 @@ public sealed class ShellRecordLayoutTests
         ("TSCOPE_LINE_FIRST", (long)LineFlags.First), ("TSCOPE_LINE_LAST", (long)LineFlags.Last), ("TSCOPE_LINE_TRUNCATED", (long)LineFlags.Truncated),
         ("TSCOPE_PROMPT_STATUS", (long)PromptFlags.Status), ("TSCOPE_PROMPT_COUNT", (long)PromptFlags.LineCount), ("TSCOPE_PROMPT_BUILTIN", (long)PromptFlags.InBuiltin),
         ("TSCOPE_TTY_LEN", WhoRecord.TtyLength), ("TSCOPE_CWD_DEPTH", WhoRecord.CwdDepth), ("TSCOPE_CWD_PART", WhoRecord.CwdPart),
-        ("TSCOPE_LINE_CHUNK", LineRecord.Chunk), ("TSCOPE_ARGS_MAX", ExecAuditRecord.ArgsMax), ("TSCOPE_PATH_MAX", ExecAuditRecord.PathMax),
+        ("TSCOPE_LINE_CHUNK", LineRecord.Chunk), ("TSCOPE_MAX_SHELL_BINARIES", TlsScope.Sources.Shell.ShellSource.MaxBinaries), ("TSCOPE_ARGS_MAX", ExecAuditRecord.ArgsMax), ("TSCOPE_PATH_MAX", ExecAuditRecord.PathMax),
     ];
 
     [Fact]
