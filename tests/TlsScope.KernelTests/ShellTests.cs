@@ -169,6 +169,7 @@ public sealed class ShellTests
     {
         using var dir = new TempDirectory("tlsscope-shell-");
         using var sh = PtyShell.Start(shell, dir.Path);
+        var (loginUid, session) = (AuditValue(sh.Pid, "loginuid"), AuditValue(sh.Pid, "sessionid"));
         sh.Type("echo typed-before"); // the shell waits in its line editor with this typed
         using var run = TlsScopeRun.StartWith(["--format", "json"], ["--shell"]);
         var prompts = sh.Prompts;
@@ -212,6 +213,8 @@ public sealed class ShellTests
             Assert.Equal(sh.Tty, c.GetProperty("tty").GetString());
             Assert.Equal(dir.Path, c.GetProperty("cwd").GetString());
             Assert.False(c.GetProperty("truncated").GetBoolean());
+            Assert.Equal(loginUid, Nullable(c, "login_uid"));
+            Assert.Equal(session, Nullable(c, "session"));
         }
 
         Assert.Equal(["/bin/true", "/bin/false"], Strings(commands[4].GetProperty("executed")));
@@ -248,6 +251,16 @@ public sealed class ShellTests
     }
 
     private static int Int(JsonElement e, string name) => e.GetProperty(name).GetInt32();
+
+    private static long? Nullable(JsonElement e, string name) =>
+        e.GetProperty(name).ValueKind == JsonValueKind.Null ? null : e.GetProperty(name).GetInt64();
+
+    /// <summary>/proc/PID/loginuid or sessionid as the kernel's audit sees it; unset (2^32-1) is null.</summary>
+    private static long? AuditValue(int pid, string name)
+    {
+        var value = uint.Parse(File.ReadAllText($"/proc/{pid}/{name}").Trim());
+        return value == uint.MaxValue ? null : value;
+    }
 
     private static string[] Strings(JsonElement array) => array.EnumerateArray().Select(a => a.GetString()!).ToArray();
 }

@@ -13,13 +13,18 @@ public sealed class PtyShell : IDisposable
     public const string Prompt = "@P@ ";
     public const string Continue = "@C@ ";
 
-    // The driver: forks the shell on a pty, prints its pid, copies its output to a file, types
+    // The driver: forks the shell on a pty (logged in as uid 4242 for the audit when allowed), prints its pid, copies its output to a file, types
     // what arrives on stdin (hex, one write per line), and prints its exit status at the end.
     private const string Driver = """
         import json, os, pty, sys, threading
         argv = json.loads(sys.argv[1])
         pid, fd = pty.fork()
         if pid == 0:
+            try:
+                with open("/proc/self/loginuid", "w") as f:
+                    f.write("4242")  # a login session of its own, as after a login (needs CAP_AUDIT_CONTROL)
+            except OSError:
+                pass
             os.execvp(argv[0], argv)
         print(pid, flush=True)
         log = open(sys.argv[2], "ab", buffering=0)
