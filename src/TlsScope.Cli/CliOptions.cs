@@ -4,6 +4,7 @@ using TlsScope.Flows;
 using TlsScope.Outputs.Files;
 using TlsScope.Outputs.Text;
 using TlsScope.Sources.Packets;
+using TlsScope.Sources.Shell;
 using TlsScope.Sources.Sql;
 using TlsScope.Sources.Tls;
 
@@ -14,7 +15,7 @@ namespace TlsScope.Cli;
 public sealed class CliOptions
 {
     /// <summary>Every source TlsScope has; each brings its options.</summary>
-    public readonly IReadOnlyList<ISourceDefinition> Sources = [new TlsDefinition(), new PacketsDefinition(), new SqlDefinition()];
+    public readonly IReadOnlyList<ISourceDefinition> Sources = [new TlsDefinition(), new PacketsDefinition(), new ShellDefinition(), new SqlDefinition()];
 
     // The target: which processes.
     public readonly Option<int[]> Pid = new("--pid") { HelpName = "PID", Description = "Capture only this process (repeatable; one process gets its probes installed in it alone); the capture ends when they exit", AllowMultipleArgumentsPerToken = false };

@@ -183,7 +183,7 @@ public static class Program
                 log(line);
             }
 
-            if (fanout.Http is { } http)
+            if (fanout.Http is { } http && sources.OfType<TlsSource>().Any()) // no HTTP line for an audit-only run
             {
                 log($"tlsscope: HTTP: {http.Exchanges} exchanges on {http.HttpConnections} connections");
             }

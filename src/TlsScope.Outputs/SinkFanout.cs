@@ -30,6 +30,11 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink,
     private readonly Action<string> _report;
     private readonly Action? _noneLeft;
     private readonly Lock _gate = new();
+
+    // Sources deliver from threads of their own (TLS chunks, shell and SQL events): the text and
+    // NDJSON sinks take one writer at a time. Reentrant: the HTTP stage calls back in. Packets
+    // keep their own thread and the pcapng sink its own synchronisation.
+    private readonly Lock _writers = new();
     private readonly List<string> _failures = [];
     private int _active;
     private bool _finishing, _finished;
@@ -95,45 +100,60 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink,
 
     public void OnData(DataChunk chunk)
     {
-        Deliver(_everyChunk, chunk, static (s, c) => ((ICaptureSink)s).OnData(c));
-        if (_tracker is null)
+        using (_writers.EnterScope())
         {
-            Deliver(_shownChunks, chunk, static (s, c) => ((ICaptureSink)s).OnData(c));
-        }
-        else
-        {
-            _tracker.OnData(chunk);
+            Deliver(_everyChunk, chunk, static (s, c) => ((ICaptureSink)s).OnData(c));
+            if (_tracker is null)
+            {
+                Deliver(_shownChunks, chunk, static (s, c) => ((ICaptureSink)s).OnData(c));
+            }
+            else
+            {
+                _tracker.OnData(chunk);
+            }
         }
     }
 
     public void OnGap(StreamGap gap)
     {
-        Deliver(_everyChunk, gap, static (s, g) => ((ICaptureSink)s).OnGap(g));
-        if (_tracker is null)
+        using (_writers.EnterScope())
         {
-            Deliver(_shownChunks, gap, static (s, g) => ((ICaptureSink)s).OnGap(g));
-        }
-        else
-        {
-            _tracker.OnGap(gap);
+            Deliver(_everyChunk, gap, static (s, g) => ((ICaptureSink)s).OnGap(g));
+            if (_tracker is null)
+            {
+                Deliver(_shownChunks, gap, static (s, g) => ((ICaptureSink)s).OnGap(g));
+            }
+            else
+            {
+                _tracker.OnGap(gap);
+            }
         }
     }
 
     public void OnClose(ConnectionClosed closed)
     {
-        Deliver(_everyChunk, closed, static (s, c) => ((ICaptureSink)s).OnClose(c));
-        if (_tracker is null)
+        using (_writers.EnterScope())
         {
-            Deliver(_shownChunks, closed, static (s, c) => ((ICaptureSink)s).OnClose(c));
-        }
-        else
-        {
-            _tracker.OnClose(closed);
+            Deliver(_everyChunk, closed, static (s, c) => ((ICaptureSink)s).OnClose(c));
+            if (_tracker is null)
+            {
+                Deliver(_shownChunks, closed, static (s, c) => ((ICaptureSink)s).OnClose(c));
+            }
+            else
+            {
+                _tracker.OnClose(closed);
+            }
         }
     }
 
     /// <summary>The decoding thread drained what was available.</summary>
-    public void Flush() => Deliver(_capture, 0, static (s, _) => ((ICaptureSink)s).Flush());
+    public void Flush()
+    {
+        using (_writers.EnterScope())
+        {
+            Deliver(_capture, 0, static (s, _) => ((ICaptureSink)s).Flush());
+        }
+    }
 
     public void OnRequest(HttpFlow flow, long sequence, HttpMessage request) =>
         Deliver(_http, (flow, sequence, request), static (s, e) => ((IHttpSink)s).OnRequest(e.flow, e.sequence, e.request));
@@ -147,13 +167,24 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink,
     public void OnWebSocket(WebSocketEvent frame) =>
         Deliver(_http, frame, static (s, e) => ((IHttpSink)s).OnWebSocket(e));
 
-    public void OnKeys(TlsKeySet keys) => Deliver(_keys, keys, static (s, k) => ((IKeySink)s).OnKeys(k));
+    public void OnKeys(TlsKeySet keys)
+    {
+        using (_writers.EnterScope())
+        {
+            Deliver(_keys, keys, static (s, k) => ((IKeySink)s).OnKeys(k));
+        }
+    }
 
     public void OnPacket(CapturedPacket packet) => Deliver(_packets, packet, static (s, p) => ((IPacketSink)s).OnPacket(p));
 
     /// <summary>Any other kind: to every output that implements <see cref="IReceive{T}"/> for it.</summary>
-    public void Publish<T>(T item) where T : class =>
-        Deliver(_receivers.GetOrAdd(typeof(T), _ => Indexes(s => s is IReceive<T>)), item, static (s, e) => ((IReceive<T>)s).Receive(e));
+    public void Publish<T>(T item) where T : class
+    {
+        using (_writers.EnterScope())
+        {
+            Deliver(_receivers.GetOrAdd(typeof(T), _ => Indexes(s => s is IReceive<T>)), item, static (s, e) => ((IReceive<T>)s).Receive(e));
+        }
+    }
 
     /// <summary>The packet reader drained what was available.</summary>
     void IPacketSink.Flush() => Deliver(_packets, 0, static (s, _) => ((IPacketSink)s).Flush());

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using TlsScope.Bpf;
 using TlsScope.Engine.Processes;
 using TlsScope.Sources.Packets;
+using TlsScope.Sources.Shell;
 using TlsScope.Sources.Tls;
 using TlsScope.Sources.Tls.Probes;
 
@@ -15,7 +16,7 @@ namespace TlsScope.Tests.Layout;
 /// </summary>
 public sealed partial class KernelNamesTests
 {
-    private static readonly Assembly[] Owners = [typeof(TlsSource).Assembly, typeof(PacketSource).Assembly, typeof(ProcessWatch).Assembly, typeof(TlsScope.Sources.Sql.SqlSource).Assembly];
+    private static readonly Assembly[] Owners = [typeof(TlsSource).Assembly, typeof(PacketSource).Assembly, typeof(ProcessWatch).Assembly, typeof(ShellSource).Assembly, typeof(TlsScope.Sources.Sql.SqlSource).Assembly];
 
     private static (HashSet<string> Programs, HashSet<string> Maps) Embedded()
     {
@@ -42,6 +43,7 @@ public sealed partial class KernelNamesTests
         Assert.Contains("bpf/tls.bpf.o", typeof(TlsSource).Assembly.GetManifestResourceNames());
         Assert.Contains("bpf/packets.bpf.o", typeof(PacketSource).Assembly.GetManifestResourceNames());
         Assert.Contains("bpf/process.bpf.o", typeof(ProcessWatch).Assembly.GetManifestResourceNames());
+        Assert.Contains("bpf/shell.bpf.o", typeof(ShellSource).Assembly.GetManifestResourceNames());
     }
 
     [Fact]
