@@ -65,7 +65,7 @@ public sealed class CaptureRun : IDisposable
             throw new CaptureException(e.Message);
         }
         var cgroups = new CgroupNames();
-        var processes = ProcessWatch.Load(target, sources.Any(s => s.WantsExecEvents), hold, cgroups);
+        var processes = ProcessWatch.Load(target, sources.Any(s => s.WantsExecEvents), hold && sources.Any(s => s.HoldsAtExec), cgroups);
         processes.LogTo(log, verbose);
         var run = new CaptureRun(target, sources, processes);
         try

@@ -37,6 +37,9 @@ public sealed class ShellAssembler(Action<ShellCommand> emit)
             return; // a continuation (PS2): the command goes on
         }
 
+        // A new-command prompt: an input read that ended without a line (Ctrl-D or Ctrl-C at
+        // `read -e`) must not make the next command count as input.
+        shell.InputNext = false;
         Complete(shell, timeNs, status, CommandEnd.Prompt);
     }
 

@@ -32,6 +32,8 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
     private TaskDecoder _tasks = new();
     private ShellAssembler? _assembler;
     private IEventPublisher? _events;
+    private ICaptureSink? _flush;
+    private long _published, _flushed;
     private Thread? _reader;
     private volatile bool _stopping;
     private Exception? _readerError;
@@ -116,7 +118,12 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
         }
 
         _events = outlets.Events;
-        _assembler = new ShellAssembler(c => _events.Publish(c));
+        _flush = outlets.Chunks;
+        _assembler = new ShellAssembler(c =>
+        {
+            _published++;
+            _events.Publish(c);
+        });
         _reader = new Thread(ReadLoop) { Name = "tlsscope shell reader", IsBackground = true };
         _reader.Start();
     }
@@ -132,6 +139,7 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
             while (!_stopping)
             {
                 _ring!.Poll(PollMilliseconds);
+                FlushOutputs();
             }
 
             _ring!.Consume();
@@ -147,9 +155,21 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
 
     public void OnRecord(ReadOnlySpan<byte> record) => ShellRecordReader.Dispatch(record, _tasks, _clock, _assembler!, OnExecAudit);
 
+    /// <summary>An audit trail is shown as it happens, and a killed run loses no buffered
+    /// commands: the outputs' buffers are written after each poll that delivered any.</summary>
+    private void FlushOutputs()
+    {
+        if (_published != _flushed)
+        {
+            _flushed = _published;
+            _flush!.Flush();
+        }
+    }
+
     private void OnExecAudit(ExecAudit exec)
     {
         _execs++;
+        _published++;
         _events!.Publish(exec);
         _assembler!.OnExec(exec);
     }

@@ -42,6 +42,10 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
 
     public bool WantsExecEvents => true;
 
+    /// <summary>A server starts seconds before its first statement: its probes are in long before
+    /// that without holding every new program of the machine.</summary>
+    public bool HoldsAtExec => false;
+
     public string ReadyText
     {
         get

@@ -17,6 +17,12 @@ public interface ICaptureSource : IDisposable
     /// <summary>Whether this source follows execs (exec-time attach): the engine then asks the kernel for them.</summary>
     bool WantsExecEvents { get; }
 
+    /// <summary>Whether a never-seen program must be held at its exec until this source has
+    /// attached to it (TLS: its first bytes come at once). A source that only watches for
+    /// programs that take seconds to do what it captures (a database server) says no: the
+    /// machine's other programs are then never stopped for it.</summary>
+    bool HoldsAtExec => WantsExecEvents;
+
     /// <exception cref="CaptureException">A one-line refusal.</exception>
     void Attach(SourceContext context);
 

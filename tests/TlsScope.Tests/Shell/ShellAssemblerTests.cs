@@ -62,6 +62,20 @@ public sealed class ShellAssemblerTests
         Assert.Equal(1, _a.InputLinesSkipped);
     }
 
+    /// <summary>Ctrl-D at `read -e` gives no line: the next command is a command all the same
+    /// (else a user could hide it from the audit).</summary>
+    [Fact]
+    public void AnInputReadThatEndsWithoutALineDoesNotHideTheNextCommand()
+    {
+        Line(1, "read -e x");
+        Prompt(2, 0, lineCount: 1, inBuiltin: 1); // the input prompt; no line comes
+        Prompt(3, 1);
+        Line(4, "rm -rf /tmp/evidence");
+        Prompt(5, 0);
+        Assert.Equal(["read -e x", "rm -rf /tmp/evidence"], _out.Select(c => Encoding.UTF8.GetString(c.Line)));
+        Assert.Equal(0, _a.InputLinesSkipped);
+    }
+
     [Fact]
     public void ZshLinesAreUnmetafiedAndLoseTheirNewline()
     {
