@@ -307,6 +307,14 @@ int sql_dispatch_return(struct pt_regs *ctx)
 	return sql_end();
 }
 
+/* A thread that exits inside a statement (a backend terminated mid-query, a server killed)
+ * ends it there: it is reported as far as it got, and its state does not outlive it. */
+SEC("raw_tp/sched_process_exit")
+int sql_exit(void *ctx)
+{
+	return sql_end();
+}
+
 /* ---- PostgreSQL: one backend process per connection, its statements from exported functions ---- */
 
 #define PG_STATE_RUNNING 2
@@ -388,7 +396,20 @@ int pg_activity(struct pt_regs *ctx)
 	struct tscope_sql_server *srv = bpf_map_lookup_elem(&sql_servers, &server);
 	__u32 zero = 0;
 	struct sql_call *blank = bpf_map_lookup_elem(&sql_zero, &zero);
-	if (!srv || !blank || bpf_map_update_elem(&sql_calls, &pid_tgid, blank, BPF_ANY) < 0) {
+	if (!srv || !blank) {
+		SQL_STAT_ADD(missed_starts, 1);
+		return 0;
+	}
+	__u64 base = (PT_REGS_IP(ctx) - srv->pg_anchor) & ~0xfffULL;
+	__u64 port = 0;
+	if (srv->pg_port) {
+		bpf_probe_read_user(&port, sizeof(port), (void *)(base + srv->pg_port));
+		/* Autovacuum and parallel workers report activity too, but serve no client and never
+		 * reach ReadyForQuery: they would leave their state behind. */
+		if (!port)
+			return 0;
+	}
+	if (bpf_map_update_elem(&sql_calls, &pid_tgid, blank, BPF_ANY) < 0) {
 		SQL_STAT_ADD(missed_starts, 1);
 		return 0;
 	}
@@ -398,10 +419,6 @@ int pg_activity(struct pt_regs *ctx)
 	c->q.start_ns = bpf_ktime_get_ns();
 	c->q.server = server;
 	c->q.command = 0;
-	__u64 base = (PT_REGS_IP(ctx) - srv->pg_anchor) & ~0xfffULL;
-	__u64 port = 0;
-	if (srv->pg_port)
-		bpf_probe_read_user(&port, sizeof(port), (void *)(base + srv->pg_port));
 	pg_read_name(c->q.user, TSCOPE_SQL_NAME_MAX, port, srv->pg_user);
 	pg_read_name(c->q.db, TSCOPE_SQL_NAME_MAX, port, srv->pg_db);
 	pg_read_name(c->q.host, TSCOPE_SQL_NAME_MAX, port, srv->pg_host);
@@ -426,7 +443,9 @@ int pg_end_command(struct pt_regs *ctx)
 	return 0;
 }
 
-/* errstart(elevel, domain): an ERROR arms the next errcode. */
+/* errstart(elevel, domain): the statement's first ERROR fails it with XX000 (internal_error:
+ * what elog(ERROR) reports, having no errcode) until its errcode, if any, names the SQLSTATE.
+ * Any other errstart (a WARNING, a later ERROR) disarms errcode. */
 SEC("uprobe")
 int pg_errstart(struct pt_regs *ctx)
 {
@@ -436,8 +455,17 @@ int pg_errstart(struct pt_regs *ctx)
 		return 0;
 	__u32 server = c->q.server;
 	struct tscope_sql_server *srv = bpf_map_lookup_elem(&sql_servers, &server);
-	if (srv)
-		c->pad = (int)PT_REGS_PARM1(ctx) >= (int)srv->pg_error_level;
+	c->pad = 0;
+	if (!srv || (int)PT_REGS_PARM1(ctx) < (int)srv->pg_error_level ||
+	    (c->q.flags & TSCOPE_SQL_HAS_ERROR))
+		return 0;
+	c->pad = 1;
+	c->q.flags = (c->q.flags & ~TSCOPE_SQL_HAS_ROWS) | TSCOPE_SQL_HAS_ERROR;
+	c->q.sqlstate[0] = 'X';
+	c->q.sqlstate[1] = 'X';
+	c->q.sqlstate[2] = '0';
+	c->q.sqlstate[3] = '0';
+	c->q.sqlstate[4] = '0';
 	return 0;
 }
 
@@ -447,11 +475,10 @@ int pg_errcode(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sql_call *c = bpf_map_lookup_elem(&sql_calls, &pid_tgid);
-	if (!c || !c->pad || (c->q.flags & TSCOPE_SQL_HAS_ERROR))
+	if (!c || !c->pad)
 		return 0;
 	__u32 code = (__u32)PT_REGS_PARM1(ctx);
 	c->pad = 0;
-	c->q.flags = (c->q.flags & ~TSCOPE_SQL_HAS_ROWS) | TSCOPE_SQL_HAS_ERROR;
 #pragma unroll
 	for (int i = 0; i < 5; i++)
 		c->q.sqlstate[i] = ((code >> (6 * i)) & 0x3f) + '0';

@@ -69,6 +69,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
         var clock = new ClockOffset();
         _decoder = new SqlRecordDecoder(ServerName, clock.ToUnixNs, context.Cgroups);
         _ring = RingBuffer.Open(_obj, "sql_events", this);
+        _links.Add(BpfLink.AttachRawTracepoint(_obj, "sql_exit", "sched_process_exit"));
         foreach (var path in named.Concat(ServerLocator.Candidates()))
         {
             Consider(path, explicitly: named.Contains(path));
@@ -100,8 +101,8 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
         }
     }
 
-    /// <summary>Probes a binary once per file (by inode); one without the functions is refused
-    /// with its reason, and only an explicitly named one that fails to attach is an error.</summary>
+    /// <summary>Probes a binary once per file (by inode). One found without the functions is
+    /// named in the summary with its reason; one named with --sql-binary is a one-line error.</summary>
     private void Consider(string path, bool explicitly)
     {
         if (FileIdentity.Of(path) is not { } id)
@@ -120,6 +121,11 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
             var (binary, reason) = Examine(path);
             if (binary is null || _servers.Count >= SqlServerRecord.MaxServers)
             {
+                if (explicitly)
+                {
+                    throw new CaptureException($"--sql-binary {path}: {reason ?? "too many server binaries"}");
+                }
+
                 _refused.Add($"{shown}: {reason ?? "too many server binaries"}");
                 return;
             }
