@@ -29,6 +29,33 @@ public sealed class PostgresTests(PostgresTests.Server fixture) : IClassFixture<
 
     private List<JsonElement> Capture(Action act) => SqlCapture.Around(["--comm", "postgres"], act);
 
+    /// <summary>A backend terminated in the middle of a statement: the statement is reported,
+    /// ended by the backend's exit, with the termination's SQLSTATE (57P01), not left behind.</summary>
+    [KernelFact]
+    public void AStatementWhoseBackendIsTerminatedIsReportedWithItsEnd()
+    {
+        const string Sleeping = "SELECT pg_sleep(60) /* terminated */";
+        var records = Capture(() =>
+        {
+            using var sleeper = System.Diagnostics.Process.Start("psql", ["-h", Db.Socket, "-U", "postgres", "-X", "-q", "-c", Sleeping])!;
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            string killed;
+            do
+            {
+                killed = Proc.Run("psql", ["-h", Db.Socket, "-U", "postgres", "-X", "-At", "-c",
+                    $"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query = '{Sleeping}'"]).Out.Trim();
+            }
+            while (killed != "1" && DateTime.UtcNow < deadline);
+
+            Assert.Equal("1", killed);
+            Assert.True(sleeper.WaitForExit(10_000));
+        });
+
+        var r = One(records, Sleeping);
+        Assert.Equal("57P01", Str(r, "sqlstate"));
+        Assert.Null(Num(r, "rows"));
+    }
+
     /// <summary>psql's simple protocol: rows, the error's SQLSTATE, and the identity read from
     /// MyProcPort with PortLayouts' row for 15, against the server's log.</summary>
     [KernelFact]
