@@ -32,11 +32,7 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
     private TaskDecoder _tasks = new();
     private ShellAssembler? _assembler;
     private IEventPublisher? _events;
-    private ICaptureSink? _flush;
-    private long _published, _flushed;
-    private Thread? _reader;
-    private volatile bool _stopping;
-    private Exception? _readerError;
+    private SourceReaderThread? _reader;
     private ShellStats? _stats;
     private long _execs;
     private bool _disposed;
@@ -118,13 +114,19 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
         }
 
         _events = outlets.Events;
-        _flush = outlets.Chunks;
         _assembler = new ShellAssembler(c =>
         {
-            _published++;
             _events.Publish(c);
+            _reader!.Delivered();
         });
-        _reader = new Thread(ReadLoop) { Name = "tlsscope shell reader", IsBackground = true };
+        _reader = new SourceReaderThread("tlsscope shell reader", _ring, PollMilliseconds, outlets.Chunks, e =>
+        {
+            DetachProbes();
+            _context?.Failed(e);
+        })
+        {
+            Drained = () => _assembler.Finish((DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100),
+        };
         _reader.Start();
     }
 
@@ -132,45 +134,13 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
     {
     }
 
-    private void ReadLoop()
-    {
-        try
-        {
-            while (!_stopping)
-            {
-                _ring!.Poll(PollMilliseconds);
-                FlushOutputs();
-            }
-
-            _ring!.Consume();
-            _assembler!.Finish((DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100);
-        }
-        catch (Exception e)
-        {
-            _readerError = e;
-            DetachProbes();
-            _context?.Failed(e);
-        }
-    }
-
     public void OnRecord(ReadOnlySpan<byte> record) => ShellRecordReader.Dispatch(record, _tasks, _clock, _assembler!, OnExecAudit);
-
-    /// <summary>An audit trail is shown as it happens, and a killed run loses no buffered
-    /// commands: the outputs' buffers are written after each poll that delivered any.</summary>
-    private void FlushOutputs()
-    {
-        if (_published != _flushed)
-        {
-            _flushed = _published;
-            _flush!.Flush();
-        }
-    }
 
     private void OnExecAudit(ExecAudit exec)
     {
         _execs++;
-        _published++;
         _events!.Publish(exec);
+        _reader!.Delivered();
         _assembler!.OnExec(exec);
     }
 
@@ -182,11 +152,9 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
         }
 
         DetachProbes();
-        _stopping = true;
-        _reader?.Join();
-        _reader = null;
+        _reader?.Stop();
         _stats = _obj is null ? default : EmbeddedObjects.SumPerCpu<ShellStats>(_obj, "shell_stats");
-        if (_readerError is { } e)
+        if (_reader?.Error is { } e)
         {
             throw new CaptureException("shell capture failed: " + e.Message);
         }
@@ -236,11 +204,7 @@ public sealed class ShellSource(IReadOnlyList<ShellBinary> binaries, IReadOnlyLi
 
         _disposed = true;
         DetachProbes();
-        _stopping = true;
-        if (_reader is { IsAlive: true })
-        {
-            _reader.Join();
-        }
+        _reader?.Stop();
 
         _ring?.Dispose();
         _obj?.Dispose();

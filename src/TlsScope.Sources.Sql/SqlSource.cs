@@ -23,13 +23,9 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
     private BpfObject? _obj;
     private SourceContext? _context;
     private IEventPublisher? _events;
-    private ICaptureSink? _flush;
-    private long _flushed;
     private SqlRecordDecoder? _decoder;
     private RingBuffer? _ring;
-    private Thread? _reader;
-    private volatile bool _stopping;
-    private Exception? _readerError;
+    private SourceReaderThread? _reader;
     private SqlStats? _stats;
     private long _published;
     private readonly Lock _gate = new();
@@ -79,8 +75,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
     public void Start(EventOutlets outlets)
     {
         _events = outlets.Events;
-        _flush = outlets.Chunks;
-        _reader = new Thread(ReadLoop) { Name = "tlsscope sql reader", IsBackground = true };
+        _reader = new SourceReaderThread("tlsscope sql reader", _ring!, PollMilliseconds, outlets.Chunks, e => _context?.Failed(e));
         _reader.Start();
     }
 
@@ -197,43 +192,13 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
         _links.AddRange(links);
     }
 
-    private void ReadLoop()
-    {
-        try
-        {
-            while (!_stopping)
-            {
-                _ring!.Poll(PollMilliseconds);
-                FlushOutputs();
-            }
-
-            _ring!.Consume();
-            FlushOutputs();
-        }
-        catch (Exception e)
-        {
-            _readerError = e;
-            _context?.Failed(e);
-        }
-    }
-
-    /// <summary>Statements are shown as they end: the outputs' buffers are written after each
-    /// batch that delivered any.</summary>
-    private void FlushOutputs()
-    {
-        if (_published != _flushed)
-        {
-            _flushed = _published;
-            _flush!.Flush();
-        }
-    }
-
     public void OnRecord(ReadOnlySpan<byte> record)
     {
         if (_decoder!.Decode(record) is { } query)
         {
             _published++;
             _events!.Publish(query);
+            _reader!.Delivered();
         }
     }
 
@@ -245,11 +210,9 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
         }
 
         Detach();
-        _stopping = true;
-        _reader?.Join();
-        _reader = null;
+        _reader?.Stop();
         _stats = _obj is null ? default : EmbeddedObjects.SumPerCpu<SqlStats>(_obj, "sql_stats");
-        if (_readerError is { } e)
+        if (_reader?.Error is { } e)
         {
             throw new CaptureException("sql capture failed: " + e.Message);
         }
@@ -301,11 +264,7 @@ public sealed class SqlSource(IReadOnlyList<string> named) : ICaptureSource, IRi
 
         _disposed = true;
         Detach();
-        _stopping = true;
-        if (_reader is { IsAlive: true })
-        {
-            _reader.Join();
-        }
+        _reader?.Stop();
 
         _ring?.Dispose();
         _obj?.Dispose();
