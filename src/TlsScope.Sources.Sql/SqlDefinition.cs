@@ -7,8 +7,8 @@ namespace TlsScope.Sources.Sql;
 /// <summary>The SQL source on the command line: --sql, and --sql-binary for a server elsewhere.</summary>
 public sealed class SqlDefinition : ISourceDefinition
 {
-    public readonly Option<bool> Sql = new("--sql") { Description = "Capture the SQL statements MariaDB and MySQL servers run: text, user, database, client, result, duration" };
-    public readonly Option<string[]> Binary = new("--sql-binary") { HelpName = "PATH", Description = "Also probe this MariaDB or MySQL server binary (repeatable; /usr/sbin/mariadbd, /usr/sbin/mysqld and running servers are found anyway)", AllowMultipleArgumentsPerToken = false };
+    public readonly Option<bool> Sql = new("--sql") { Description = "Capture the SQL statements MariaDB, MySQL and PostgreSQL servers run: text, user, database, client, result, duration" };
+    public readonly Option<string[]> Binary = new("--sql-binary") { HelpName = "PATH", Description = "Also probe this MariaDB, MySQL or PostgreSQL server binary (repeatable; /usr/sbin/mariadbd, /usr/sbin/mysqld, /usr/lib/postgresql/*/bin/postgres and running servers are found anyway)", AllowMultipleArgumentsPerToken = false };
 
     public string Name => "sql";
 
