@@ -6,11 +6,12 @@ public static class HeaderFields
     /// <summary>The first value of the field named <paramref name="name"/> (case-insensitive), or null.</summary>
     public static string? Get(this IReadOnlyList<(string Name, string Value)> fields, string name)
     {
-        foreach (var (n, v) in fields)
+        // Indexed, not foreach: an interface's enumerator is a boxed object per call.
+        for (int i = 0; i < fields.Count; i++)
         {
-            if (string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(fields[i].Name, name, StringComparison.OrdinalIgnoreCase))
             {
-                return v;
+                return fields[i].Value;
             }
         }
 

@@ -21,8 +21,9 @@ internal static class JsonAsciiStrings
     public static int FieldArrayLength(IReadOnlyList<(string Name, string Value)> fields)
     {
         int length = fields.Count > 0 ? 1 : 2; // [ ], less the comma the first field does not have
-        foreach (var (name, value) in fields)
+        for (int i = 0; i < fields.Count; i++)
         {
+            var (name, value) = fields[i];
             if (!IsPlain(name) || !IsPlain(value))
             {
                 return -1;

@@ -19,9 +19,15 @@ public sealed record Http1ProtocolError(long StreamOffset, string Message);
 /// <summary>One HTTP/1.x request or response as parsed from a byte stream.</summary>
 public sealed class Http1Message
 {
-    internal Http1Message(Http1Role role)
+    private List<(string Name, string Value)>? _trailers;
+
+    /// <param name="role">Request or response.</param>
+    /// <param name="expectedHeaders">Room for this many header fields (the previous message's count):
+    /// a list that never regrows.</param>
+    internal Http1Message(Http1Role role, int expectedHeaders = 0)
     {
         Role = role;
+        Headers = new List<(string Name, string Value)>(expectedHeaders);
     }
 
     /// <summary>Request or response.</summary>
@@ -46,10 +52,13 @@ public sealed class Http1Message
     public string? RequestMethod { get; internal set; }
 
     /// <summary>Header fields in wire order (obsolete line folding joined with a single space).</summary>
-    public List<(string Name, string Value)> Headers { get; } = new();
+    public List<(string Name, string Value)> Headers { get; }
 
-    /// <summary>Trailer fields of a chunked body, in wire order.</summary>
-    public List<(string Name, string Value)> Trailers { get; } = new();
+    /// <summary>Trailer fields of a chunked body, in wire order (empty when none).</summary>
+    public IReadOnlyList<(string Name, string Value)> Trailers => _trailers ?? (IReadOnlyList<(string Name, string Value)>)[];
+
+    /// <summary>The trailer list the parser fills, made on the first trailer field.</summary>
+    internal List<(string Name, string Value)> TrailersToFill => _trailers ??= [];
 
     /// <summary>The body after de-chunking, not content-decoded. Empty when there is none.</summary>
     public byte[] Body { get; internal set; } = Array.Empty<byte>();

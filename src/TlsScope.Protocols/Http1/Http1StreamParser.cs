@@ -24,8 +24,16 @@ public sealed class Http1StreamParser
     /// <summary>Largest buffer allocated up front from a Content-Length (a lying header costs no more).</summary>
     private const int MaxPresizedBody = 1024 * 1024;
 
+    /// <summary>The most header fields a new message's list is sized for up front.</summary>
+    private const int MaxExpectedHeaders = 64;
+
     private static readonly string[] KnownMethods =
         ["GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "];
+
+    private static readonly string[] MethodNames =
+        ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
+
+    private static readonly string[] KnownVersions = ["HTTP/1.1", "HTTP/1.0"];
 
     private enum State
     {
@@ -49,6 +57,7 @@ public sealed class Http1StreamParser
     private bool _resync;
     private byte[] _line = new byte[256];
     private int _lineLen;
+    private int _lastHeaderCount;
     private int _sectionBytes;
     private Http1Message? _msg;
     private MemoryStream? _body;
@@ -367,7 +376,7 @@ public sealed class Http1StreamParser
                 }
                 else
                 {
-                    AddField(_msg.Trailers, line);
+                    AddField(_msg.TrailersToFill, line);
                 }
 
                 break;
@@ -488,7 +497,7 @@ public sealed class Http1StreamParser
         return true;
     }
 
-    private static Http1Message? ParseRequestLine(ReadOnlySpan<byte> line)
+    private Http1Message? ParseRequestLine(ReadOnlySpan<byte> line)
     {
         int sp1 = line.IndexOf((byte)' ');
         if (sp1 <= 0)
@@ -527,15 +536,15 @@ public sealed class Http1StreamParser
             return null;
         }
 
-        return new Http1Message(Http1Role.Request)
+        return new Http1Message(Http1Role.Request, _lastHeaderCount)
         {
-            Method = Encoding.ASCII.GetString(method),
-            Target = Encoding.Latin1.GetString(target),
-            Version = Encoding.ASCII.GetString(version),
+            Method = KnownText(method, MethodNames) ?? Encoding.ASCII.GetString(method),
+            Target = _fieldStrings.Get(target),
+            Version = KnownText(version, KnownVersions) ?? Encoding.ASCII.GetString(version),
         };
     }
 
-    private static Http1Message? ParseStatusLine(ReadOnlySpan<byte> line)
+    private Http1Message? ParseStatusLine(ReadOnlySpan<byte> line)
     {
         if (line.Length < 12 || !IsVersion(line[..8]) || line[8] != (byte)' ')
         {
@@ -560,7 +569,7 @@ public sealed class Http1StreamParser
         }
         else if (line[12] == (byte)' ')
         {
-            reason = Encoding.Latin1.GetString(line[13..]);
+            reason = _fieldStrings.Get(line[13..]);
         }
         else
         {
@@ -572,12 +581,27 @@ public sealed class Http1StreamParser
             return null;
         }
 
-        return new Http1Message(Http1Role.Response)
+        return new Http1Message(Http1Role.Response, _lastHeaderCount)
         {
-            Version = Encoding.ASCII.GetString(line[..8]),
+            Version = KnownText(line[..8], KnownVersions) ?? Encoding.ASCII.GetString(line[..8]),
             StatusCode = code,
             Reason = reason,
         };
+    }
+
+    /// <summary>The string of <paramref name="known"/> equal to <paramref name="text"/> (one string per
+    /// method and version for the whole run, not one per message), or null.</summary>
+    private static string? KnownText(ReadOnlySpan<byte> text, string[] known)
+    {
+        foreach (var k in known)
+        {
+            if (Ascii.Equals(text, k))
+            {
+                return k;
+            }
+        }
+
+        return null;
     }
 
     private static bool IsVersion(ReadOnlySpan<byte> s) =>
@@ -623,6 +647,7 @@ public sealed class Http1StreamParser
         var msg = _msg!;
         _sectionBytes = 0;
         msg.HeaderBytes = msg.WireBytes;
+        _lastHeaderCount = Math.Min(msg.Headers.Count, MaxExpectedHeaders);
         HeadersParsed?.Invoke(msg);
         string? te = JoinedHeader(msg, "Transfer-Encoding");
         string? cl = JoinedHeader(msg, "Content-Length");

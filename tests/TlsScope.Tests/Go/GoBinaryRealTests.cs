@@ -32,7 +32,7 @@ public sealed class GoBinaryRealTests
         }
 
         // "<path>: go1.19.8"
-        var expected = ElfTool.Run(GoTestBinaries.GoCommand(version == "dev" ? "" : version), "version", path).Trim();
+        var expected = ElfTool.Run(GoTestBinaries.GoCommand(version == "dev" ? GoTestBinaries.DevelopmentToolchain : version), "version", path).Trim();
         expected = expected[(expected.LastIndexOf(": ", StringComparison.Ordinal) + 2)..];
 
         var go = GoBinary.TryOpen(path);

@@ -93,7 +93,7 @@ internal static class GoTestBinaries
         """;
 
     /// <summary>Built with the matrix's Debian 12 toolchain (what CI installs), offline.</summary>
-    private const string DevelopmentToolchain = "1.19";
+    public const string DevelopmentToolchain = "1.19";
 
     private static string? BuildDevelopmentSet()
     {
