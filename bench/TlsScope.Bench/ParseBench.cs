@@ -196,12 +196,13 @@ internal static class ParseBench
         long exchanges = 0;
         long decoded = 0;
         var connections = new Dictionary<ulong, (Http1StreamParser Requests, Http1StreamParser Responses)>();
+        var strings = new FieldStrings(4096); // one table for all connections, as HttpFlowTracker has
         foreach (var chunk in capture.Chunks)
         {
             if (!connections.TryGetValue(chunk.Connection, out var pair))
             {
-                var responses = new Http1StreamParser(Http1Role.Response, maxBodyBytes: FlowOptions.DefaultMaxBodyBytes);
-                var requests = new Http1StreamParser(Http1Role.Request, maxBodyBytes: FlowOptions.DefaultMaxBodyBytes);
+                var responses = new Http1StreamParser(Http1Role.Response, maxBodyBytes: FlowOptions.DefaultMaxBodyBytes, strings: strings);
+                var requests = new Http1StreamParser(Http1Role.Request, maxBodyBytes: FlowOptions.DefaultMaxBodyBytes, strings: strings);
                 requests.HeadersParsed += m => responses.ExpectResponseTo(m.Method ?? "");
                 responses.MessageParsed += m =>
                 {

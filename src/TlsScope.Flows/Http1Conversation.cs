@@ -22,6 +22,7 @@ internal sealed class Http1Conversation : Conversation
     private readonly Http1StreamParser _responses;
     private readonly Queue<Pending> _awaitingResponse = new();
     private readonly Queue<HttpMessage> _early = new(); // responses that came before any request
+    private readonly UrlMemo _urls = new();
     private Pending? _requestInProgress;
     private DataChunk? _current;
     private Action<DataChunk>? _raw;
@@ -30,11 +31,12 @@ internal sealed class Http1Conversation : Conversation
     private long _upgradeSequence;
     private long _nextSequence = 1;
 
-    public Http1Conversation(HttpFlow flow, IHttpSink sink, FlowOptions options)
+    /// <param name="strings">The tracker's field strings, shared by all its connections.</param>
+    public Http1Conversation(HttpFlow flow, IHttpSink sink, FlowOptions options, FieldStrings strings)
         : base(flow, sink, options)
     {
-        _requests = new Http1StreamParser(Http1Role.Request, maxBodyBytes: options.MaxBodyBytes);
-        _responses = new Http1StreamParser(Http1Role.Response, maxBodyBytes: options.MaxBodyBytes);
+        _requests = new Http1StreamParser(Http1Role.Request, maxBodyBytes: options.MaxBodyBytes, strings: strings);
+        _responses = new Http1StreamParser(Http1Role.Response, maxBodyBytes: options.MaxBodyBytes, strings: strings);
         _requests.HeadersParsed += OnRequestHeaders;
         _requests.MessageParsed += OnRequest;
         _responses.MessageParsed += OnResponse;
@@ -123,7 +125,7 @@ internal sealed class Http1Conversation : Conversation
 
     private void OnRequest(Http1Message m)
     {
-        var view = MessageBuilder.FromHttp1(m, Flow, Options);
+        var view = MessageBuilder.FromHttp1(m, Flow, Options, _urls);
         var pending = _requestInProgress;
         _requestInProgress = null;
         if (pending is null || !ReferenceEquals(pending.Parsed, m))
@@ -155,7 +157,7 @@ internal sealed class Http1Conversation : Conversation
             return; // interim (100 Continue, 103 Early Hints): the final response follows
         }
 
-        var view = MessageBuilder.FromHttp1(m, Flow, Options);
+        var view = MessageBuilder.FromHttp1(m, Flow, Options, _urls);
         if (!_awaitingResponse.TryDequeue(out var pending))
         {
             if (m.UpgradedTo is null)

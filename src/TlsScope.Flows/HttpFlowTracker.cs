@@ -1,3 +1,4 @@
+using TlsScope.Protocols.Http1;
 using TlsScope.Engine.Model;
 
 
@@ -22,6 +23,9 @@ public sealed class HttpFlowTracker : ICaptureSink
     private readonly FlowOptions _options;
     private readonly Dictionary<ulong, Tracked> _connections = new();
     private readonly Action<DataChunk> _forwardRaw;
+
+    /// <summary>HTTP/1 field strings shared by every connection: connections to one service repeat each other's fields.</summary>
+    private readonly FieldStrings _fieldStrings = new(4096);
     private long _tick;
 
     public HttpFlowTracker(ICaptureSink chunks, IHttpSink http, FlowOptions options)
@@ -183,7 +187,7 @@ public sealed class HttpFlowTracker : ICaptureSink
         };
         tracked.Conversation = http2
             ? new Http2Conversation(flow, _http, _options)
-            : new Http1Conversation(flow, _http, _options);
+            : new Http1Conversation(flow, _http, _options, _fieldStrings);
         tracked.Mode = Mode.Http;
         HttpConnections++;
     }

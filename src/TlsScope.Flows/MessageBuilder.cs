@@ -6,7 +6,8 @@ namespace TlsScope.Flows;
 /// <summary>Turns a parser's message into the sinks' <see cref="HttpMessage"/>: URL, decoded body, redaction.</summary>
 internal static class MessageBuilder
 {
-    public static HttpMessage FromHttp1(Http1Message m, HttpFlow flow, FlowOptions options)
+    /// <param name="urls">The connection's last URL, reused when host and target repeat.</param>
+    public static HttpMessage FromHttp1(Http1Message m, HttpFlow flow, FlowOptions options, UrlMemo? urls = null)
     {
         var (body, decodedFrom, note) = Decode(m.Body, m.GetHeader("Content-Encoding"), m.BodyTruncated, options);
         if (!m.Complete)
@@ -20,7 +21,7 @@ internal static class MessageBuilder
             Version = m.Version,
             Process = flow.Process,
             Method = m.Method,
-            Url = m.IsRequest ? Http1Url(m, flow) : null,
+            Url = m.IsRequest ? Http1Url(m, flow, urls) : null,
             Status = m.StatusCode,
             Reason = m.Reason,
             Headers = Redact(m.Headers, options),
@@ -92,7 +93,7 @@ internal static class MessageBuilder
         return flow.Server?.ToString() ?? "unknown";
     }
 
-    private static string Http1Url(Http1Message m, HttpFlow flow)
+    private static string Http1Url(Http1Message m, HttpFlow flow, UrlMemo? urls)
     {
         string target = m.Target ?? "";
         if (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ||
@@ -107,7 +108,8 @@ internal static class MessageBuilder
         }
 
         string host = m.GetHeader("Host") ?? ServerAuthority(flow);
-        return "https://" + host + (target.StartsWith('/') ? target : "/" + target);
+        return urls is not null ? urls.Https(host, target)
+            : "https://" + host + (target.StartsWith('/') ? target : "/" + target);
     }
 
     private static string Http2Url(Http2Message m, HttpFlow flow)

@@ -92,14 +92,14 @@ public sealed partial class JsonSink : IHttpSink
         var (request, response) = (exchange.Request, exchange.Response);
 
         WriteFlowHeader(T.HttpExchange, exchange.EndNs, flow, exchange.Sequence, exchange.Process, scratch);
-        _json.WriteString(N.Version, exchange.Version);
+        WriteRepeatedString(N.Version, exchange.Version);
         if (exchange.Stream is { } stream)
         {
             _json.WriteNumber(N.Stream, stream);
         }
 
-        _json.WriteString(N.Method, request?.Method);
-        _json.WriteString(N.Url, request?.Url);
+        WriteRepeatedString(N.Method, request?.Method);
+        WriteRepeatedString(N.Url, request?.Url);
         if (response is null)
         {
             _json.WriteNull(N.Status);
@@ -157,7 +157,7 @@ public sealed partial class JsonSink : IHttpSink
         Span<byte> scratch = stackalloc byte[Utf8Line.MaxEndpointBytes];
 
         WriteFlowHeader(m.IsRequest ? T.HttpRequest : T.HttpResponse, m.LastByteNs, flow, sequence, m.Process, scratch);
-        _json.WriteString(N.Version, m.Version);
+        WriteRepeatedString(N.Version, m.Version);
         if (m.Stream is { } stream)
         {
             _json.WriteNumber(N.Stream, stream);
@@ -165,15 +165,15 @@ public sealed partial class JsonSink : IHttpSink
 
         if (m.IsRequest)
         {
-            _json.WriteString(N.Method, m.Method);
-            _json.WriteString(N.Url, m.Url);
+            WriteRepeatedString(N.Method, m.Method);
+            WriteRepeatedString(N.Url, m.Url);
         }
         else
         {
             _json.WriteNumber(N.Status, m.Status);
             if (m.Reason is not null)
             {
-                _json.WriteString(N.Reason, m.Reason);
+                WriteRepeatedString(N.Reason, m.Reason);
             }
         }
 
@@ -237,28 +237,36 @@ public sealed partial class JsonSink : IHttpSink
 
     private void WriteFields(JsonEncodedText name, IReadOnlyList<(string Name, string Value)> fields)
     {
-        if (JsonAsciiStrings.FieldArrayLength(fields) is >= 0 and var length)
+        if (_fieldArrays.TryEncode(fields, out var array))
         {
-            if (_scratch.Length < length)
-            {
-                _scratch = new byte[Math.Max(length, 2 * _scratch.Length)];
-            }
-
             _json.WritePropertyName(name);
-            _json.WriteRawValue(_scratch.AsSpan(0, JsonAsciiStrings.WriteFieldArray(fields, _scratch)), skipInputValidation: true);
+            _json.WriteRawValue(array, skipInputValidation: true);
             return;
         }
 
         _json.WriteStartArray(name);
-        foreach (var (n, v) in fields)
+        for (int i = 0; i < fields.Count; i++)
         {
             _json.WriteStartArray();
-            _json.WriteStringValue(n);
-            _json.WriteStringValue(v);
+            _json.WriteStringValue(fields[i].Name); // already seen by the token cache
+            _json.WriteStringValue(fields[i].Value);
             _json.WriteEndArray();
         }
 
         _json.WriteEndArray();
+    }
+
+    /// <summary>A string the sink may have written before (a URL, a method, a reason), from the token cache when it has.</summary>
+    private void WriteRepeatedString(JsonEncodedText name, string? value)
+    {
+        if (value is not null && _tokens.TryGet(value, out var encoded))
+        {
+            _json.WriteString(name, encoded);
+        }
+        else
+        {
+            _json.WriteString(name, value);
+        }
     }
 
     private void WriteMilliseconds(JsonEncodedText name, long? ns)

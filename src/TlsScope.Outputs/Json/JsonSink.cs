@@ -62,8 +62,11 @@ public sealed partial class JsonSink : ICaptureSink
     private ArrayBufferWriter<byte> _buffer = new(2 * FlushThreshold);
     private readonly Utf8JsonWriter _json;
 
-    /// <summary>Where raw values are assembled before they are copied into the line (header arrays).</summary>
-    private byte[] _scratch = new byte[4096];
+    /// <summary>Strings written before, already escaped (header fields, URLs, methods).</summary>
+    private readonly JsonTokenCache _tokens;
+
+    /// <summary>Header arrays assembled as raw JSON.</summary>
+    private readonly JsonFieldArrays _fieldArrays;
     private bool _disposed;
 
     /// <param name="stream">Where the lines go; the sink buffers 64 KiB before writing to it.</param>
@@ -73,12 +76,11 @@ public sealed partial class JsonSink : ICaptureSink
         ArgumentNullException.ThrowIfNull(stream);
         _stream = stream;
         _leaveOpen = leaveOpen;
-        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions
-        {
-            // Output is NDJSON for tools, never embedded in HTML: keep non-ASCII comm and paths readable.
-            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-            Indented = false,
-        });
+        // Output is NDJSON for tools, never embedded in HTML: keep non-ASCII comm and paths readable.
+        var encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Encoder = encoder, Indented = false });
+        _tokens = new JsonTokenCache(encoder);
+        _fieldArrays = new JsonFieldArrays(_tokens);
     }
 
     public void OnData(DataChunk chunk)

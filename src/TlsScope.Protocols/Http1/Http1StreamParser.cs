@@ -52,7 +52,7 @@ public sealed class Http1StreamParser
     private readonly Http1Role _role;
     private readonly long _maxBodyBytes;
     private readonly Queue<string> _methods = new();
-    private readonly FieldStrings _fieldStrings = new();
+    private readonly FieldStrings _fieldStrings;
     private State _state;
     private bool _resync;
     private byte[] _line = new byte[256];
@@ -70,9 +70,11 @@ public sealed class Http1StreamParser
     /// <param name="role">Whether the stream carries requests or responses.</param>
     /// <param name="onMessage">Optional callback, equivalent to subscribing to <see cref="MessageParsed"/>.</param>
     /// <param name="maxBodyBytes">Body bytes kept per message; the rest is counted but not stored.</param>
-    public Http1StreamParser(Http1Role role, Action<Http1Message>? onMessage = null, long maxBodyBytes = DefaultMaxBodyBytes)
+    /// <param name="strings">Where repeated field strings are kept; shared by a tracker's parsers (one thread), else the parser's own.</param>
+    public Http1StreamParser(Http1Role role, Action<Http1Message>? onMessage = null, long maxBodyBytes = DefaultMaxBodyBytes, FieldStrings? strings = null)
     {
         _role = role;
+        _fieldStrings = strings ?? new FieldStrings();
         _maxBodyBytes = Math.Max(0, maxBodyBytes);
         if (onMessage is not null)
         {

@@ -22,6 +22,23 @@ public sealed class HttpFlowTrackerTests
     // ---------------------------------------------------------------- HTTP/1
 
     [Fact]
+    public void ARepeatedRequestReusesItsUrlStringAndAChangedOneGetsItsOwn()
+    {
+        var h = new Harness();
+        foreach (var get in new[] { GetA, GetA, GetB, GetA, GetA.Replace("example.com", "other.example") })
+        {
+            h.Conn.Write(get);
+            h.Conn.Read(RespB);
+        }
+
+        var urls = h.Http.Exchanges.Select(e => e.Request!.Url!).ToList();
+        Assert.Equal(
+            ["https://example.com/a?x=1", "https://example.com/a?x=1", "https://example.com/b", "https://example.com/a?x=1", "https://other.example/a?x=1"],
+            urls);
+        Assert.Same(urls[0], urls[1]);
+    }
+
+    [Fact]
     public void KeepAliveTwoRequestsGiveTwoExchangesInOrder()
     {
         var h = new Harness();

@@ -46,4 +46,45 @@ public sealed class FieldStringsTests
         Assert.Equal(Encoding.Latin1.GetString(bytes), strings.Get(bytes));
         Assert.Equal(Encoding.Latin1.GetString(bytes), strings.Get(bytes));
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public void AnyPowerOfTwoIsATableAndEveryTextIsStillItsOwn(int slots)
+    {
+        var strings = new FieldStrings(slots);
+        for (int i = 0; i < 300; i++)
+        {
+            string text = $"/api/v1/items/{i:00000}/details";
+            Assert.Equal(text, strings.Get(Encoding.ASCII.GetBytes(text)));
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-4)]
+    [InlineData(48)]
+    public void OtherSizesAreRefused(int slots) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FieldStrings(slots));
+
+    [Fact]
+    public void ParsersSharingATableShareTheirStrings()
+    {
+        // Two connections' request parsers with the tracker's one table: the same field, method and
+        // target come back as the same objects, which the outputs' caches recognise.
+        var strings = new FieldStrings(4096);
+        var got = new List<Http1Message>();
+        foreach (var parser in new[] { new Http1StreamParser(Http1Role.Request, got.Add, strings: strings), new Http1StreamParser(Http1Role.Request, got.Add, strings: strings) })
+        {
+            parser.Feed("GET /same HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t/1\r\n\r\n"u8);
+        }
+
+        Assert.Equal(2, got.Count);
+        Assert.Same(got[0].Target, got[1].Target);
+        Assert.Same(got[0].Method, got[1].Method);
+        Assert.Same(got[0].Version, got[1].Version);
+        Assert.Same(got[0].Headers[0].Value, got[1].Headers[0].Value);
+        Assert.Same(got[0].Headers[1].Name, got[1].Headers[1].Name);
+        Assert.Equal(("User-Agent", "t/1"), got[1].Headers[1]);
+    }
 }

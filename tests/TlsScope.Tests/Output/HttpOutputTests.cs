@@ -423,6 +423,42 @@ public sealed class HttpOutputTests
             lines.Where(d => d.RootElement.GetProperty("type").GetString() != "close").Select(Fields));
     }
 
+    [Fact]
+    public void AMessageWrittenAgainFromTheSinksCachesIsTheSameLine()
+    {
+        // The token cache takes over from the second sighting of each string object: the first,
+        // second and third records must be byte for byte alike, escapes included.
+        var flow = Flow();
+        (string, string)[] headers = [("Host", "h\u00e9te"), ("X-Quote", "a \"b\" \\ c"), ("X-Ctl", "tab\there\u0001"), ("Accept", "*/*")];
+        var request = Message(isRequest: true, method: "GET", url: "https://h\u00e9te/\u2028?q=\"x\"", headers: headers);
+        var response = Message(isRequest: false, status: 200, reason: "Fine \U0001F600", headers: headers, trailers: headers);
+
+        var stream = new MemoryStream();
+        using (var sink = new JsonSink(stream, leaveOpen: true))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                sink.OnRequest(flow, 1, request);
+                sink.OnResponse(flow, 1, response);
+                sink.OnExchange(new HttpExchange { Flow = flow, Sequence = 1, Request = request, Response = response });
+            }
+        }
+
+        var lines = Encoding.UTF8.GetString(stream.ToArray()).TrimEnd('\n').Split('\n');
+        Assert.Equal(9, lines.Length);
+        for (int i = 3; i < 9; i++)
+        {
+            Assert.Equal(lines[i - 3], lines[i]);
+        }
+
+        using var first = JsonDocument.Parse(lines[0]);
+        Assert.Equal(headers, Fields(first.RootElement.GetProperty("headers")));
+        Assert.Equal("https://h\u00e9te/\u2028?q=\"x\"", first.RootElement.GetProperty("url").GetString());
+        using var third = JsonDocument.Parse(lines[7]);
+        Assert.Equal("Fine \U0001F600", third.RootElement.GetProperty("reason").GetString());
+        Assert.Equal(headers, Fields(third.RootElement.GetProperty("trailers")));
+    }
+
     private static (HttpFlow Flow, HttpMessage Request, HttpMessage Response) SmallExchange()
     {
         const string Head = "GET /a HTTP/1.1\r\nHost: localhost:8443\r\nAccept: */*\r\n\r\n";

@@ -1,0 +1,49 @@
+using System.Runtime.CompilerServices;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace TlsScope.Outputs.Json;
+
+/// <summary>
+/// The JSON-escaped UTF-8 of strings the sink writes again and again, keyed by the string object
+/// itself. The parsers hand back the same string objects for text a connection repeats (every
+/// header name and most values of a keep-alive connection, its URL, the method), so a hit costs a
+/// reference compare instead of an escape scan and a transcode per write. A string is encoded on
+/// its second sighting: text seen once (a date, a request id) costs one remembered reference and
+/// no allocation. Direct-mapped, so it never grows; a collision only costs a re-encode.
+/// </summary>
+internal sealed class JsonTokenCache(JavaScriptEncoder encoder)
+{
+    private const int Slots = 4096; // a power of two
+
+    private readonly Entry[] _entries = new Entry[Slots];
+
+    /// <summary>The encoded text of <paramref name="text"/> when it was seen before (the same object);
+    /// false the first time, when the caller writes it the ordinary way.</summary>
+    public bool TryGet(string text, out JsonEncodedText encoded)
+    {
+        ref var entry = ref _entries[RuntimeHelpers.GetHashCode(text) & (Slots - 1)];
+        if (ReferenceEquals(entry.Key, text))
+        {
+            if (!entry.Encoded)
+            {
+                entry.Text = JsonEncodedText.Encode(text, encoder);
+                entry.Encoded = true;
+            }
+
+            encoded = entry.Text;
+            return true;
+        }
+
+        entry = new Entry { Key = text };
+        encoded = default;
+        return false;
+    }
+
+    private struct Entry
+    {
+        public string? Key;
+        public bool Encoded;
+        public JsonEncodedText Text;
+    }
+}
