@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text.Json;
 using TlsScope.Flows;
 using TlsScope.Engine.Model;
@@ -229,10 +230,29 @@ public sealed partial class JsonSink : IHttpSink
     {
         _json.WriteStartObject();
         _json.WriteString(TypeName, type);
-        WriteTime(TimeName, timeNs, scratch);
-        _json.WriteNumber(ConnName, flow.Connection);
-        _json.WriteNumber(N.Seq, sequence);
+
+        // ,"time":"...","conn":N,"seq":N by hand, as the writer would write them (digits and the
+        // time's ASCII need no escaping), straight after the writer's pending bytes; the writer
+        // goes on after them (it already owes a comma before its next property).
+        _json.Flush();
+        var line = _buffer.GetSpan(MaxFlowHeadBytes);
+        int at = Append(line, ",\"time\":\""u8, 0);
+        at += Rfc3339.FormatUnixNs(timeNs, line[at..]);
+        at = Append(line, "\",\"conn\":"u8, at);
+        Utf8Formatter.TryFormat(flow.Connection, line[at..], out int written);
+        at = Append(line, ",\"seq\":"u8, at + written);
+        Utf8Formatter.TryFormat(sequence, line[at..], out written);
+        _buffer.Advance(at + written);
         WriteFlowFields(flow, process, scratch);
+    }
+
+    /// <summary>,"time":"(30)","conn":(20),"seq":(20).</summary>
+    private const int MaxFlowHeadBytes = 9 + Rfc3339.Length + 9 + 20 + 7 + 20;
+
+    private static int Append(Span<byte> line, ReadOnlySpan<byte> text, int at)
+    {
+        text.CopyTo(line[at..]);
+        return at + text.Length;
     }
 
     private void WriteFields(JsonEncodedText name, IReadOnlyList<(string Name, string Value)> fields)
