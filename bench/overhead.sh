@@ -27,11 +27,12 @@
 # add to every syscall of every process, filtered or not.
 # ROUNDS=N repeats the whole sequence N times and reports each state's median: this VM is
 # shared and its throughput moves by +-10% between identical runs.
+# SINKS=1 adds the default capture with its output to /dev/null, as NDJSON and as text.
 # PROFILE=1 samples each TlsScope state with perf and writes the hottest symbols to
 # .build/profile/<state>.txt (see lib.sh); its req/s are then not benchmark figures.
 #
 # Usage: sudo bench/overhead.sh
-#   env: DURATION=15 WARMUP=3 CONNS=50 THREADS=2 PORT=18443 ROUNDS=1 DIAG=1 KEYS=0 KEEP=0 QUIET_CPUS=0.15 PROFILE=0
+#   env: DURATION=15 WARMUP=3 CONNS=50 THREADS=2 PORT=18443 ROUNDS=1 DIAG=1 KEYS=0 KEEP=0 QUIET_CPUS=0.15 PROFILE=0 SINKS=0
 # Every run is bounded (wrk runs WARMUP+DURATION s per state) and every process this script
 # starts is stopped by its pid when it exits. The machinery is in bench/lib.sh (shared with
 # go-overhead.sh).
@@ -49,6 +50,7 @@ KEYS=${KEYS:-0}
 KEEP=${KEEP:-0}
 QUIET_CPUS=${QUIET_CPUS:-0.15} # a state starts once other processes use less than this many CPUs
 PROFILE=${PROFILE:-0}
+SINKS=${SINKS:-0}
 if [ "$PROFILE" = 1 ]; then
   command -v perf >/dev/null || { echo "PROFILE=1 needs perf (apt-get install linux-perf)" >&2; exit 1; }
   export DOTNET_PerfMapEnabled=1        # JIT-compiled methods named in /tmp/perf-PID.map
@@ -150,6 +152,12 @@ for round in $(seq "$ROUNDS"); do
   rm -f "$tmp/capture.ndjson"
   state "tlsscope --raw" "${tlsscope[@]}" -o "$tmp/capture-raw.ndjson" --raw
   rm -f "$tmp/capture-raw.ndjson"
+  if [ "$SINKS" = 1 ]; then
+    # The same capture without the file: what writing ~80 MB/s of output costs, and the
+    # terminal's text formatting without a terminal emulator's own cost.
+    state "tlsscope, NDJSON to /dev/null" "${tlsscope[@]}" -o /dev/null
+    state "tlsscope, text to /dev/null" "$root/tlsscope" -o /dev/null
+  fi
   if [ "$KEYS" = 1 ]; then
     state "--raw --keylog" "${tlsscope[@]}" -o "$tmp/k.ndjson" --raw --keylog "$tmp/keys.log"
     state "--raw --pcapng" "${tlsscope[@]}" -o "$tmp/p.ndjson" --raw --keylog "$tmp/keys2.log" --pcapng "$tmp/p.pcapng" -i lo
