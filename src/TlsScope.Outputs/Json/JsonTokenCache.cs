@@ -16,12 +16,21 @@ internal sealed class JsonTokenCache(JavaScriptEncoder encoder)
 {
     private const int Slots = 4096; // a power of two
 
+    /// <summary>Longer text is never cached: the cache's memory stays bounded (4 096 short strings).</summary>
+    public const int MaxCachedLength = 512;
+
     private readonly Entry[] _entries = new Entry[Slots];
 
     /// <summary>The encoded text of <paramref name="text"/> when it was seen before (the same object);
     /// false the first time, when the caller writes it the ordinary way.</summary>
     public bool TryGet(string text, out JsonEncodedText encoded)
     {
+        if (text.Length > MaxCachedLength)
+        {
+            encoded = default;
+            return false;
+        }
+
         ref var entry = ref _entries[RuntimeHelpers.GetHashCode(text) & (Slots - 1)];
         if (ReferenceEquals(entry.Key, text))
         {

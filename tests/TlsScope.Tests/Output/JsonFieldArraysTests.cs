@@ -66,6 +66,22 @@ public sealed class JsonFieldArraysTests
     }
 
     [Fact]
+    public void LongTextIsNeverCachedButStillWritten()
+    {
+        var tokens = new JsonTokenCache(Encoder);
+        string longText = new('x', JsonTokenCache.MaxCachedLength + 1);
+        Assert.False(tokens.TryGet(longText, out _));
+        Assert.False(tokens.TryGet(longText, out _));
+
+        (string, string)[] fields = [("X-Long", longText), ("X-Long-Quoted", "\"" + longText)];
+        var arrays = new JsonFieldArrays(tokens);
+        Assert.False(arrays.TryEncode(fields, out _));
+        Assert.False(arrays.TryEncode(fields, out _), "long text needing escapes is left to the writer every time");
+        Assert.True(arrays.TryEncode([("X-Long", longText)], out var plain));
+        Assert.Equal(WriterBytes([("X-Long", longText)]), plain.ToArray());
+    }
+
+    [Fact]
     public void LongArraysGrowTheBufferAndEmptyArraysAreBrackets()
     {
         var fields = Enumerable.Range(0, 400).Select(i => ($"X-Field-{i}", new string('v', i))).ToArray();
