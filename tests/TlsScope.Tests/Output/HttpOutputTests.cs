@@ -424,6 +424,45 @@ public sealed class HttpOutputTests
     }
 
     [Fact]
+    public void AnExchangeTailOutsideTheHandWrittenRangeIsTheWritersAndHasTheSameShape()
+    {
+        // A request whose first byte reads as the epoch makes total_ms 1.8e12: past Milliseconds'
+        // range, so those durations take the writer's double path; the record keeps its shape.
+        var flow = Flow();
+        var request = Message(isRequest: true, method: "GET", url: "https://x/", first: 0, last: T0, wireBytes: 40);
+        var response = Message(isRequest: false, status: 200, first: T0 + 1_500_000, last: T0 + 2_000_000, wireBytes: 70, body: [1, 2, 3]);
+        var near = Message(isRequest: true, method: "GET", url: "https://x/", first: T0 - 250_000, last: T0, wireBytes: 40);
+
+        var lines = RenderJson(sink =>
+        {
+            sink.OnExchange(new HttpExchange { Flow = flow, Sequence = 1, Request = request, Response = response });
+            sink.OnExchange(new HttpExchange { Flow = flow, Sequence = 2, Request = near, Response = response });
+            sink.OnExchange(new HttpExchange { Flow = flow, Sequence = 3, Request = null, Response = response });
+        });
+
+        foreach (var line in lines)
+        {
+            Assert.Equal(ExchangeKeys, line.RootElement.EnumerateObject().Select(p => p.Name));
+        }
+
+        var far = lines[0].RootElement;
+        Assert.Equal(Math.Round((T0 + 2_000_000) / 1e6, 3), far.GetProperty("total_ms").GetDouble());
+        Assert.Equal(1.5, far.GetProperty("ttfb_ms").GetDouble());
+        Assert.Equal(Math.Round(T0 / 1e6, 3), far.GetProperty("send_ms").GetDouble());
+        Assert.Equal("1970-01-01T00:00:00.000000000Z", far.GetProperty("start").GetString());
+        Assert.Equal(3, far.GetProperty("response_body_size").GetInt64());
+        Assert.True(far.GetProperty("complete").GetBoolean());
+
+        var hand = lines[1].RootElement;
+        Assert.Equal(2.25, hand.GetProperty("total_ms").GetDouble());
+        Assert.Equal(0.25, hand.GetProperty("send_ms").GetDouble());
+        Assert.Equal(40, hand.GetProperty("request_size").GetInt64());
+        Assert.Equal(JsonValueKind.Null, lines[2].RootElement.GetProperty("ttfb_ms").ValueKind);
+        Assert.Equal(JsonValueKind.Null, lines[2].RootElement.GetProperty("request_size").ValueKind);
+        Assert.Equal(JsonValueKind.Null, lines[2].RootElement.GetProperty("request_body_size").ValueKind);
+    }
+
+    [Fact]
     public void AMessageWrittenAgainFromTheSinksCachesIsTheSameLine()
     {
         // The token cache takes over from the second sighting of each string object: the first,
