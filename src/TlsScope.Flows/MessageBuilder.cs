@@ -7,7 +7,7 @@ namespace TlsScope.Flows;
 internal static class MessageBuilder
 {
     /// <param name="urls">The connection's last URL, reused when host and target repeat.</param>
-    public static HttpMessage FromHttp1(Http1Message m, HttpFlow flow, FlowOptions options, UrlMemo? urls = null)
+    public static HttpMessage FromHttp1(Http1Message m, HttpFlow flow, FlowOptions options, UrlMemo urls)
     {
         var (body, decodedFrom, note) = Decode(m.Body, m.GetHeader("Content-Encoding"), m.BodyTruncated, options);
         if (!m.Complete)
@@ -93,7 +93,7 @@ internal static class MessageBuilder
         return flow.Server?.ToString() ?? "unknown";
     }
 
-    private static string Http1Url(Http1Message m, HttpFlow flow, UrlMemo? urls)
+    private static string Http1Url(Http1Message m, HttpFlow flow, UrlMemo urls)
     {
         string target = m.Target ?? "";
         if (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ||
@@ -108,8 +108,7 @@ internal static class MessageBuilder
         }
 
         string host = m.GetHeader("Host") ?? ServerAuthority(flow);
-        return urls is not null ? urls.Https(host, target)
-            : "https://" + host + (target.StartsWith('/') ? target : "/" + target);
+        return urls.Https(host, target);
     }
 
     private static string Http2Url(Http2Message m, HttpFlow flow)

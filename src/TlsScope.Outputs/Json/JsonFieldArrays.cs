@@ -42,7 +42,7 @@ internal sealed class JsonFieldArrays(JsonTokenCache tokens)
                 return false;
             }
 
-            Ensure(at, 2);
+            Ensure(at, 1);
             _buffer[at++] = (byte)']';
         }
 

@@ -16,7 +16,8 @@ internal sealed class JsonTokenCache(JavaScriptEncoder encoder)
 {
     private const int Slots = 4096; // a power of two
 
-    /// <summary>Longer text is never cached: the cache's memory stays bounded (4 096 short strings).</summary>
+    /// <summary>Longer text is never cached: the cache holds at most 4 096 strings of up to 512
+    /// characters and their escaped bytes (about 16 MB in the worst case of all-escaped text).</summary>
     public const int MaxCachedLength = 512;
 
     private readonly Entry[] _entries = new Entry[Slots];

@@ -27,9 +27,6 @@ public sealed class Http1StreamParser
     /// <summary>The most header fields a new message's list is sized for up front.</summary>
     private const int MaxExpectedHeaders = 64;
 
-    private static readonly string[] KnownMethods =
-        ["GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ", "PATCH ", "CONNECT ", "TRACE "];
-
     private static readonly string[] MethodNames =
         ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE"];
 
@@ -442,9 +439,9 @@ public sealed class Http1StreamParser
             return s.StartsWith("HTTP/1."u8);
         }
 
-        foreach (var m in KnownMethods)
+        foreach (var m in MethodNames)
         {
-            if (StartsWithAscii(s, m))
+            if (StartsWithAscii(s, m) && s.Length > m.Length && s[m.Length] == (byte)' ')
             {
                 return true;
             }
