@@ -42,6 +42,10 @@ public static class Program
               HTTP parsing throughput (MB/s, exchanges/s, allocations per exchange) of the
               HTTP/1.1 and HTTP/2 parsers alone, with content decoding, and of HttpFlowTracker,
               on pre-generated captures replayed on one thread. Needs no root.
+
+          elf [--path FILE] [--repeats N]
+              Reading one executable's symbol tables, as an exec-time attach does: the first
+              time in the process and then warm (default /usr/bin/node). Needs no root.
         """;
 
     public static int Main(string[] args)
@@ -56,6 +60,11 @@ public static class Program
             if (args[0] == "parse")
             {
                 return ParseBench.Run(Options.Parse(args.AsSpan(1))); // no BPF: no root needed
+            }
+
+            if (args[0] == "elf")
+            {
+                return ElfBench.Run(Options.Parse(args.AsSpan(1)));
             }
 
             if (!KernelSupport.HasPrivileges())

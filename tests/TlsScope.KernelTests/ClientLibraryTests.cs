@@ -32,7 +32,7 @@ public sealed class ClientLibraryTests
         server.Send(Reply);
         Assert.True(py.WaitForExit(TimeSpan.FromSeconds(30)), "python did not finish: " + py.Stderr);
         Assert.Equal(Reply, py.Stdout);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         var big = Enumerable.Range(0, 1 << 20).Select(i => (byte)((i * 7 + 3) % 251)).ToArray();
@@ -65,7 +65,7 @@ public sealed class ClientLibraryTests
         server.Send($"HTTP/1.1 200 OK\r\nContent-Length: {Reply.Length}\r\nConnection: close\r\n\r\n{Reply}");
         Assert.True(node.WaitForExit(TimeSpan.FromSeconds(30)), "node did not finish: " + node.Stderr);
         Assert.Equal(Reply, node.Stdout);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         var request = Encoding.ASCII.GetString(got.Bytes(node.Pid, "write"));
@@ -107,7 +107,7 @@ public sealed class ClientLibraryTests
         }
 
         Assert.Equal(Reply, Encoding.ASCII.GetString(buf, 0, read));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         Assert.Equal(hello, got.Bytes(Environment.ProcessId, "write"));

@@ -33,7 +33,7 @@ public sealed class ConnectionTupleTests
         server.WaitForRequest("after tlsscope\n");
         server.Send("ok\n");
         Assert.True(py.WaitForExit(TimeSpan.FromSeconds(20)), "python did not finish: " + py.Stderr);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         var sent = Assert.Single(got.DataOf(py.Pid, "write"));

@@ -21,7 +21,7 @@ public sealed class CurlOpenSslTests
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)), "curl did not finish");
         Assert.Equal(Body, curl.Stdout);
         server.WaitForExit(TimeSpan.FromSeconds(10));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         var request = Encoding.ASCII.GetString(got.Bytes(curl.Pid, "write"));

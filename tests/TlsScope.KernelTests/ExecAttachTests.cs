@@ -38,7 +38,7 @@ public sealed class ExecAttachTests
         server.Send($"HTTP/1.1 200 OK\r\nContent-Length: {Reply.Length}\r\nConnection: close\r\n\r\n{Reply}");
         Assert.True(node.WaitForExit(TimeSpan.FromSeconds(30)), node.Stderr);
         Assert.Equal(Reply, node.Stdout);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
 
         AssertCapturedWhole(scope.Records(), node, server, "/node-at-once");
         // Attached by the start-up index or at the exec, whichever came first (a race: the index
@@ -56,12 +56,12 @@ public sealed class ExecAttachTests
             File.Copy(Proc.Run("sh", ["-c", "readlink -f $(command -v node)"]).Out.Trim(), node);
             File.SetUnixFileMode(node, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             using var server = OpenSslServer.Start();
-            using var scope = TlsScopeRun.Start();
+            using var scope = TlsScopeRun.Start("-v");
             using var client = Proc.Start(node, ["-e", NodeScript(server.Port, "/node-copy")]);
             server.WaitForRequest("\n\n");
             server.Send($"HTTP/1.1 200 OK\r\nContent-Length: {Reply.Length}\r\nConnection: close\r\n\r\n{Reply}");
             Assert.True(client.WaitForExit(TimeSpan.FromSeconds(30)), client.Stderr);
-            Assert.Equal(0, scope.Stop());
+            scope.StopCleanly();
 
             var got = scope.Records();
             AssertCapturedWhole(got, client, server, "/node-copy");
@@ -92,7 +92,7 @@ public sealed class ExecAttachTests
                 server.Send($"HTTP/1.0 200 OK\r\n\r\n{Reply}");
                 Assert.True(client.WaitForExit(TimeSpan.FromSeconds(30)), client.Stderr);
                 Assert.Equal(0, client.Process.ExitCode);
-                Assert.Equal(0, scope.Stop());
+                scope.StopCleanly();
                 AssertCapturedWhole(scope.Records(), client, server, path);
             }
         }
@@ -137,7 +137,7 @@ public sealed class ExecAttachTests
             var (code2, output2, _) = Proc.Run("sh", ["-c", $"{child} held-and-continued | {scriptTail}"], TimeSpan.FromSeconds(30));
             Assert.Equal(0, code2);
             Assert.Equal("held-and-continued\n", output2);
-            Assert.Equal(0, scope.Stop());
+            scope.StopCleanly();
 
             Assert.Matches($"tlsscope: held {Regex.Escape(child)} \\(pid \\d+\\) \\d+ ms", scope.Stderr);
             Assert.Matches($"tlsscope: held {Regex.Escape(scriptTail)} \\(pid \\d+\\) \\d+ ms", scope.Stderr);

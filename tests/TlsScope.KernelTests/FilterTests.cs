@@ -13,7 +13,7 @@ public sealed class FilterTests
         server.WaitForRequest();
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nhi\n");
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         Assert.NotEmpty(got.DataOf(server.Pid, "read"));
@@ -28,7 +28,7 @@ public sealed class FilterTests
         using var scope = TlsScopeRun.Start("--pid", sleeper.Pid.ToString());
         Assert.True(sleeper.WaitForExit(TimeSpan.FromSeconds(10)));
         Proc.WaitFor(() => scope.HasExited, TimeSpan.FromSeconds(10), "tlsscope to end with its process");
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         Assert.Contains($"tlsscope: process {sleeper.Pid} exited", scope.Stderr);
     }
 
@@ -41,7 +41,7 @@ public sealed class FilterTests
         server.WaitForRequest();
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nhi\n");
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         Assert.NotEmpty(got.DataOf(curl.Pid, "write"));

@@ -36,7 +36,7 @@ public sealed class GnuTlsTests
         var cliPid = cli.Pid;
         cli.Process.StandardInput.Close();
         Assert.True(cli.WaitForExit(TimeSpan.FromSeconds(20)), "gnutls-cli did not end: " + cli.Stderr);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         Assert.Equal(Hello, Encoding.ASCII.GetString(got.Bytes(cliPid, "write")));
@@ -66,7 +66,7 @@ public sealed class GnuTlsTests
         server.Send(Encoding.ASCII.GetBytes(response));
         Assert.True(wget.WaitForExit(TimeSpan.FromSeconds(30)), "wget did not finish: " + wget.Stderr);
         Assert.Equal(Body, wget.Stdout);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         var request = Encoding.ASCII.GetString(got.Bytes(wget.Pid, "write"));
@@ -85,7 +85,7 @@ public sealed class GnuTlsTests
         using var scope = TlsScopeRun.Start("--comm", "gnutls-serv");
         using var curl = Proc.Start("curl", ["-sk", "--http1.1", "-H", "X-From: curl", $"https://127.0.0.1:{port}/served"]);
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(30)), curl.Stderr);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         var read = Encoding.ASCII.GetString(got.Bytes(serv.Pid, "read"));
@@ -133,7 +133,7 @@ public sealed class GnuTlsTests
         Assert.True(cli.WaitForExit(TimeSpan.FromSeconds(20)), "gnutls-cli did not end: " + cli.Stderr);
         Assert.Contains($"- Description: ({version}-X.509)-", cli.Stdout); // "(TLS1.3-X.509)-(ECDHE-SECP256R1)-(...)-(AES-256-GCM)"
         Assert.Contains($"-({cipher})", cli.Stdout);
-        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+        scope.StopCleanly(Proc.SIGTERM);
 
         var expected = File.ReadAllLines(theirs).Where(l => l.Length > 0).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(version == "TLS1.2" ? 1 : 5, expected.Count);
@@ -160,7 +160,7 @@ public sealed class GnuTlsTests
         server.WaitForRequest("\n\n");
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
         Assert.True(wget.WaitForExit(TimeSpan.FromSeconds(30)), "wget did not finish: " + wget.Stderr);
-        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+        scope.StopCleanly(Proc.SIGTERM);
 
         var expected = File.ReadAllLines(theirs).Where(l => l.Length > 0).Order(StringComparer.Ordinal).ToList();
         Assert.NotEmpty(expected);
@@ -188,7 +188,7 @@ public sealed class GnuTlsTests
         server.Send(Encoding.ASCII.GetBytes(response));
         Assert.True(git.WaitForExit(TimeSpan.FromSeconds(30)), "git did not finish: " + git.Stderr);
         Assert.Equal($"{Sha}\trefs/heads/main", git.Stdout.Trim());
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         var helper = Assert.Single(got.Data.Select(r => r.GetProperty("pid").GetInt32()).Distinct());
@@ -220,7 +220,7 @@ public sealed class GnuTlsTests
         var again = int.Parse(client.Stderr.Split(' ')[1], CultureInfo.InvariantCulture);
         Assert.True(again > 0, "no send met E_AGAIN: the test proves nothing");
         server.WaitForRequest(Encoding.ASCII.GetString(data[^64..]));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         Assert.Contains("lost 0 records", scope.Stderr);
         var got = scope.Records();
 

@@ -22,7 +22,7 @@ public sealed class HttpTests
             server.Url("/one"), server.Url("/two?q=2"), server.Url("/three")]);
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(30)), curl.Stderr);
         Assert.Equal("hello /one\nhello /two?q=2\nhello /three\n", curl.Stdout);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         Assert.Contains("tlsscope: HTTP: 3 exchanges on 1 connections", scope.Stderr);
 
         var records = Captured.Load(jsonPath);
@@ -108,7 +108,7 @@ public sealed class HttpTests
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(30)), curl.Stderr);
         var digest = Convert.ToHexStringLower(SHA256.HashData(body));
         Assert.Equal($"{body.Length} {digest}", curl.Stdout.TrimEnd('\n'));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
 
         var records = scope.Records();
         var exchanges = records.OfType("http_exchange").ToList();
@@ -147,7 +147,7 @@ public sealed class HttpTests
         using var curl = Proc.Start("curl", ["-sk", "--http2", "-o", "/dev/null", "-H", "content-type: application/grpc", "-H", "te: trailers",
             "--data-binary", "@" + message, server.Url("/grpc")]);
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(30)), curl.Stderr);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
 
         var records = scope.Records();
         var request = Assert.Single(records.OfType("http_request"));
@@ -170,7 +170,7 @@ public sealed class HttpTests
             "-H", $"x-secret: {Secret}", "-H", "x-visible: shown", server.Url("/cookie")]);
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(30)), curl.Stderr);
         Assert.Equal("cookie set\n", curl.Stdout);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
 
         foreach (var file in new[] { scope.OutputPath, json, har })
         {
@@ -204,7 +204,7 @@ public sealed class HttpTests
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(30)), curl.Stderr);
         Proc.WaitFor(() => File.ReadLines(scope.OutputPath).Count(l => l.Contains("\"http_exchange\"")) >= 2,
             TimeSpan.FromSeconds(10), "two exchanges");
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
 
         var exchanges = scope.Records().OfType("http_exchange").ToList();
         Assert.Equal([$"https://127.0.0.1:{server.Port}/a", $"https://127.0.0.1:{server.Port}/b"], exchanges.Select(e => e.GetProperty("url").GetString()));
@@ -243,7 +243,7 @@ public sealed class HttpTests
         using var py = Proc.Start("python3", ["-c", script]);
         Assert.True(py.WaitForExit(TimeSpan.FromSeconds(30)), "python did not finish: " + py.Stderr);
         Assert.Equal("echo: hello ws\n", py.Stdout);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
 
         var records = scope.Records();
         var exchange = Assert.Single(records.OfType("http_exchange"));
@@ -265,7 +265,7 @@ public sealed class HttpTests
         using var scope = TlsScopeRun.Start("--comm", "curl");
         using var curl = Proc.Start("curl", ["-sk", "--http1.1", server.Url("/raw")]);
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(30)), curl.Stderr);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var records = scope.Records();
         Assert.Empty(records.OfType("http_exchange"));
         Assert.StartsWith("GET /raw HTTP/1.1\r\n", Encoding.ASCII.GetString(records.Bytes(curl.Pid, "write")));

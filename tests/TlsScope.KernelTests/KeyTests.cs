@@ -70,7 +70,7 @@ public sealed class KeyTests
         var curl = KeylogClients.Curl(server.Port, "/mode", TlsVersion.Tls13);
         scope.Lines(curl.Lines.Count);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(scope.Path));
-        Assert.Equal(0, scope.Run.Stop(Proc.SIGTERM));
+        scope.Run.StopCleanly(Proc.SIGTERM);
     }
 
     private static void AssertSameLines(IReadOnlyList<string> library, IReadOnlyList<string> ours, TlsVersion version)
@@ -105,7 +105,7 @@ public sealed class KeyTests
         public IReadOnlyList<string> LinesAfterStop(int n)
         {
             Lines(n);
-            Assert.Equal(0, Run.Stop(Proc.SIGTERM));
+            Run.StopCleanly(Proc.SIGTERM);
             return File.ReadAllLines(Path);
         }
 

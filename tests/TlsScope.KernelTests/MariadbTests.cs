@@ -155,7 +155,7 @@ public sealed class MariadbStartTests
             db.Run("SELECT 'late server'");
         }
 
-        Assert.Equal(0, run.Stop());
+        run.StopCleanly();
         var r = Assert.Single(run.Records().OfType("sql_query"), r => r.GetProperty("query").GetString() == "SELECT 'late server'");
         Assert.Equal("root", r.GetProperty("user").GetString());
     }

@@ -27,7 +27,7 @@ public sealed class NssTests
         Assert.True(client.WaitForExit(TimeSpan.FromSeconds(30)), "tstclnt did not end: " + client.Stderr);
         var response = File.ReadAllText(responseFile);
         Assert.StartsWith("HTTP/1.0 200 OK", response);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
 
         // The client: its request once (stdin read whole, written once), the response it printed.

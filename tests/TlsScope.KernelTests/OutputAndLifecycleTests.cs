@@ -16,7 +16,7 @@ public sealed class OutputAndLifecycleTests
         server.WaitForRequest();
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(scope.OutputPath));
         var text = File.ReadAllText(scope.OutputPath);
@@ -45,7 +45,7 @@ public sealed class OutputAndLifecycleTests
         server.WaitForRequest();
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nv6\n");
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var sent = scope.Records().DataOf(curl.Pid, "write").First();
         Assert.Equal($"[::1]:{server.Port}", sent.GetProperty("remote").GetString());
         Assert.Matches(@"^\[::1\]:\d+$", sent.GetProperty("local").GetString());
@@ -62,7 +62,7 @@ public sealed class OutputAndLifecycleTests
         server.WaitForRequest();
         server.Send("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(20)));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var got = scope.Records();
         Assert.Contains(got.Data, r => Encoding.ASCII.GetString(r.GetProperty("data").GetBytesFromBase64()).StartsWith("GET /as-nobody"));
         Assert.All(got.Data, r => Assert.Equal(65534u, r.GetProperty("uid").GetUInt32()));
@@ -86,7 +86,7 @@ public sealed class OutputAndLifecycleTests
         server.WaitForRequest("short\n");
         server.Send("ok\n");
         Assert.True(py.WaitForExit(TimeSpan.FromSeconds(20)), py.Stderr);
-        Assert.Equal(0, scope.Stop()); // truncation on request is not loss
+        scope.StopCleanly(); // truncation on request is not loss
         var writes = scope.Records().DataOf(py.Pid, "write").ToList();
         Assert.Equal(2, writes.Count);
         Assert.True(writes[0].GetProperty("truncated").GetBoolean());
@@ -142,7 +142,7 @@ public sealed class OutputAndLifecycleTests
         Assert.False(File.Exists(probe), "could not unmount tracefs for the test");
         using var scope = TlsScopeRun.Start(); // attaching the syscall tracepoints needs tracefs
         Assert.True(File.Exists(probe));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
     }
 
     [KernelFact]
@@ -151,7 +151,7 @@ public sealed class OutputAndLifecycleTests
         using var scope = TlsScopeRun.Start();
         var programs = Proc.Run("bpftool", ["prog", "show"]).Out;
         Assert.Contains("tls_return", programs);
-        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+        scope.StopCleanly(Proc.SIGTERM);
         Assert.Contains("tlsscope: 0 chunks", scope.Stderr);
         var after = Proc.Run("bpftool", ["prog", "show"]).Out;
         Assert.DoesNotContain("tls_return", after);

@@ -190,7 +190,7 @@ public sealed class OutputSafetyTests
             using var curl = Proc.Start("curl", ["-sk", "--http1.1", server.Url("/every-sink?x=1")]);
             Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(30)), curl.Stderr);
             Assert.Equal("hello /every-sink?x=1\n", curl.Stdout);
-            Assert.Equal(0, scope.Stop());
+            scope.StopCleanly();
 
             var exchange = Assert.Single(scope.Records().OfType("http_exchange"));
             Assert.Equal(curl.Pid, exchange.GetProperty("pid").GetInt32());

@@ -22,7 +22,7 @@ public sealed class PcapTests
         var (pcap, plain, keys) = (Path.Combine(dir, "c.pcapng"), Path.Combine(dir, "p.pcapng"), Path.Combine(dir, "k.log"));
         using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--pcapng-plaintext", plain, "--keylog", keys]);
         var curl = Exchange(ns, version, "/pcap/path?x=1");
-        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+        scope.StopCleanly(Proc.SIGTERM);
 
         // No key file given: the Decryption Secrets Blocks are what decrypts.
         var rows = Tshark.Fields(pcap, "http.request", "http.request.uri", "frame.comment");
@@ -56,7 +56,7 @@ public sealed class PcapTests
         Exchange(ns, "-tls1_3", "/filtered");
         // Other traffic on the same interface: a UDP datagram and a TCP connection elsewhere.
         ns.Run("bash", "-c", "echo hi > /dev/udp/127.0.0.1/9999; (echo x > /dev/tcp/127.0.0.1/5555) 2>/dev/null; true");
-        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+        scope.StopCleanly(Proc.SIGTERM);
 
         Assert.Matches(@"\(([1-9]\d*) filtered out\)", scope.Stderr); // the other traffic was seen, and dropped
         var ports = Tshark.Fields(pcap, null, "tcp.srcport", "tcp.dstport", "udp.port");
@@ -84,7 +84,7 @@ public sealed class PcapTests
         };
         using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, option, value]);
         Exchange(ns, "-tls1_3", "/not-traced");
-        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+        scope.StopCleanly(Proc.SIGTERM);
         Assert.Empty(Tshark.Fields(pcap, null, "frame.number"));
         Assert.Matches(@"packets: 0 captured, [1-9]\d* not from traced processes", scope.Stderr); // the kernel kept none
         Assert.Contains("pcapng: 0 packets written", scope.Stderr);
@@ -100,7 +100,7 @@ public sealed class PcapTests
         var pcap = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName, "c.pcapng");
         using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--comm", "curl"]);
         var curl = Exchange(ns, "-tls1_3", "/kept");
-        Assert.Equal(0, scope.Stop(Proc.SIGTERM));
+        scope.StopCleanly(Proc.SIGTERM);
         Assert.Equal(["/kept"], Tshark.Fields(pcap, "http.request", "http.request.uri").Select(r => r[0]));
         var comments = Tshark.Comments(pcap);
         Assert.True(comments.Count >= 8, $"{comments.Count} packets");
@@ -121,7 +121,7 @@ public sealed class PcapTests
         Assert.Equal($"tlsscope: another TlsScope (pid {first.Pid}) captures packets on interface 1; stop it first", err.Trim());
         Assert.False(File.Exists(Path.Combine(dir, "b.pcapng")));
         Assert.Single(ns.TcFilters("lo", "egress"));
-        Assert.Equal(0, first.Stop(Proc.SIGTERM));
+        first.StopCleanly(Proc.SIGTERM);
     }
 
     [KernelFact]
@@ -171,7 +171,7 @@ public sealed class PcapTests
         Assert.Empty(ns.TcFilters(veth.Name, "ingress"));
         Assert.Empty(ns.TcFilters(veth.PeerName, "egress"));
         Assert.Single(ns.TcFilters("lo", "egress"));
-        Assert.Equal(0, next.Stop(Proc.SIGTERM));
+        next.StopCleanly(Proc.SIGTERM);
         Assert.Equal(NoLeftovers, LeftFilters(ns, veth.Name, veth.PeerName));
     }
 

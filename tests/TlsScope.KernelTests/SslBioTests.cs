@@ -31,7 +31,7 @@ public sealed class SslBioTests
         Assert.True(curl.WaitForExit(TimeSpan.FromSeconds(60)), "curl did not finish: " + curl.Stderr);
         Assert.Equal(SHA256.HashData(body), SHA256.HashData(File.ReadAllBytes(got)));
         Assert.True(server.WaitForExit(TimeSpan.FromSeconds(20)), "s_server did not end after its one connection");
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         Assert.Contains("lost 0 records", scope.Stderr);
         Assert.Matches(@"attached \d+ probes to \S*libssl\.so\.3 \(openssl; internal read/write at 0x", scope.Stderr);
         var records = scope.Records();
@@ -69,7 +69,7 @@ public sealed class SslBioTests
         Assert.True(peer.WaitForExit(TimeSpan.FromSeconds(30)), "tls_in_tls did not finish: " + peer.Stderr);
         Assert.Equal(0, peer.Process.ExitCode);
         Assert.Contains("inner reply to GET /inner", peer.Stdout);
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
         var records = scope.Records();
 
         var streams = records.Data.GroupBy(r => (r.GetProperty("conn").GetUInt64(), r.GetProperty("direction").GetString()))

@@ -100,7 +100,7 @@ public sealed class TargetTests
         using var inside = cgroup.Run("curl", "-sk", "-o", "/dev/null", server.Url("/in-cgroup"));
         using var outside = Proc.Start("curl", ["-sk", "-o", "/dev/null", server.Url("/outside")]);
         Assert.True(inside.WaitForExit(TimeSpan.FromSeconds(30)) && outside.WaitForExit(TimeSpan.FromSeconds(30)));
-        Assert.Equal(0, scope.Stop());
+        scope.StopCleanly();
 
         var got = scope.Records();
         var write = Assert.Single(got.Data, r => r.GetProperty("direction").GetString() == "write");
@@ -129,7 +129,7 @@ public sealed class TargetTests
             using var container = cgroup.Run("unshare", "--mount", "--pid", "--fork", "chroot", root, "/usr/bin/curl", "-sk", server.Url("/from-container"));
             Assert.True(container.WaitForExit(TimeSpan.FromSeconds(30)), container.Stderr);
             Assert.Equal(0, container.Process.ExitCode);
-            Assert.Equal(0, scope.Stop());
+            scope.StopCleanly();
 
             var got = scope.Records();
             var write = Assert.Single(got.Data, r => r.GetProperty("direction").GetString() == "write");

@@ -176,6 +176,7 @@ internal sealed class ElfFileReader
             }
         }
 
+        functions.Seal();
         return new ElfSymbols(_path, FindBuildId(segments, sections), type == EtDyn, functions);
     }
 
@@ -373,6 +374,7 @@ internal sealed class ElfFileReader
             }
         }
 
+        var source = functions.AddStrings(strings);
         var count = symbols.Length / SymSize;
         for (var i = 1; i < count; i++) // entry 0 is the reserved null symbol
         {
@@ -401,7 +403,7 @@ internal sealed class ElfFileReader
             }
 
             var name = strings.AsSpan((int)nameOffset);
-            var end = name.IndexOf((byte)0);
+            var end = name.IndexOf((byte)0); // the string table's own end is not a terminator
             if (end < 0)
             {
                 continue;
@@ -428,7 +430,7 @@ internal sealed class ElfFileReader
 
             // Lower wins: default version, then global/weak binding, then .dynsym.
             var rank = (nonDefaultVersion ? 4 : 0) | (sym[4] >> 4 == StbLocal ? 2 : 0) | (fromSymtab ? 1 : 0);
-            functions.Add(name, address, U64(sym, 16), fileOffset, rank);
+            functions.Add(source, (int)nameOffset, name.Length, address, U64(sym, 16), fileOffset, rank);
         }
     }
 

@@ -7,13 +7,20 @@ namespace TlsScope.Bpf.Elf;
 public sealed class ElfSymbols
 {
     private readonly FunctionTable _functions;
+    private readonly Dictionary<string, ElfFunction> _extra; // names the symbol tables lack, from WithFunctions
 
     internal ElfSymbols(string path, string? buildId, bool isSharedObject, FunctionTable functions)
+        : this(path, buildId, isSharedObject, functions, new Dictionary<string, ElfFunction>(StringComparer.Ordinal))
+    {
+    }
+
+    private ElfSymbols(string path, string? buildId, bool isSharedObject, FunctionTable functions, Dictionary<string, ElfFunction> extra)
     {
         Path = path;
         BuildId = buildId;
         IsSharedObject = isSharedObject;
         _functions = functions;
+        _extra = extra;
     }
 
     /// <summary>
@@ -58,16 +65,16 @@ public sealed class ElfSymbols
     /// since there is no file offset to probe. For an STT_GNU_IFUNC symbol the address is that of its
     /// resolver, not of the implementation it picks at run time. Each enumeration creates the name strings anew.
     /// </summary>
-    public IEnumerable<ElfFunction> Functions => _functions.Enumerate();
+    public IEnumerable<ElfFunction> Functions => _functions.Enumerate().Concat(_extra.Values);
 
     /// <summary>How many functions <see cref="Functions"/> yields.</summary>
-    public int FunctionCount => _functions.Count;
+    public int FunctionCount => _functions.Count + _extra.Count;
 
     /// <summary>Finds a defined function by its unversioned name, e.g. "SSL_read".</summary>
     public bool TryGetFunction(string name, out ElfFunction function)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return _functions.TryGet(name, out function);
+        return _functions.TryGet(name, out function) || _extra.TryGetValue(name, out function);
     }
 
     /// <summary>
@@ -78,7 +85,17 @@ public sealed class ElfSymbols
     public ElfSymbols WithFunctions(IEnumerable<ElfFunction> extra)
     {
         ArgumentNullException.ThrowIfNull(extra);
-        return new ElfSymbols(Path, BuildId, IsSharedObject, _functions.WithExtra(extra));
+        // The symbol tables are shared, not copied: a copy of node's would cost tens of milliseconds.
+        var merged = new Dictionary<string, ElfFunction>(_extra, StringComparer.Ordinal);
+        foreach (var f in extra)
+        {
+            if (!_functions.TryGet(f.Name, out _))
+            {
+                merged.TryAdd(f.Name, f);
+            }
+        }
+
+        return new ElfSymbols(Path, BuildId, IsSharedObject, _functions, merged);
     }
 
     /// <summary>True if every one of <paramref name="names"/> is a defined function (vacuously true for none).</summary>

@@ -8,92 +8,87 @@ using System.Text.Unicode;
 namespace TlsScope.Bpf.Elf;
 
 /// <summary>
-/// Functions keyed by their UTF-8 name bytes. A large executable has ~150k function symbols;
-/// keeping names as bytes in one buffer (instead of a string per symbol in a Dictionary) makes
-/// building the table several times cheaper. Strings are created only for lookups' results and
-/// when enumerating. Written only while the file is read, read-only afterwards.
+/// Functions keyed by their UTF-8 name bytes, names left where they are in the file's string
+/// tables. A large executable (node: ~185k symbols) is read at its exec while the program is held,
+/// so building must be cheap, and on a virtual machine random memory access is what costs: entries
+/// are appended in order, then <see cref="Seal"/> sorts (hash, entry) keys with a radix sort, and a
+/// lookup is a binary search. Duplicate names are resolved by the lookup, not while building.
+/// Written only while the file is read, read-only (and thread-safe) after <see cref="Seal"/>.
 /// </summary>
 internal sealed class FunctionTable
 {
-    private byte[] _names;
-    private int _namesLength;
+    private readonly List<byte[]> _strings = [];
     private Entry[] _entries;
     private int _count;
-    private int[] _slots; // open addressing, linear probing: entry index + 1, or 0 when empty
-    private int _mask;
+    private long[] _keys = []; // hash << 32 | entry index, by hash, entries of one hash in the order added
+    private bool[]? _winners; // per entry: the one its name resolves to (made on first enumeration)
 
     public FunctionTable(int expectedCount)
     {
-        var capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Clamp(expectedCount, 8, 1 << 28) * 2);
-        _slots = new int[capacity];
-        _mask = capacity - 1;
-        // Typically about half of all symbols are distinct functions, with names of ~30-70 bytes.
+        // Typically about half of all symbols are functions.
         _entries = GC.AllocateUninitializedArray<Entry>(Math.Clamp(expectedCount / 2, 8, 1 << 20));
-        _names = GC.AllocateUninitializedArray<byte>(Math.Clamp(expectedCount / 2, 8, 1 << 20) * 64);
     }
 
-    public int Count => _count;
+    /// <summary>How many distinct names.</summary>
+    public int Count => Winners().Count(w => w);
 
-    /// <summary>Adds a function, or replaces the one of the same name if <paramref name="rank"/> is lower.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot while reading; see ElfFileReader.AddFunctions
-    public void Add(ReadOnlySpan<byte> name, ulong address, ulong size, ulong fileOffset, int rank)
+    /// <summary>Keeps a string table for the names added from it; returns its number.</summary>
+    public int AddStrings(byte[] strings)
     {
-        var hash = Hash(name);
-        var slot = hash & _mask;
-        for (var index = _slots[slot]; index != 0; index = _slots[slot])
-        {
-            ref var existing = ref _entries[index - 1];
-            if (existing.Hash == hash && Name(existing).SequenceEqual(name))
-            {
-                if (rank < existing.Rank)
-                {
-                    existing = existing with { Address = address, Size = size, FileOffset = fileOffset, Rank = rank };
-                }
+        _strings.Add(strings);
+        return _strings.Count - 1;
+    }
 
-                return;
-            }
-            slot = (slot + 1) & _mask;
-        }
-
+    /// <summary>Adds a function named by bytes of string table <paramref name="source"/>. Of the
+    /// functions of one name, a lookup finds the one of lowest <paramref name="rank"/>, the first
+    /// added among equals.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot while reading; see ElfFileReader.AddFunctions
+    public void Add(int source, int nameStart, int nameLength, ulong address, ulong size, ulong fileOffset, int rank)
+    {
         if (_count == _entries.Length)
         {
             Array.Resize(ref _entries, checked(_entries.Length * 2));
         }
 
-        if (_names.Length - _namesLength < name.Length)
-        {
-            Array.Resize(ref _names, Math.Max(checked(_namesLength + name.Length), checked(_names.Length * 2)));
-        }
-
-        name.CopyTo(_names.AsSpan(_namesLength));
-        _entries[_count] = new Entry(address, size, fileOffset, _namesLength, name.Length, hash, rank);
-        _namesLength += name.Length;
-        _slots[slot] = ++_count;
-
-        if (_count * 2 > _slots.Length)
-        {
-            Rehash(checked(_slots.Length * 2));
-        }
+        var hash = Hash(_strings[source].AsSpan(nameStart, nameLength));
+        _entries[_count++] = new Entry(address, size, fileOffset, nameStart, nameLength, hash, (ushort)source, (byte)rank);
     }
 
-    /// <summary>A copy holding these functions and then <paramref name="extra"/>; a name already
-    /// present keeps its entry (the extra ones are added with a rank no symbol has).</summary>
-    public FunctionTable WithExtra(IEnumerable<ElfFunction> extra)
+    /// <summary>Ends building: the lookup keys, sorted by hash with a stable radix sort (three
+    /// passes of 11 bits cover the 31-bit hash), so equal hashes stay in the order added.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Seal()
     {
-        var extras = extra as IReadOnlyCollection<ElfFunction> ?? extra.ToList();
-        var copy = new FunctionTable((_count + extras.Count) * 2);
+        var keys = new long[_count];
         for (var i = 0; i < _count; i++)
         {
-            var e = _entries[i];
-            copy.Add(Name(e), e.Address, e.Size, e.FileOffset, e.Rank);
+            keys[i] = ((long)_entries[i].Hash << 32) | (uint)i;
         }
 
-        const int ExtraRank = int.MaxValue;
-        foreach (var f in extras)
+        var other = new long[_count];
+        Span<int> counts = stackalloc int[1 << 11];
+        for (var shift = 32; shift < 64; shift += 11)
         {
-            copy.Add(Encoding.UTF8.GetBytes(f.Name), f.Address, f.Size, f.FileOffset, ExtraRank);
+            counts.Clear();
+            foreach (var key in keys)
+            {
+                counts[(int)(key >>> shift) & 0x7ff]++;
+            }
+
+            var total = 0;
+            for (var d = 0; d < counts.Length; d++)
+            {
+                (counts[d], total) = (total, total + counts[d]);
+            }
+
+            foreach (var key in keys)
+            {
+                other[counts[(int)(key >>> shift) & 0x7ff]++] = key;
+            }
+
+            (keys, other) = (other, keys);
         }
-        return copy;
+        _keys = keys;
     }
 
     public bool TryGet(string name, out ElfFunction function)
@@ -107,48 +102,98 @@ internal sealed class FunctionTable
         }
 
         var bytes = buffer[..length];
-
-        var hash = Hash(bytes);
-        var slot = hash & _mask;
-        for (var index = _slots[slot]; index != 0; index = _slots[slot])
+        var best = Find(bytes, Hash(bytes));
+        if (best < 0)
         {
-            ref readonly var entry = ref _entries[index - 1];
-            if (entry.Hash == hash && Name(entry).SequenceEqual(bytes))
-            {
-                function = new ElfFunction(name, entry.Address, entry.Size, entry.FileOffset);
-                return true;
-            }
-            slot = (slot + 1) & _mask;
+            return false;
         }
-        return false;
+
+        var e = _entries[best];
+        function = new ElfFunction(name, e.Address, e.Size, e.FileOffset);
+        return true;
     }
 
+    /// <summary>One function per name, the one a lookup of that name finds, in the order added.</summary>
     public IEnumerable<ElfFunction> Enumerate()
     {
+        var winners = Winners();
         for (var i = 0; i < _count; i++)
         {
-            var entry = _entries[i];
-            yield return new ElfFunction(Encoding.UTF8.GetString(Name(entry)), entry.Address, entry.Size, entry.FileOffset);
+            if (winners[i])
+            {
+                var e = _entries[i];
+                yield return new ElfFunction(Encoding.UTF8.GetString(Name(e)), e.Address, e.Size, e.FileOffset);
+            }
         }
     }
 
-    private ReadOnlySpan<byte> Name(in Entry entry) => _names.AsSpan(entry.NameStart, entry.NameLength);
-
-    private void Rehash(int capacity)
+    /// <summary>The entry a name resolves to (lowest rank, then first added), or -1.</summary>
+    private int Find(ReadOnlySpan<byte> name, int hash)
     {
-        _slots = new int[capacity];
-        _mask = capacity - 1;
-        for (var i = 0; i < _count; i++)
+        int low = 0, high = _keys.Length; // the first key of this hash: a lower bound search
+        while (low < high)
         {
-            var slot = _entries[i].Hash & _mask;
-            while (_slots[slot] != 0)
+            var middle = (int)((uint)(low + high) >> 1);
+            if ((int)(_keys[middle] >> 32) < hash)
             {
-                slot = (slot + 1) & _mask;
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        var best = -1;
+        for (var k = low; k < _keys.Length && (int)(_keys[k] >> 32) == hash; k++)
+        {
+            var index = (int)(uint)_keys[k];
+            if (Name(_entries[index]).SequenceEqual(name) && (best < 0 || _entries[index].Rank < _entries[best].Rank))
+            {
+                best = index; // keys of one hash are in the order added: an equal rank keeps the first
+            }
+        }
+        return best;
+    }
+
+    private bool[] Winners()
+    {
+        if (Volatile.Read(ref _winners) is { } known)
+        {
+            return known;
+        }
+
+        // Within each run of one hash, the best of every name; runs are a key or two long.
+        var winners = new bool[_count];
+        for (var start = 0; start < _keys.Length;)
+        {
+            var end = start + 1;
+            while (end < _keys.Length && (_keys[end] >> 32) == (_keys[start] >> 32))
+            {
+                end++;
             }
 
-            _slots[slot] = i + 1;
+            for (var k = start; k < end; k++)
+            {
+                var index = (int)(uint)_keys[k];
+                var beaten = false;
+                for (var j = start; j < end && !beaten; j++)
+                {
+                    var other = (int)(uint)_keys[j];
+                    beaten = other != index && Name(_entries[other]).SequenceEqual(Name(_entries[index]))
+                        && (_entries[other].Rank < _entries[index].Rank || (_entries[other].Rank == _entries[index].Rank && j < k));
+                }
+
+                winners[index] = !beaten;
+            }
+            start = end;
         }
+
+        Volatile.Write(ref _winners, winners);
+        return winners;
     }
+
+    private ReadOnlySpan<byte> Name(in Entry e) => _strings[e.Source].AsSpan(e.NameStart, e.NameLength);
 
     /// <summary>A multiply-rotate hash over 8-byte words; good enough spread for symbol names.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -172,5 +217,5 @@ internal sealed class FunctionTable
         return (int)h & int.MaxValue;
     }
 
-    private readonly record struct Entry(ulong Address, ulong Size, ulong FileOffset, int NameStart, int NameLength, int Hash, int Rank);
+    private readonly record struct Entry(ulong Address, ulong Size, ulong FileOffset, int NameStart, int NameLength, int Hash, ushort Source, byte Rank);
 }

@@ -12,8 +12,10 @@ namespace TlsScope.Engine.Processes;
 /// </summary>
 public sealed class HeldPrograms : IDisposable
 {
-    /// <summary>The longest a program waits for its probes; attaching takes a few milliseconds.</summary>
-    public static readonly TimeSpan MaxHold = TimeSpan.FromMilliseconds(250);
+    /// <summary>The longest a program waits for its probes. Attaching takes a few milliseconds for
+    /// most; a fresh copy of node (185k symbols) or a Go program takes 100-250 ms on a loaded
+    /// 2-core machine right after start-up, so the cap is twice that.</summary>
+    public static readonly TimeSpan MaxHold = TimeSpan.FromMilliseconds(500);
 
     public const string DefaultDirectory = "/run/tlsscope";
 

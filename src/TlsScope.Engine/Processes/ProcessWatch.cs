@@ -286,6 +286,7 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 
     private void HandleLoop()
     {
+        ThreadNice.Set(ThreadNice.Urgent); // a held program waits on this thread
         foreach (var pending in _pending.GetConsumingEnumerable())
         {
             try

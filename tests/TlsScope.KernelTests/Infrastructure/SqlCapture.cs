@@ -11,7 +11,7 @@ public static class SqlCapture
     {
         using var run = TlsScopeRun.StartWith(["--format", "json"], ["--sql", .. scope]);
         act();
-        Assert.Equal(0, run.Stop());
+        run.StopCleanly();
         Assert.Contains("tlsscope: sql: ", run.Stderr);
         return [.. run.Records().OfType("sql_query")];
     }

@@ -76,6 +76,14 @@ public sealed class TlsScopeRun : IDisposable
     /// <summary>Sends a signal and returns at once (SIGKILL: no clean-up runs).</summary>
     public void Signal(int signal) => _proc.Signal(signal);
 
+    /// <summary>Stops, and fails with the run's whole stderr (its summary says what was lost or
+    /// held too long) unless it ended cleanly (0).</summary>
+    public void StopCleanly(int signal = Proc.SIGINT)
+    {
+        var code = Stop(signal);
+        Assert.True(code == 0, $"tlsscope ended with {code}: {Stderr}");
+    }
+
     /// <summary>SIGINT (or another signal), then waits for the summary and exit.</summary>
     public int Stop(int signal = Proc.SIGINT)
     {

@@ -104,6 +104,36 @@ public sealed class ElfSymbolsSystemTests
         Assert.Equal(ElfTool.ExpectedFileOffset(path, function.Address), function.FileOffset);
     }
 
+    /// <summary>node has both tables, ~185k symbols, names in both and local duplicates: every
+    /// defined function name resolves to the symbol readelf's listing ranks first (default version,
+    /// then global over local, then .dynsym over .symtab, then the first listed).</summary>
+    [Fact]
+    public void Node_EveryFunctionNameResolvesToTheSymbolItsRankPicks()
+    {
+        if (!File.Exists(ElfTool.Node))
+        {
+            return; // node is not installed: nothing to check (it is on the development machine)
+        }
+
+        var path = ElfTool.RealPath(ElfTool.Node);
+        var elf = ElfSymbols.Open(path);
+        var expected = ElfTool.ReadelfSymbols(path, dynamicOnly: false)
+            .Where(s => s.Type is "FUNC" or "IFUNC" && s.SectionIndex != "UND" && s.Value != 0 && s.Name.Length > 0)
+            .Select((s, order) => (Symbol: s, order, Rank: (s.RawName.Contains('@') && !s.RawName.Contains("@@") ? 4 : 0)
+                | (s.Bind == "LOCAL" ? 2 : 0) | (s.Table == ".symtab" ? 1 : 0)))
+            .GroupBy(s => s.Symbol.Name, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.OrderBy(s => s.Rank).ThenBy(s => s.order).First().Symbol, StringComparer.Ordinal);
+        Assert.True(expected.Count > 50_000, $"{expected.Count} names: not the large table this test is about");
+
+        Assert.Equal(expected.Count, elf.FunctionCount);
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), elf.Functions.Select(f => f.Name).Order(StringComparer.Ordinal));
+        foreach (var (name, symbol) in expected)
+        {
+            Assert.True(elf.TryGetFunction(name, out var function), name);
+            Assert.Equal((name, symbol.Value), (name, function.Address));
+        }
+    }
+
     [Fact]
     public void Node_ExportsSslReadAndWrite()
     {
