@@ -35,14 +35,23 @@ internal sealed class JsonTokenCache(JavaScriptEncoder encoder)
         ref var entry = ref _entries[RuntimeHelpers.GetHashCode(text) & (Slots - 1)];
         if (ReferenceEquals(entry.Key, text))
         {
-            if (!entry.Encoded)
+            if (!entry.Encoded && !entry.Unencodable)
             {
-                entry.Text = JsonEncodedText.Encode(text, encoder);
-                entry.Encoded = true;
+                try
+                {
+                    entry.Text = JsonEncodedText.Encode(text, encoder);
+                    entry.Encoded = true;
+                }
+                catch (ArgumentException)
+                {
+                    // Invalid UTF-16 (a lone surrogate): Encode refuses it, while the writer puts
+                    // U+FFFD in its place. The writer's way it is, every time.
+                    entry.Unencodable = true;
+                }
             }
 
             encoded = entry.Text;
-            return true;
+            return entry.Encoded;
         }
 
         entry = new Entry { Key = text };
@@ -54,6 +63,7 @@ internal sealed class JsonTokenCache(JavaScriptEncoder encoder)
     {
         public string? Key;
         public bool Encoded;
+        public bool Unencodable;
         public JsonEncodedText Text;
     }
 }

@@ -462,6 +462,61 @@ public sealed class HttpOutputTests
         Assert.Equal(JsonValueKind.Null, lines[2].RootElement.GetProperty("request_body_size").ValueKind);
     }
 
+    /// <summary>Text that is not valid UTF-16 (a lone surrogate, which only an API caller can hand
+    /// over: the parsers decode Latin-1 or replace) is written as the writer writes it, U+FFFD, on
+    /// its first sighting and on every later one the token cache sees.</summary>
+    [Fact]
+    public void ALoneSurrogateIsWrittenAsTheReplacementCharacterEveryTime()
+    {
+        var flow = Flow();
+        var url = "https://x/\ud800";
+        var request = Message(isRequest: true, method: "GET", url: url, headers: [("x-odd", "a\udc00b")]);
+
+        var lines = RenderJson(sink =>
+        {
+            for (var i = 1; i <= 3; i++)
+            {
+                sink.OnRequest(flow, i, request);
+            }
+        });
+
+        Assert.Equal(3, lines.Count);
+        foreach (var line in lines)
+        {
+            Assert.Equal("https://x/\ufffd", line.RootElement.GetProperty("url").GetString());
+            Assert.Equal("a\ufffdb", line.RootElement.GetProperty("headers")[0][1].GetString());
+        }
+    }
+
+    /// <summary>"time", "conn" and "seq" are written by hand into a span sized for their widest
+    /// values: the widest, the narrowest and times either side of the epoch read back exactly.</summary>
+    [Theory]
+    [InlineData(ulong.MaxValue, long.MaxValue, long.MaxValue, "2262-04-11T23:47:16.854775807Z")]
+    [InlineData(0UL, 0L, 0L, "1970-01-01T00:00:00.000000000Z")]
+    [InlineData(1UL, 1L, -1L, "1969-12-31T23:59:59.999999999Z")]
+    [InlineData(18446744073709551UL, 9L, long.MinValue, "1677-09-21T00:12:43.145224192Z")]
+    public void TheHandWrittenTimeConnAndSeqReadBackExactlyAtTheirExtremes(ulong connection, long sequence, long timeNs, string time)
+    {
+        var flow = new HttpFlow { Connection = connection, Side = FlowSide.Client, Library = "/usr/lib/libssl.so.3", Fd = 5, Address = Chunks.Loopback, Process = Chunks.Curl };
+        var request = Message(isRequest: true, method: "GET", url: "https://x/", first: timeNs, last: timeNs);
+
+        var lines = RenderJson(sink =>
+        {
+            sink.OnRequest(flow, sequence, request);
+            sink.OnExchange(new HttpExchange { Flow = flow, Sequence = sequence, Request = request, Response = null });
+        });
+
+        Assert.Equal(2, lines.Count);
+        foreach (var line in lines)
+        {
+            var root = line.RootElement;
+            Assert.Equal(time, root.GetProperty("time").GetString());
+            Assert.Equal(connection, root.GetProperty("conn").GetUInt64());
+            Assert.Equal(sequence, root.GetProperty("seq").GetInt64());
+            Assert.Equal(Chunks.Curl.Pid, root.GetProperty("pid").GetInt32()); // the cached fields follow intact
+        }
+    }
+
     [Fact]
     public void AMessageWrittenAgainFromTheSinksCachesIsTheSameLine()
     {
