@@ -155,24 +155,18 @@ internal sealed class ElfFileReader
     {
         var (type, segments, sections) = ReadLayout(withSections: true);
 
-        var symbolCount = 0UL;
-        foreach (var s in sections)
-        {
-            if (s.Type is ShtDynsym or ShtSymtab)
-            {
-                symbolCount += s.Size / SymSize;
-            }
-        }
+        // One table of each type, as the ELF specification allows: a crafted file with thousands
+        // of symbol tables (all sharing one big string table, say) must not multiply the work.
+        var dynsym = Array.FindIndex(sections, s => s.Type == ShtDynsym);
+        var symtab = Array.FindIndex(sections, s => s.Type == ShtSymtab);
+        var symbolCount = (dynsym < 0 ? 0 : sections[dynsym].Size / SymSize) + (symtab < 0 ? 0 : sections[symtab].Size / SymSize);
         var functions = new FunctionTable((int)Math.Min(symbolCount, int.MaxValue));
         // Within one table, the first of equally ranked duplicates is kept.
-        foreach (var wanted in (ReadOnlySpan<uint>)[ShtDynsym, ShtSymtab])
+        foreach (var index in (ReadOnlySpan<int>)[dynsym, symtab])
         {
-            for (var i = 0; i < sections.Length; i++)
+            if (index >= 0)
             {
-                if (sections[i].Type == wanted)
-                {
-                    AddFunctions(functions, sections, i, segments);
-                }
+                AddFunctions(functions, sections, index, segments);
             }
         }
 

@@ -112,5 +112,5 @@ public sealed class ElfSymbols
         return true;
     }
 
-    public override string ToString() => $"{Path} ({_functions.Count} functions)";
+    public override string ToString() => $"{Path} ({FunctionCount} functions)";
 }

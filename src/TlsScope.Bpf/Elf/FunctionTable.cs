@@ -21,7 +21,7 @@ internal sealed class FunctionTable
     private Entry[] _entries;
     private int _count;
     private long[] _keys = []; // hash << 32 | entry index, by hash, entries of one hash in the order added
-    private bool[]? _winners; // per entry: the one its name resolves to (made on first enumeration)
+    private Names? _names; // made on first enumeration
 
     public FunctionTable(int expectedCount)
     {
@@ -30,7 +30,7 @@ internal sealed class FunctionTable
     }
 
     /// <summary>How many distinct names.</summary>
-    public int Count => Winners().Count(w => w);
+    public int Count => DistinctNames().Count;
 
     /// <summary>Keeps a string table for the names added from it; returns its number.</summary>
     public int AddStrings(byte[] strings)
@@ -89,6 +89,7 @@ internal sealed class FunctionTable
             (keys, other) = (other, keys);
         }
         _keys = keys;
+        Array.Resize(ref _entries, _count); // kept for the run: no spare capacity
     }
 
     public bool TryGet(string name, out ElfFunction function)
@@ -113,15 +114,16 @@ internal sealed class FunctionTable
         return true;
     }
 
-    /// <summary>One function per name, the one a lookup of that name finds, in the order added.</summary>
+    /// <summary>One function per name, the one a lookup of that name finds, in the order the
+    /// names first appear in the file (.dynsym, then .symtab).</summary>
     public IEnumerable<ElfFunction> Enumerate()
     {
-        var winners = Winners();
+        var names = DistinctNames();
         for (var i = 0; i < _count; i++)
         {
-            if (winners[i])
+            if (names.Winner[i] >= 0)
             {
-                var e = _entries[i];
+                var e = _entries[names.Winner[i]];
                 yield return new ElfFunction(Encoding.UTF8.GetString(Name(e)), e.Address, e.Size, e.FileOffset);
             }
         }
@@ -156,15 +158,18 @@ internal sealed class FunctionTable
         return best;
     }
 
-    private bool[] Winners()
+    /// <summary>For the first entry of each name, the entry that name resolves to; -1 for every
+    /// other entry. Within a run of one hash the keys are in the order added, so the first of a
+    /// name in the run is its first in the file.</summary>
+    private Names DistinctNames()
     {
-        if (Volatile.Read(ref _winners) is { } known)
+        if (Volatile.Read(ref _names) is { } known)
         {
             return known;
         }
 
-        // Within each run of one hash, the best of every name; runs are a key or two long.
-        var winners = new bool[_count];
+        var winner = new int[_count];
+        var count = 0;
         for (var start = 0; start < _keys.Length;)
         {
             var end = start + 1;
@@ -176,22 +181,40 @@ internal sealed class FunctionTable
             for (var k = start; k < end; k++)
             {
                 var index = (int)(uint)_keys[k];
-                var beaten = false;
-                for (var j = start; j < end && !beaten; j++)
+                var first = true;
+                for (var j = start; j < k && first; j++)
                 {
-                    var other = (int)(uint)_keys[j];
-                    beaten = other != index && Name(_entries[other]).SequenceEqual(Name(_entries[index]))
-                        && (_entries[other].Rank < _entries[index].Rank || (_entries[other].Rank == _entries[index].Rank && j < k));
+                    first = !Name(_entries[(int)(uint)_keys[j]]).SequenceEqual(Name(_entries[index]));
                 }
 
-                winners[index] = !beaten;
+                if (!first)
+                {
+                    winner[index] = -1;
+                    continue;
+                }
+
+                var best = index; // as Find picks: the lowest rank, the first added among equals
+                for (var j = k + 1; j < end; j++)
+                {
+                    var other = (int)(uint)_keys[j];
+                    if (_entries[other].Rank < _entries[best].Rank && Name(_entries[other]).SequenceEqual(Name(_entries[index])))
+                    {
+                        best = other;
+                    }
+                }
+
+                winner[index] = best;
+                count++;
             }
             start = end;
         }
 
-        Volatile.Write(ref _winners, winners);
-        return winners;
+        var names = new Names(winner, count);
+        Volatile.Write(ref _names, names);
+        return names;
     }
+
+    private sealed record Names(int[] Winner, int Count);
 
     private ReadOnlySpan<byte> Name(in Entry e) => _strings[e.Source].AsSpan(e.NameStart, e.NameLength);
 

@@ -32,7 +32,7 @@ public sealed class HeldPrograms : IDisposable
     {
         _directory = directory;
         _file = $"held-{Environment.ProcessId}";
-        _watchdog = new Timer(_ => ReleaseOverdue(), null, MaxHold / 4, MaxHold / 4);
+        _watchdog = new Timer(_ => ReleaseOverdue(), null, MaxHold / 10, MaxHold / 10); // overdue by 50 ms at most
     }
 
     /// <summary>Programs held so long their probes are late: continued anyway.</summary>

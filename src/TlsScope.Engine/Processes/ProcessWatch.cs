@@ -286,9 +286,13 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
 
     private void HandleLoop()
     {
-        ThreadNice.Set(ThreadNice.Urgent); // a held program waits on this thread
         foreach (var pending in _pending.GetConsumingEnumerable())
         {
+            if (pending.Hold is not null)
+            {
+                ThreadNice.Set(ThreadNice.Urgent); // a held program waits on this thread
+            }
+
             try
             {
                 if (!_execsStopped)
@@ -304,6 +308,7 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
                 // Continued first, on every path; then examined, TLS or not: not held again.
                 if (pending.Hold is { } hold)
                 {
+                    ThreadNice.Set(ThreadNice.Normal);
                     _held.Release(pending.Exec.Process.Pid, hold);
                     if (_verbose)
                     {

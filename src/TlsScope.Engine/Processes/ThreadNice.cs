@@ -4,15 +4,14 @@ namespace TlsScope.Engine.Processes;
 
 /// <summary>The calling thread's nice value (Linux keeps it per thread). While a program is held
 /// at its exec, the thread attaching its probes is what it waits for, so that thread runs ahead
-/// of ordinary work; the start-up index is background work and runs behind the traced programs.
+/// of ordinary work for that long, and no longer (a thread created meanwhile would inherit it).
 /// Best effort: a refusal changes nothing else.</summary>
 public static partial class ThreadNice
 {
     /// <summary>For the exec handler: ahead of nice-0 threads, a few times their share of a CPU.</summary>
     public const int Urgent = -5;
 
-    /// <summary>For work nobody waits on.</summary>
-    public const int Background = 19;
+    public const int Normal = 0;
 
     private const int PrioProcess = 0;
 

@@ -117,8 +117,9 @@ public sealed class ElfSymbolsSystemTests
 
         var path = ElfTool.RealPath(ElfTool.Node);
         var elf = ElfSymbols.Open(path);
-        var expected = ElfTool.ReadelfSymbols(path, dynamicOnly: false)
-            .Where(s => s.Type is "FUNC" or "IFUNC" && s.SectionIndex != "UND" && s.Value != 0 && s.Name.Length > 0)
+        var defined = ElfTool.ReadelfSymbols(path, dynamicOnly: false)
+            .Where(s => s.Type is "FUNC" or "IFUNC" && s.SectionIndex != "UND" && s.Value != 0 && s.Name.Length > 0).ToList();
+        var expected = defined
             .Select((s, order) => (Symbol: s, order, Rank: (s.RawName.Contains('@') && !s.RawName.Contains("@@") ? 4 : 0)
                 | (s.Bind == "LOCAL" ? 2 : 0) | (s.Table == ".symtab" ? 1 : 0)))
             .GroupBy(s => s.Symbol.Name, StringComparer.Ordinal)
@@ -127,6 +128,10 @@ public sealed class ElfSymbolsSystemTests
 
         Assert.Equal(expected.Count, elf.FunctionCount);
         Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), elf.Functions.Select(f => f.Name).Order(StringComparer.Ordinal));
+        Assert.All(elf.Functions, f => Assert.Equal((f.Name, expected[f.Name].Value), (f.Name, f.Address)));
+        // Enumerated where each name first appears: .dynsym's order, then .symtab's new names.
+        var firstSeen = defined.Select(s => s.Name).Distinct(StringComparer.Ordinal);
+        Assert.Equal(firstSeen, elf.Functions.Select(f => f.Name));
         foreach (var (name, symbol) in expected)
         {
             Assert.True(elf.TryGetFunction(name, out var function), name);

@@ -102,6 +102,7 @@ public sealed class HeldProgramsTests : IDisposable
 
         Assert.True(WaitFor(() => ProcessFacts.State(sleeper.Id) != 'T'));
         Assert.InRange(clock.Elapsed, HeldPrograms.MaxHold - TimeSpan.FromMilliseconds(70), TimeSpan.FromSeconds(5));
+        Assert.True(WaitFor(() => held.Overdue == 1)); // counted just after the SIGCONT the loop above saw
         Assert.Equal(1, held.Overdue);
         Assert.Equal(0, held.Count);
         sleeper.Kill();
