@@ -56,7 +56,7 @@ public sealed class ExecAttachTests
             File.Copy(Proc.Run("sh", ["-c", "readlink -f $(command -v node)"]).Out.Trim(), node);
             File.SetUnixFileMode(node, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             using var server = OpenSslServer.Start();
-            using var scope = TlsScopeRun.Start("-v");
+            using var scope = TlsScopeRun.Start("-v"); // on failure, its stderr times the hold and the attach
             using var client = Proc.Start(node, ["-e", NodeScript(server.Port, "/node-copy")]);
             server.WaitForRequest("\n\n");
             server.Send($"HTTP/1.1 200 OK\r\nContent-Length: {Reply.Length}\r\nConnection: close\r\n\r\n{Reply}");

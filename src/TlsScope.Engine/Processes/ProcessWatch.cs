@@ -288,10 +288,8 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
     {
         foreach (var pending in _pending.GetConsumingEnumerable())
         {
-            if (pending.Hold is not null)
-            {
-                ThreadNice.Set(ThreadNice.Urgent); // a held program waits on this thread
-            }
+            // A held program waits on this thread.
+            var nice = pending.Hold is null ? 0 : ThreadNice.RaiseForHeldProgram();
 
             try
             {
@@ -308,7 +306,7 @@ public sealed class ProcessWatch : IDisposable, IRingBufferConsumer
                 // Continued first, on every path; then examined, TLS or not: not held again.
                 if (pending.Hold is { } hold)
                 {
-                    ThreadNice.Set(ThreadNice.Normal);
+                    ThreadNice.Restore(nice);
                     _held.Release(pending.Exec.Process.Pid, hold);
                     if (_verbose)
                     {
