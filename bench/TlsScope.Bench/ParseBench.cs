@@ -512,7 +512,14 @@ internal static class ParseBench
         {
         }
 
-        public void OnExchange(HttpExchange exchange) => Exchanges.Add(exchange);
+        // Kept past the call: the bodies' pooled arrays are reused once it returns.
+        public void OnExchange(HttpExchange exchange) => Exchanges.Add(new HttpExchange
+        {
+            Flow = exchange.Flow,
+            Sequence = exchange.Sequence,
+            Request = exchange.Request?.Keep(),
+            Response = exchange.Response?.Keep(),
+        });
 
         public void OnWebSocket(WebSocketEvent frame)
         {

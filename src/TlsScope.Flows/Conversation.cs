@@ -39,6 +39,17 @@ internal abstract class Conversation
     protected static long ClockOf(DataChunk chunk) =>
         chunk.Direction == Direction.Write ? chunk.StartUnixNs : chunk.TimeUnixNs;
 
-    protected void Emit(long sequence, HttpMessage? request, HttpMessage? response) =>
-        Sink.OnExchange(new HttpExchange { Flow = Flow, Sequence = sequence, Request = request, Response = response });
+    /// <summary>Delivers an exchange, the last event of its messages: their pooled bodies go back after it.</summary>
+    protected void Emit(long sequence, HttpMessage? request, HttpMessage? response)
+    {
+        try
+        {
+            Sink.OnExchange(new HttpExchange { Flow = Flow, Sequence = sequence, Request = request, Response = response });
+        }
+        finally
+        {
+            request?.ReturnBody();
+            response?.ReturnBody();
+        }
+    }
 }

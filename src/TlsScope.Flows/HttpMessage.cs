@@ -40,8 +40,18 @@ public sealed class HttpMessage
     /// <summary>Trailer fields in wire order; empty when none.</summary>
     public IReadOnlyList<(string Name, string Value)> Trailers { get; init; } = [];
 
-    /// <summary>The body: decoded when <see cref="BodyDecoded"/>, else as it stood after de-chunking.</summary>
-    public ReadOnlyMemory<byte> Body { get; init; }
+    private ReadOnlyMemory<byte> _body;
+    private BodyLease _lease;
+
+    /// <summary>
+    /// The body: decoded when <see cref="BodyDecoded"/>, else as it stood after de-chunking. Valid
+    /// until the exchange has been delivered (<see cref="IHttpSink.OnExchange"/> returned): a sink
+    /// that keeps the message longer keeps <see cref="Keep"/>'s copy.
+    /// </summary>
+    public ReadOnlyMemory<byte> Body { get => _body; init => _body = value; }
+
+    /// <summary>The pooled array behind <see cref="Body"/>, when there is one; <see cref="ReturnBody"/> gives it back.</summary>
+    internal BodyLease Lease { init => _lease = value; }
 
     /// <summary>The Content-Encoding that was removed from <see cref="Body"/>; null when none was.</summary>
     public string? BodyDecoded { get; init; }
@@ -78,4 +88,30 @@ public sealed class HttpMessage
 
     /// <summary>The first header field with this name (case-insensitive), or null.</summary>
     public string? GetHeader(string name) => Headers.Get(name);
+
+    /// <summary>This message with a body of its own, for a sink that keeps it after its exchange was delivered.</summary>
+    public HttpMessage Keep()
+    {
+        if (!_lease.IsRented)
+        {
+            return this; // nothing pooled: the body is the message's own already
+        }
+
+        var copy = (HttpMessage)MemberwiseClone();
+        copy._body = _body.ToArray();
+        copy._lease = default;
+        return copy;
+    }
+
+    /// <summary>Gives a pooled body back once every sink has seen the exchange; the body reads empty after.</summary>
+    internal void ReturnBody()
+    {
+        var lease = _lease;
+        _lease = default;
+        if (lease.IsRented)
+        {
+            _body = default;
+            lease.Return();
+        }
+    }
 }

@@ -4,6 +4,8 @@ namespace TlsScope.Flows;
 /// A consumer of HTTP events. Calls come from the capture's one thread. For each exchange,
 /// <see cref="OnRequest"/> and <see cref="OnResponse"/> come as each side completes (either may be
 /// missing), then <see cref="OnExchange"/> once both are known or the connection ended.
+/// A message's <see cref="HttpMessage.Body"/> is valid until <see cref="OnExchange"/> returns (its
+/// pooled array is reused then): a sink that keeps messages longer keeps <see cref="HttpMessage.Keep"/>.
 /// </summary>
 public interface IHttpSink
 {

@@ -9,7 +9,14 @@ internal static class MessageBuilder
     /// <param name="urls">The connection's last URL, reused when host and target repeat.</param>
     public static HttpMessage FromHttp1(Http1Message m, HttpFlow flow, FlowOptions options, UrlMemo urls)
     {
-        var (body, decodedFrom, note) = Decode(m.Body, m.GetHeader("Content-Encoding"), m.BodyTruncated, options);
+        var lease = m.TakeBodyLease();
+        var (body, decodedFrom, note) = Decode(lease.Bytes, m.GetHeader("Content-Encoding"), m.BodyTruncated, options);
+        if (decodedFrom is not null)
+        {
+            lease.Return(); // the decoded copy replaced it
+            lease = default;
+        }
+
         if (!m.Complete)
         {
             note = Join(note, "incomplete: bytes lost or the connection ended first");
@@ -27,6 +34,7 @@ internal static class MessageBuilder
             Headers = Redact(m.Headers, options),
             Trailers = Redact(m.Trailers, options),
             Body = body,
+            Lease = lease,
             BodyDecoded = decodedFrom,
             BodyWireBytes = m.BodyLength,
             BodyTruncated = m.BodyTruncated,

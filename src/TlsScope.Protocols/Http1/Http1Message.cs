@@ -61,7 +61,22 @@ public sealed class Http1Message
     internal List<(string Name, string Value)> TrailersToFill => _trailers ??= [];
 
     /// <summary>The body after de-chunking, not content-decoded. Empty when there is none.</summary>
-    public byte[] Body { get; internal set; } = Array.Empty<byte>();
+    public ReadOnlyMemory<byte> Body => BodyLease.Bytes;
+
+    /// <summary>The pooled array behind <see cref="Body"/> (see <see cref="TakeBodyLease"/>).</summary>
+    internal BodyLease BodyLease { private get; set; }
+
+    /// <summary>
+    /// Hands the body over: <see cref="Body"/> reads empty after. The taker may return the lease
+    /// once its last reader is done, so the next message reuses the array; a lease never returned
+    /// is only garbage (the parser never reuses it).
+    /// </summary>
+    public BodyLease TakeBodyLease()
+    {
+        var lease = BodyLease;
+        BodyLease = default;
+        return lease;
+    }
 
     /// <summary>True when the body exceeded the parser's body cap and <see cref="Body"/> holds only its start.</summary>
     public bool BodyTruncated { get; internal set; }

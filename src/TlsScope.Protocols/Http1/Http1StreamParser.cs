@@ -57,7 +57,7 @@ public sealed class Http1StreamParser
     private int _lastHeaderCount;
     private int _sectionBytes;
     private Http1Message? _msg;
-    private MemoryStream? _body;
+    private BodyBuffer _body;
     private long _remaining;
     private bool _lost;
     private long _offset;
@@ -489,7 +489,7 @@ public sealed class Http1StreamParser
         msg.FirstByteClock = _startClock;
         _msg = msg;
         _lost = false;
-        _body = null;
+        _body.Reset();
         _sectionBytes = raw;
         msg.WireBytes = raw;
         _state = State.Headers;
@@ -714,8 +714,8 @@ public sealed class Http1StreamParser
             }
 
             _remaining = length;
-            // Sized from Content-Length: no regrowth, and Finish can hand the buffer over without a copy.
-            _body = new MemoryStream((int)Math.Min(Math.Min(length, _maxBodyBytes), MaxPresizedBody));
+            // Sized from Content-Length: no regrowth (a lying header costs no more than the cap).
+            _body.Start((int)Math.Min(Math.Min(length, _maxBodyBytes), MaxPresizedBody));
             _state = State.BodyLength;
             return;
         }
@@ -839,17 +839,16 @@ public sealed class Http1StreamParser
         var msg = _msg!;
         msg.WireBytes += data.Length;
         msg.BodyLength += data.Length;
-        _body ??= new MemoryStream();
         long room = _maxBodyBytes - _body.Length;
         if (room >= data.Length)
         {
-            _body.Write(data);
+            _body.Append(data);
             return;
         }
 
         if (room > 0)
         {
-            _body.Write(data[..(int)room]);
+            _body.Append(data[..(int)room]);
         }
 
         msg.BodyTruncated = true;
@@ -860,10 +859,8 @@ public sealed class Http1StreamParser
         var msg = _msg!;
         msg.Complete = complete && !_lost;
         msg.LastByteClock = Clock;
-        msg.Body = _body is null ? Array.Empty<byte>()
-            : _body.Length == _body.Capacity ? _body.GetBuffer() : _body.ToArray();
+        msg.BodyLease = _body.Detach();
         _msg = null;
-        _body = null;
         _lost = false;
         _remaining = 0;
         _sectionBytes = 0;

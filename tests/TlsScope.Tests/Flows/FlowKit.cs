@@ -5,9 +5,14 @@ using TlsScope.Engine.Model;
 
 namespace TlsScope.Tests.Flows;
 
-/// <summary>Records every <see cref="IHttpSink"/> call, in order.</summary>
+/// <summary>
+/// Records every <see cref="IHttpSink"/> call, in order. Messages are recorded as
+/// <see cref="HttpMessage.Keep"/> gives them (their bodies outlive the exchange), one copy per message.
+/// </summary>
 internal sealed class RecordingHttpSink : IHttpSink
 {
+    private readonly Dictionary<HttpMessage, HttpMessage> _kept = new(ReferenceEqualityComparer.Instance);
+
     public List<(string Kind, HttpFlow Flow, long Sequence, HttpMessage? Message, HttpExchange? Exchange)> Events { get; } = new();
 
     public List<HttpExchange> Exchanges { get; } = new();
@@ -19,6 +24,7 @@ internal sealed class RecordingHttpSink : IHttpSink
     public void OnRequest(HttpFlow flow, long sequence, HttpMessage request)
     {
         Assert.True(request.IsRequest);
+        request = Kept(request);
         Requests.Add((sequence, request));
         Events.Add(("request", flow, sequence, request, null));
     }
@@ -26,6 +32,7 @@ internal sealed class RecordingHttpSink : IHttpSink
     public void OnResponse(HttpFlow flow, long sequence, HttpMessage response)
     {
         Assert.False(response.IsRequest);
+        response = Kept(response);
         Responses.Add((sequence, response));
         Events.Add(("response", flow, sequence, response, null));
     }
@@ -33,6 +40,13 @@ internal sealed class RecordingHttpSink : IHttpSink
     public void OnExchange(HttpExchange exchange)
     {
         Assert.True(exchange.Request is not null || exchange.Response is not null);
+        exchange = new HttpExchange
+        {
+            Flow = exchange.Flow,
+            Sequence = exchange.Sequence,
+            Request = exchange.Request is null ? null : Kept(exchange.Request),
+            Response = exchange.Response is null ? null : Kept(exchange.Response),
+        };
         Exchanges.Add(exchange);
         Events.Add(("exchange", exchange.Flow, exchange.Sequence, null, exchange));
     }
@@ -43,6 +57,17 @@ internal sealed class RecordingHttpSink : IHttpSink
     {
         WebSockets.Add(frame);
         Events.Add(("websocket", frame.Flow, frame.Sequence, null, null));
+    }
+
+    private HttpMessage Kept(HttpMessage message)
+    {
+        if (!_kept.TryGetValue(message, out var kept))
+        {
+            kept = message.Keep();
+            _kept.Add(message, kept);
+        }
+
+        return kept;
     }
 
     /// <summary>The kinds and sequences of the events, e.g. "request#1 response#1 exchange#1".</summary>

@@ -21,7 +21,7 @@ public class Http1StreamParserTests
         Assert.Equal(
             new List<(string, string)> { ("Host", "example.com"), ("User-Agent", "tlsscope-test/1.0"), ("Accept", "*/*") },
             m.Headers);
-        Assert.Empty(m.Body);
+        Assert.True(m.Body.IsEmpty);
         Assert.True(m.Complete);
         Assert.False(m.Chunked);
         Assert.Equal(GetRequest.Length, m.WireBytes);
@@ -63,7 +63,7 @@ public class Http1StreamParserTests
 
         Assert.Equal(2, responses.Messages.Count);
         Assert.Equal("HEAD", responses.Messages[0].RequestMethod);
-        Assert.Empty(responses.Messages[0].Body);
+        Assert.True(responses.Messages[0].Body.IsEmpty);
         Assert.True(responses.Messages[0].Complete);
         Assert.Equal("GET", responses.Messages[1].RequestMethod);
         Assert.Equal("0123456789", Text(responses.Messages[1].Body));
@@ -120,7 +120,7 @@ public class Http1StreamParserTests
 
         var m = Assert.Single(run.Messages);
         Assert.True(m.Complete);
-        Assert.Equal(gz, m.Body);
+        Assert.Equal(gz, m.Body.ToArray());
         Assert.True(ContentDecoding.TryDecode(m.Body, m.GetHeader("Content-Encoding"), out var decoded));
         Assert.Equal(original, decoded);
     }
@@ -137,7 +137,7 @@ public class Http1StreamParserTests
 
         Assert.Equal(2, run.Messages.Count);
         Assert.True(run.Messages[0].Complete);
-        Assert.Equal(body, run.Messages[0].Body);
+        Assert.Equal(body, run.Messages[0].Body.ToArray());
         Assert.Equal(head.Length + body.Length, run.Messages[0].WireBytes);
         Assert.Equal("/after", run.Messages[1].Target);
     }
@@ -151,7 +151,7 @@ public class Http1StreamParserTests
         Assert.Equal(2, run.Messages.Count);
         Assert.Equal(100, run.Messages[0].StatusCode);
         Assert.Equal("Continue", run.Messages[0].Reason);
-        Assert.Empty(run.Messages[0].Body);
+        Assert.True(run.Messages[0].Body.IsEmpty);
         Assert.Equal(200, run.Messages[1].StatusCode);
         Assert.Equal("POST", run.Messages[1].RequestMethod);
         Assert.Equal("ok", Text(run.Messages[1].Body));
@@ -167,8 +167,8 @@ public class Http1StreamParserTests
             "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\npayload");
 
         Assert.Equal(new[] { 204, 304, 200 }, run.Messages.Select(m => m.StatusCode));
-        Assert.Empty(run.Messages[0].Body);
-        Assert.Empty(run.Messages[1].Body);
+        Assert.True(run.Messages[0].Body.IsEmpty);
+        Assert.True(run.Messages[1].Body.IsEmpty);
         Assert.Equal("payload", Text(run.Messages[2].Body));
         Assert.All(run.Messages, m => Assert.True(m.Complete));
     }
@@ -310,7 +310,7 @@ public class Http1StreamParserTests
             "GET /y HTTP/1.1\r\n\r\n");
 
         Assert.Equal(new[] { "/x", "/bad", "/y" }, run.Messages.Select(m => m.Target));
-        Assert.Empty(run.Messages[0].Body);
+        Assert.True(run.Messages[0].Body.IsEmpty);
         Assert.True(run.Messages[0].Complete);
         Assert.False(run.Messages[1].Complete);
         Assert.True(run.Messages[2].Complete);

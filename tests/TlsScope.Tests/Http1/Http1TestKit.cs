@@ -60,6 +60,8 @@ internal sealed class Http1Run
 
     public static string Text(byte[] b) => Encoding.Latin1.GetString(b);
 
+    public static string Text(ReadOnlyMemory<byte> b) => Encoding.Latin1.GetString(b.Span);
+
     /// <summary>A stable textual rendering of a message, used to compare runs.</summary>
     public static string Describe(Http1Message m)
     {
@@ -68,7 +70,7 @@ internal sealed class Http1Run
             .Append('|').Append(m.StatusCode).Append('|').Append(m.Reason).Append('|').Append(m.RequestMethod)
             .Append("|complete=").Append(m.Complete).Append("|wire=").Append(m.WireBytes)
             .Append("|chunked=").Append(m.Chunked).Append("|up=").Append(m.UpgradedTo)
-            .Append("|len=").Append(m.BodyLength).Append("|body=").Append(Convert.ToHexString(m.Body));
+            .Append("|len=").Append(m.BodyLength).Append("|body=").Append(Convert.ToHexString(m.Body.Span));
         foreach (var (n, v) in m.Headers)
         {
             sb.Append("|h:").Append(n).Append('=').Append(v);

@@ -1,0 +1,139 @@
+using System.IO.Compression;
+using System.Text;
+using TlsScope.Flows;
+using TlsScope.Engine.Model;
+
+namespace TlsScope.Tests.Flows;
+
+/// <summary>
+/// HTTP/1 bodies live in pooled arrays, valid until their exchange has been delivered: what sinks
+/// see during the calls, what they may keep, and that one exchange's array never shows through another's.
+/// </summary>
+public sealed class PooledBodyTests
+{
+    [Fact]
+    public void EverySinkCallSeesItsOwnBodyWhileArraysAreReused()
+    {
+        var sink = new BodyCheckingSink();
+        var conn = new ConnectionFeeder(new HttpFlowTracker(new RecordingCaptureSink(), sink, new FlowOptions()));
+        for (int i = 0; i < 200; i++)
+        {
+            var (request, response) = Bodies(i);
+            conn.Write($"POST /{i} HTTP/1.1\r\nHost: a\r\nContent-Length: {request.Length}\r\n\r\n{request}");
+            conn.Read($"HTTP/1.1 200 OK\r\nContent-Length: {response.Length}\r\n\r\n{response}");
+            sink.Delivered(i);
+        }
+
+        Assert.Equal(200, sink.Exchanges);
+        Assert.Empty(sink.Problems);
+    }
+
+    [Fact]
+    public void AMessageReadsEmptyAfterItsExchangeUnlessKept()
+    {
+        HttpMessage? original = null;
+        HttpMessage? kept = null;
+        var sink = new CallbackSink(e =>
+        {
+            original = e.Response!;
+            kept = original.Keep();
+            Assert.NotSame(original, kept);
+            Assert.Equal("hello", Encoding.ASCII.GetString(original.Body.Span));
+        });
+        var conn = new ConnectionFeeder(new HttpFlowTracker(new RecordingCaptureSink(), sink, new FlowOptions()));
+        conn.Write("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        conn.Read("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+
+        Assert.True(original!.Body.IsEmpty); // given back: reading it now would read another message's bytes
+        Assert.Equal("hello", Encoding.ASCII.GetString(kept!.Body.Span));
+        Assert.Equal(5, kept.BodyWireBytes);
+        Assert.Same(kept, kept.Keep()); // its body is its own
+    }
+
+    [Fact]
+    public void ADecodedBodyIsTheMessagesOwn()
+    {
+        byte[] original = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Range(0, 100).Select(i => $"line {i}\n")));
+        var compressed = new MemoryStream();
+        using (var gz = new GZipStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            gz.Write(original);
+        }
+
+        HttpMessage? response = null;
+        var sink = new CallbackSink(e =>
+        {
+            response = e.Response!;
+            Assert.Same(response, response.Keep());
+        });
+        var conn = new ConnectionFeeder(new HttpFlowTracker(new RecordingCaptureSink(), sink, new FlowOptions()));
+        conn.Write("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        conn.Read([.. ConnectionFeeder.Latin1($"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {compressed.Length}\r\n\r\n"), .. compressed.ToArray()]);
+
+        Assert.Equal("gzip", response!.BodyDecoded);
+        Assert.Equal(original, response.Body.ToArray()); // still there after the exchange
+    }
+
+    /// <summary>Exchange <paramref name="i"/>'s bodies: each of its own length and text.</summary>
+    private static (string Request, string Response) Bodies(long i) =>
+        ($"request body {i}" + new string('q', (int)(i % 37)), $"response body {i}" + new string('r', (int)(i * 7 % 1500)));
+
+    /// <summary>Checks each call's body against what was sent, during the call.</summary>
+    private sealed class BodyCheckingSink : IHttpSink
+    {
+        private readonly Dictionary<long, string> _seen = new();
+
+        public List<string> Problems { get; } = new();
+
+        public int Exchanges { get; private set; }
+
+        public void Delivered(int index)
+        {
+            if (Exchanges != index + 1)
+            {
+                Problems.Add($"exchange {index}: not delivered at once");
+            }
+        }
+
+        public void OnRequest(HttpFlow flow, long sequence, HttpMessage request) =>
+            _seen[sequence] = Encoding.ASCII.GetString(request.Body.Span);
+
+        public void OnResponse(HttpFlow flow, long sequence, HttpMessage response)
+        {
+        }
+
+        public void OnExchange(HttpExchange exchange)
+        {
+            Exchanges++;
+            var (request, response) = Bodies(exchange.Sequence - 1);
+            string seenRequest = _seen[exchange.Sequence];
+            string nowRequest = Encoding.ASCII.GetString(exchange.Request!.Body.Span);
+            string nowResponse = Encoding.ASCII.GetString(exchange.Response!.Body.Span);
+            if (seenRequest != request || nowRequest != request || nowResponse != response)
+            {
+                Problems.Add($"exchange {exchange.Sequence}: request {seenRequest} / {nowRequest}, response {nowResponse}");
+            }
+        }
+
+        public void OnWebSocket(WebSocketEvent frame)
+        {
+        }
+    }
+
+    private sealed class CallbackSink(Action<HttpExchange> onExchange) : IHttpSink
+    {
+        public void OnRequest(HttpFlow flow, long sequence, HttpMessage request)
+        {
+        }
+
+        public void OnResponse(HttpFlow flow, long sequence, HttpMessage response)
+        {
+        }
+
+        public void OnExchange(HttpExchange exchange) => onExchange(exchange);
+
+        public void OnWebSocket(WebSocketEvent frame)
+        {
+        }
+    }
+}
