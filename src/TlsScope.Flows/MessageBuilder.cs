@@ -1,3 +1,4 @@
+using TlsScope.Protocols;
 using TlsScope.Protocols.Http1;
 using TlsScope.Protocols.Http2;
 
@@ -9,13 +10,7 @@ internal static class MessageBuilder
     /// <param name="urls">The connection's last URL, reused when host and target repeat.</param>
     public static HttpMessage FromHttp1(Http1Message m, HttpFlow flow, FlowOptions options, UrlMemo urls)
     {
-        var lease = m.TakeBodyLease();
-        var (body, decodedFrom, note) = Decode(lease.Bytes, m.GetHeader("Content-Encoding"), m.BodyTruncated, options);
-        if (decodedFrom is not null)
-        {
-            lease.Return(); // the decoded copy replaced it
-            lease = default;
-        }
+        var (body, lease, decodedFrom, note) = TakeBody(m.TakeBodyLease(), m.GetHeader("Content-Encoding"), m.BodyTruncated, options);
 
         if (!m.Complete)
         {
@@ -50,7 +45,9 @@ internal static class MessageBuilder
 
     public static HttpMessage FromHttp2(Http2Message m, HttpFlow flow, FlowOptions options)
     {
-        var (body, decodedFrom, note) = Decode(m.Body, m.GetHeader("content-encoding"), m.BodyTruncated, options);
+        IReadOnlyList<(bool, int)>? grpc = m.TryGetGrpcMessages(out var frames) ? frames : null;
+        var (body, lease, decodedFrom, note) = TakeBody(m.TakeBodyLease(), m.GetHeader("content-encoding"), m.BodyTruncated, options);
+
         if (m.HeadersUndecodable)
         {
             note = Join(note, "headers not decodable: HPACK state lost to a capture gap");
@@ -69,7 +66,6 @@ internal static class MessageBuilder
             note = Join(note, "incomplete: the connection ended first");
         }
 
-        IReadOnlyList<(bool, int)>? grpc = m.TryGetGrpcMessages(out var frames) ? frames : null;
         _ = int.TryParse(m.Status, out int status);
         return new HttpMessage
         {
@@ -83,6 +79,7 @@ internal static class MessageBuilder
             Headers = Redact(m.Headers, options),
             Trailers = m.Trailers is null ? [] : Redact(m.Trailers, options),
             Body = body,
+            Lease = lease,
             BodyDecoded = decodedFrom,
             BodyWireBytes = m.BodyLength,
             BodyTruncated = m.BodyTruncated,
@@ -124,6 +121,20 @@ internal static class MessageBuilder
         string scheme = m.Scheme ?? "https";
         string authority = m.Authority ?? m.GetHeader("host") ?? ServerAuthority(flow);
         return scheme + "://" + authority + (m.Path ?? "");
+    }
+
+    /// <summary>The body as sinks see it, and the pooled array that stays behind it (none once decoded).</summary>
+    private static (ReadOnlyMemory<byte> Body, BodyLease Lease, string? DecodedFrom, string? Note) TakeBody(
+        BodyLease lease, string? contentEncoding, bool truncated, FlowOptions options)
+    {
+        var (body, decodedFrom, note) = Decode(lease.Bytes, contentEncoding, truncated, options);
+        if (decodedFrom is null)
+        {
+            return (body, lease, null, note);
+        }
+
+        lease.Return(); // the decoded copy replaced it
+        return (body, default, decodedFrom, note);
     }
 
     /// <summary>The body as sinks see it; the parser's buffer is passed on, not copied, unless decoded.</summary>

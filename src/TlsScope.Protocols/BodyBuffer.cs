@@ -15,6 +15,9 @@ internal struct BodyBuffer
     /// <summary>Bytes collected so far.</summary>
     public readonly int Length => _length;
 
+    /// <summary>What was collected so far (valid until the next change).</summary>
+    public readonly ReadOnlyMemory<byte> Bytes => _array is null ? ReadOnlyMemory<byte>.Empty : _array.AsMemory(0, _length);
+
     /// <summary>Starts a body expected to hold <paramref name="capacity"/> bytes (more may come).</summary>
     public void Start(int capacity)
     {

@@ -5,7 +5,7 @@ namespace TlsScope.Protocols.Http2;
 public sealed class Http2Message
 {
     private readonly long _maxBodyBytes;
-    private MemoryStream? _body;
+    private BodyBuffer _body;
 
     internal Http2Message(int streamId, bool isRequest, long maxBodyBytes)
     {
@@ -36,7 +36,14 @@ public sealed class Http2Message
     public List<(string Name, string Value)>? Trailers { get; internal set; }
 
     /// <summary>The concatenated DATA payloads (padding removed), up to the body cap.</summary>
-    public ReadOnlyMemory<byte> Body => _body is null ? ReadOnlyMemory<byte>.Empty : _body.GetBuffer().AsMemory(0, (int)_body.Length);
+    public ReadOnlyMemory<byte> Body => _body.Bytes;
+
+    /// <summary>
+    /// Hands the body over (once the message is delivered): <see cref="Body"/> reads empty after.
+    /// The taker may return the lease once its last reader is done, so another message reuses the
+    /// array; a lease never returned is only garbage.
+    /// </summary>
+    public BodyLease TakeBodyLease() => _body.Detach();
 
     /// <summary>Body octets seen on the wire, including those beyond the cap.</summary>
     public long BodyLength { get; private set; }
@@ -111,7 +118,7 @@ public sealed class Http2Message
     internal void AppendBody(ReadOnlySpan<byte> data)
     {
         BodyLength += data.Length;
-        long stored = _body?.Length ?? 0;
+        long stored = _body.Length;
         long room = Math.Min(_maxBodyBytes, int.MaxValue) - stored;
         if (data.Length > room)
         {
@@ -119,11 +126,7 @@ public sealed class Http2Message
             data = data[..(int)Math.Max(0, room)];
         }
 
-        if (!data.IsEmpty)
-        {
-            _body ??= new MemoryStream();
-            _body.Write(data);
-        }
+        _body.Append(data);
     }
 
     /// <inheritdoc/>

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using TlsScope.Flows;
 using TlsScope.Engine.Model;
+using TlsScope.Tests.Http2;
 
 namespace TlsScope.Tests.Flows;
 
@@ -26,6 +27,50 @@ public sealed class PooledBodyTests
 
         Assert.Equal(200, sink.Exchanges);
         Assert.Empty(sink.Problems);
+    }
+
+    [Fact]
+    public void Http2StreamsInterleavedKeepTheirOwnBodies()
+    {
+        var problems = new List<string>();
+        int exchanges = 0;
+        var sink = new CallbackSink(e =>
+        {
+            exchanges++;
+            int stream = e.Stream!.Value;
+            string request = Encoding.ASCII.GetString(e.Request!.Body.Span);
+            string response = Encoding.ASCII.GetString(e.Response!.Body.Span);
+            if (request != Http2Body("req", stream) || response != Http2Body("resp", stream))
+            {
+                problems.Add($"stream {stream}: {request} / {response}");
+            }
+        });
+        var conn = new ConnectionFeeder(new HttpFlowTracker(new RecordingCaptureSink(), sink, new FlowOptions()));
+        var requests = new HpackWriter();
+        var responses = new HpackWriter();
+        conn.Write(new FrameBuilder().Preface().Settings().ToArray());
+        conn.Read(new FrameBuilder().Settings().ToArray());
+        for (int round = 0; round < 50; round++)
+        {
+            // Two streams open at once, their DATA in pieces that alternate: both bodies grow side by side.
+            int a = 4 * round + 1, b = 4 * round + 3;
+            var write = new FrameBuilder();
+            foreach (int stream in new[] { a, b })
+            {
+                write.Headers(stream, requests.Encode((":method", "POST"), (":scheme", "https"), (":authority", "h"), (":path", $"/{stream}")), endStream: false);
+            }
+
+            AlternateData(write, Http2Body("req", a), a, Http2Body("req", b), b);
+            conn.Write(write.ToArray());
+            var read = new FrameBuilder()
+                .Headers(b, responses.Encode((":status", "200")), endStream: false)
+                .Headers(a, responses.Encode((":status", "200")), endStream: false);
+            AlternateData(read, Http2Body("resp", b), b, Http2Body("resp", a), a);
+            conn.Read(read.ToArray());
+        }
+
+        Assert.Equal(100, exchanges);
+        Assert.Empty(problems);
     }
 
     [Fact]
@@ -72,6 +117,23 @@ public sealed class PooledBodyTests
 
         Assert.Equal("gzip", response!.BodyDecoded);
         Assert.Equal(original, response.Body.ToArray()); // still there after the exchange
+    }
+
+    private static string Http2Body(string what, int stream) => $"{what}-{stream}:" + new string((char)('a' + stream % 26), stream * 13 % 900);
+
+    /// <summary>Two bodies as DATA frames of up to 100 bytes, taking turns; END_STREAM on each one's last.</summary>
+    private static void AlternateData(FrameBuilder frames, string first, int firstStream, string second, int secondStream)
+    {
+        for (int at = 0; at < Math.Max(first.Length, second.Length); at += 100)
+        {
+            foreach (var (body, stream) in new[] { (first, firstStream), (second, secondStream) })
+            {
+                if (at < body.Length)
+                {
+                    frames.Data(stream, body[at..Math.Min(body.Length, at + 100)], endStream: at + 100 >= body.Length);
+                }
+            }
+        }
     }
 
     /// <summary>Exchange <paramref name="i"/>'s bodies: each of its own length and text.</summary>
