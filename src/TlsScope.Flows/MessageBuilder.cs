@@ -128,9 +128,9 @@ internal static class MessageBuilder
         BodyLease lease, string? contentEncoding, bool truncated, FlowOptions options)
     {
         var (body, decodedFrom, note) = Decode(lease.Bytes, contentEncoding, truncated, options);
-        if (decodedFrom is null)
+        if (decodedFrom is null || lease.Backs(body))
         {
-            return (body, lease, null, note);
+            return (body, lease, decodedFrom, note); // e.g. "identity, identity": decoded to itself
         }
 
         lease.Return(); // the decoded copy replaced it

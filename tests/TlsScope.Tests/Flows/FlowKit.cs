@@ -7,7 +7,8 @@ namespace TlsScope.Tests.Flows;
 
 /// <summary>
 /// Records every <see cref="IHttpSink"/> call, in order. Messages are recorded as
-/// <see cref="HttpMessage.Keep"/> gives them (their bodies outlive the exchange), one copy per message.
+/// <see cref="HttpMessage.Keep"/> gives them (their bodies outlive the exchange), one copy per
+/// message; at the exchange, each delivered message must still hold the body it had.
 /// </summary>
 internal sealed class RecordingHttpSink : IHttpSink
 {
@@ -40,6 +41,8 @@ internal sealed class RecordingHttpSink : IHttpSink
     public void OnExchange(HttpExchange exchange)
     {
         Assert.True(exchange.Request is not null || exchange.Response is not null);
+        StillHolds(exchange.Request);
+        StillHolds(exchange.Response);
         exchange = new HttpExchange
         {
             Flow = exchange.Flow,
@@ -57,6 +60,15 @@ internal sealed class RecordingHttpSink : IHttpSink
     {
         WebSockets.Add(frame);
         Events.Add(("websocket", frame.Flow, frame.Sequence, null, null));
+    }
+
+    /// <summary>A message's body is valid until its exchange is delivered: still what it was when first seen.</summary>
+    private void StillHolds(HttpMessage? message)
+    {
+        if (message is not null && _kept.TryGetValue(message, out var kept))
+        {
+            Assert.True(message.Body.Span.SequenceEqual(kept.Body.Span), "a body changed before its exchange was delivered");
+        }
     }
 
     private HttpMessage Kept(HttpMessage message)

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 using System.Text;
 using TlsScope.Flows;
 using TlsScope.Engine.Model;
@@ -71,6 +72,48 @@ public sealed class PooledBodyTests
 
         Assert.Equal(100, exchanges);
         Assert.Empty(problems);
+    }
+
+    [Theory]
+    [InlineData("identity, identity")]
+    [InlineData("identity,")]
+    public void AnEncodingThatDecodesToItselfKeepsItsArrayUntilTheExchange(string encoding)
+    {
+        // Both bodies fill a 1 KiB pooled array exactly: a request body given back when its
+        // message was built would be the response's array, overwritten before the exchange.
+        string request = new('q', 1024);
+        string response = new('r', 1024);
+        string? seen = null;
+        var sink = new CallbackSink(e => seen = Encoding.ASCII.GetString(e.Request!.Body.Span));
+        var conn = new ConnectionFeeder(new HttpFlowTracker(new RecordingCaptureSink(), sink, new FlowOptions()));
+        conn.Write($"POST / HTTP/1.1\r\nHost: a\r\nContent-Encoding: {encoding}\r\nContent-Length: 1024\r\n\r\n{request}");
+        conn.Read($"HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n{response}");
+
+        Assert.Equal(request, seen);
+    }
+
+    [Fact]
+    public void ArraysGoBackToThePoolAfterTheExchange()
+    {
+        var arrays = new List<byte[]>();
+        var sink = new CallbackSink(e =>
+        {
+            foreach (var message in new[] { e.Request!, e.Response! })
+            {
+                Assert.True(MemoryMarshal.TryGetArray(message.Body, out var segment));
+                arrays.Add(segment.Array!);
+            }
+        });
+        var conn = new ConnectionFeeder(new HttpFlowTracker(new RecordingCaptureSink(), sink, new FlowOptions()));
+        for (int i = 0; i < 2; i++)
+        {
+            conn.Write($"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n{new string('q', 1000)}");
+            conn.Read($"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{new string('r', 1000)}");
+        }
+
+        // The second exchange's bodies are collected in the first one's arrays, given back.
+        Assert.Equal(4, arrays.Count);
+        Assert.Contains(arrays[2], arrays.Take(2));
     }
 
     [Fact]

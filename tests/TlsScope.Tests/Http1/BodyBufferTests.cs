@@ -10,7 +10,7 @@ public sealed class BodyBufferTests
     [InlineData(1024 * 1024)]
     public void PiecesOfAnyLengthComeBackWholeWhateverTheStartingCapacity(int capacity)
     {
-        byte[] body = new byte[1024 * 1024 + 17];
+        byte[] body = new byte[BodyBuffer.MaxPooledBytes - 17];
         new Random(3).NextBytes(body);
         var rng = new Random(5);
         var buffer = new BodyBuffer();
@@ -52,13 +52,44 @@ public sealed class BodyBufferTests
         var first = buffer.Detach();
 
         buffer.Start(8);
-        buffer.Append("second, longer body"u8);
+        buffer.Append("second body!"u8); // would fit in the first one's array (16 bytes)
         var second = buffer.Detach();
 
         Assert.Equal("first body"u8.ToArray(), first.Bytes.ToArray());
-        Assert.Equal("second, longer body"u8.ToArray(), second.Bytes.ToArray());
+        Assert.Equal("second body!"u8.ToArray(), second.Bytes.ToArray());
+        Assert.False(second.Backs(first.Bytes));
         first.Return();
         second.Return();
+    }
+
+    [Fact]
+    public void ABodyBeyondThePooledSizeHasAnArrayOfItsOwn()
+    {
+        byte[] body = new byte[BodyBuffer.MaxPooledBytes + 1];
+        new Random(9).NextBytes(body);
+        var buffer = new BodyBuffer();
+        buffer.Start(BodyBuffer.MaxPooledBytes);
+        buffer.Append(body.AsSpan(0, 1000));
+        buffer.Append(body.AsSpan(1000));
+        var lease = buffer.Detach();
+
+        Assert.False(lease.IsRented); // not given to the shared pool, which would keep it
+        Assert.Equal(body, lease.Bytes.ToArray());
+        lease.Return(); // leaves it to the GC
+        Assert.Equal(body, lease.Bytes.ToArray());
+    }
+
+    [Fact]
+    public void ALeaseKnowsItsOwnBytes()
+    {
+        var buffer = new BodyBuffer();
+        buffer.Append("abc"u8);
+        var lease = buffer.Detach();
+        Assert.True(lease.Backs(lease.Bytes));
+        Assert.True(lease.Backs(lease.Bytes[1..]));
+        Assert.False(lease.Backs("abc"u8.ToArray()));
+        Assert.False(default(BodyLease).Backs(lease.Bytes));
+        lease.Return();
     }
 
     [Fact]
