@@ -226,8 +226,10 @@ public sealed partial class TextSink : IHttpSink
 
     private void WriteFields(IReadOnlyList<(string Name, string Value)> fields, ReadOnlySpan<byte> prefix)
     {
-        foreach (var (name, value) in fields)
+        // Indexed, not foreach: an interface's enumerator is a boxed object per message.
+        for (int i = 0; i < fields.Count; i++)
         {
+            var (name, value) = fields[i];
             var line = new Utf8Line(LineBuffer(8 + Utf8Line.MaxBytes(name) + Utf8Line.MaxBytes(value)));
             line.Ascii(prefix);
             line.Text(name);
