@@ -175,6 +175,9 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink,
         }
     }
 
+    public void KeysThrough(DateTimeOffset drainedAt) =>
+        Deliver(_keys, drainedAt, static (s, t) => ((IKeySink)s).KeysThrough(t));
+
     public void OnPacket(CapturedPacket packet) => Deliver(_packets, packet, static (s, p) => ((IPacketSink)s).OnPacket(p));
 
     /// <summary>Any other kind: to every output that implements <see cref="IReceive{T}"/> for it.</summary>

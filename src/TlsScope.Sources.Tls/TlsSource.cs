@@ -54,6 +54,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     private EventDecoder? _decoder;
     private ICaptureSink? _sink;
     private KeyExtractor? _keys;
+    private IKeySink? _keyOutlet; // told how far the key records have been read (when keys are on)
     private bool _closed;
     private volatile bool _stopping;
     private volatile Exception? _pipelineError;
@@ -136,6 +137,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 
         _sink = outlets.Chunks;
         _keys = options.Keys ? new KeyExtractor(outlets.Keys) : null;
+        _keyOutlet = options.Keys ? outlets.Keys : null;
         _assembler = new CallAssembler(outlets.Chunks, new ClockOffset(), _counters);
         _decoder = new EventDecoder(_assembler, LibraryName, _keys, new TaskDecoder(_context.Cgroups));
         _reader = new Thread(ReadLoop) { Name = "tlsscope ring reader", IsBackground = true };
@@ -582,8 +584,18 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
                 // The kernel wakes us only for bursts (see ring_flags in bpf/tls/maps.h); between
                 // them a short poll bounds how late a chunk is shown.
                 _ring!.Poll(PollMilliseconds);
+                if (_keyOutlet is null)
+                {
+                    _ring.Consume();
+                    _batcher.Publish();
+                    continue;
+                }
+
+                // Read the ring empty once more, marked with the time before: every key record
+                // produced by then is in what is handed over (see IKeySink.KeysThrough).
+                var drainedAt = TimeProvider.System.GetUtcNow();
                 _ring.Consume();
-                _batcher.Publish();
+                _batcher.Publish(drainedAt);
             }
             _ring!.Consume(); // what was produced before the links went away
         }
@@ -605,7 +617,12 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
             {
                 _decoder!.DecodeBatch(batch.Buffer, batch.Length);
                 _batcher.Release(batch);
-                if (!_batcher.HasQueued)
+                if (batch.DrainedAt is { } drainedAt)
+                {
+                    _keyOutlet!.KeysThrough(drainedAt);
+                }
+
+                if (batch.Length > 0 && !_batcher.HasQueued)
                 {
                     _sink!.Flush();
                 }

@@ -42,6 +42,15 @@ public interface IKeySink
 {
     /// <summary>Called once per handshake, from the decoding thread.</summary>
     void OnKeys(TlsKeySet keys);
+
+    /// <summary>
+    /// Every key set whose records were in the kernel at <paramref name="drainedAt"/> has been
+    /// passed to <see cref="OnKeys"/>: the key path's progress, from the same thread. A sink
+    /// waiting for keys measures its waits on this clock, so a starved key path makes no one late.
+    /// </summary>
+    void KeysThrough(DateTimeOffset drainedAt)
+    {
+    }
 }
 
 /// <summary>Receives the raw key records of a capture; the key decoder turns them into

@@ -5,8 +5,10 @@ using TlsScope.Bpf;
 
 namespace TlsScope.Engine.Reading;
 
-/// <summary>A block of raw ring-buffer records, each prefixed by its int32 length.</summary>
-public readonly record struct RecordBatch(byte[] Buffer, int Length);
+/// <summary>A block of raw ring-buffer records, each prefixed by its int32 length. When
+/// <paramref name="DrainedAt"/> is set, every record the ring held at that time is in this block
+/// or an earlier one (a block may be empty and carry only that mark).</summary>
+public readonly record struct RecordBatch(byte[] Buffer, int Length, DateTimeOffset? DrainedAt = null);
 
 /// <summary>
 /// The ring-buffer callback's only job: copy each record into a large block and hand full
@@ -47,7 +49,9 @@ public sealed class RecordBatcher : IRingBufferConsumer
     /// <summary>Hands the current block to the decoder (called after each poll). While the
     /// decoder still has work queued, a block under half full keeps filling instead: blocks stay
     /// full under load, and an idle decoder gets records at once.</summary>
-    public void Publish(bool force = false)
+    public void Publish(bool force = false) => Publish(force, null);
+
+    private void Publish(bool force, DateTimeOffset? drainedAt)
     {
         if (_used == 0 || (!force && _queue.Count > 0 && _used < _block.Length / 2))
         {
@@ -60,9 +64,27 @@ public sealed class RecordBatcher : IRingBufferConsumer
         }
 
         Interlocked.Add(ref _queuedBytes, _block.Length);
-        _queue.Add(new RecordBatch(_block, _used));
+        _queue.Add(new RecordBatch(_block, _used, drainedAt));
         _block = ArrayPool<byte>.Shared.Rent(BlockSize);
         _used = 0;
+    }
+
+    /// <summary>
+    /// <see cref="Publish"/> after a poll that read the ring empty, which began at
+    /// <paramref name="drainedAt"/>: the block handed over carries that mark, and with nothing
+    /// to hand over an empty block carries it, so the decoder can tell its consumers how far
+    /// the kernel's records have been read even when none came. A block kept filling (the
+    /// decoder is busy) carries no mark: the next poll's covers it.
+    /// </summary>
+    public void Publish(DateTimeOffset drainedAt)
+    {
+        if (_used == 0)
+        {
+            _queue.Add(new RecordBatch([], 0, drainedAt));
+            return;
+        }
+
+        Publish(force: false, drainedAt);
     }
 
     public void Complete()
@@ -78,6 +100,11 @@ public sealed class RecordBatcher : IRingBufferConsumer
 
     public void Release(RecordBatch batch)
     {
+        if (batch.Buffer.Length == 0)
+        {
+            return; // a mark alone
+        }
+
         Interlocked.Add(ref _queuedBytes, -batch.Buffer.Length);
         ArrayPool<byte>.Shared.Return(batch.Buffer);
     }

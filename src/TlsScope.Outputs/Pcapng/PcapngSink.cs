@@ -9,7 +9,8 @@ namespace TlsScope.Outputs.Pcapng;
 /// packets on its own. The kernel reads a connection's keys only after its handshake, so a TLS
 /// connection's packets are held from its ClientHello until the key set with that client
 /// random arrives; then its decryption secrets block is written before them. Packets come from
-/// one thread and keys from another: every call takes the one lock.
+/// one thread and keys from another: every call takes the one lock. Waits for keys are counted on
+/// the key path's own clock (<see cref="KeysThrough"/>), so keys decoded late are not lost.
 /// </summary>
 public sealed class PcapngSink : IPacketSink, IKeySink
 {
@@ -28,6 +29,7 @@ public sealed class PcapngSink : IPacketSink, IKeySink
     private long _releasedWithoutKeys;
     private long _connectionsWithoutKeys;
     private long _keySetsWritten;
+    private DateTimeOffset? _keysThrough; // how far the key path has read, once it says
     private bool _disposed;
 
     /// <summary>Creates <paramref name="path"/> (mode 0600) and writes its section header.</summary>
@@ -118,19 +120,48 @@ public sealed class PcapngSink : IPacketSink, IKeySink
         }
     }
 
+    public void KeysThrough(DateTimeOffset drainedAt)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_keysThrough is not { } known || drainedAt > known)
+            {
+                _keysThrough = drainedAt;
+            }
+
+            ReleaseLate();
+        }
+    }
+
     /// <summary>Writes out connections whose keys did not come in time, then buffers.</summary>
     public void Flush()
     {
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            DateTimeOffset now = _options.Clock.GetUtcNow();
-            foreach (HeldConnection held in _held.Values.Where(h => h.Deadline <= now).ToList())
-            {
-                Release(held, withKeys: false);
-            }
-
+            ReleaseLate();
             _writer.Flush();
+        }
+    }
+
+    /// <summary>
+    /// Connections past their deadline go out without keys. The deadline is read on the key
+    /// path's clock when it reports one: keys decoded late (a starved decoder, a burst) are still
+    /// in time, and the key path being up to date is what proves keys are not coming.
+    /// </summary>
+    private void ReleaseLate()
+    {
+        if (_held.Count == 0)
+        {
+            return;
+        }
+
+        DateTimeOffset now = _options.Clock.GetUtcNow();
+        DateTimeOffset keyTime = _keysThrough is { } known && known < now ? known : now;
+        foreach (HeldConnection held in _held.Values.Where(h => h.Deadline <= keyTime || h.Deadline + _options.MaxKeyLag <= now).ToList())
+        {
+            Release(held, withKeys: false);
         }
     }
 

@@ -15,6 +15,13 @@ public sealed record PcapngSinkOptions
     /// <summary>How long an ended connection still waits for its keys (they may be on their way).</summary>
     public TimeSpan EndGrace { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Waits are counted on the key path's clock once it reports one (<c>KeysThrough</c>): a
+    /// connection is late only when the keys have been read up to its deadline. This bounds how
+    /// far past its deadline, on the wall clock, a connection waits for a key path that is behind.
+    /// </summary>
+    public TimeSpan MaxKeyLag { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A connection holding more than this is written out without waiting further.</summary>
     public long MaxHeldBytesPerConnection { get; init; } = 8 * 1024 * 1024;
 

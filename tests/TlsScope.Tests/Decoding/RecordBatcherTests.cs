@@ -78,4 +78,38 @@ public sealed class RecordBatcherTests
         Assert.True(done == publish, "publish waited although the queue was released");
         b.Complete();
     }
+
+    [Fact]
+    public void AMarkRidesOnTheBlockThatHoldsEverythingReadBeforeIt()
+    {
+        var t = new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero);
+        var b = new RecordBatcher();
+        b.OnRecord(Record(10, 1));
+        b.Publish(t); // idle decoder: the block goes with the mark
+        b.OnRecord(Record(10, 2));
+        b.Publish(t.AddSeconds(1)); // busy decoder, block kept filling: no mark yet
+        b.OnRecord(Record(10, 3));
+        b.Publish(t.AddSeconds(2)); // still kept; the block is handed over at Complete, unmarked
+        b.Complete();
+        var batches = b.Batches().ToList();
+        Assert.Equal([(1, (DateTimeOffset?)t), (2, null)], batches.Select(x => (Records(x).Count, x.DrainedAt)));
+    }
+
+    [Fact]
+    public async Task WithNothingReadTheMarkComesAloneInAnEmptyBatch()
+    {
+        var t = new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero);
+        var b = new RecordBatcher(maxQueuedBytes: 1);
+        b.Publish(t);
+        b.OnRecord(Record(10, 1));
+        b.Publish(force: true); // a block filled mid-poll: handed over unmarked
+        b.Publish(t.AddSeconds(1));
+        b.Complete();
+        var batches = b.Batches().ToList();
+        Assert.Equal([(0, (DateTimeOffset?)t), (1, null), (0, t.AddSeconds(1))], batches.Select(x => (Records(x).Count, x.DrainedAt)));
+        batches.ForEach(b.Release); // an empty batch is not given to the pool nor counted
+        b.OnRecord(Record(10, 2));
+        var publish = Task.Run(() => b.Publish(force: true));
+        Assert.True(await Task.WhenAny(publish, Task.Delay(TimeSpan.FromSeconds(5))) == publish, "the bound still counts the empty batches");
+    }
 }

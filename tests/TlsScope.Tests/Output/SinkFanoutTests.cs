@@ -134,6 +134,21 @@ public sealed class SinkFanoutTests
     }
 
     [Fact]
+    public void TheKeyPathsProgressReachesEveryKeyOutput()
+    {
+        var t = new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero);
+        var (first, second) = (new KeyOutput(), new KeyOutput());
+        var chunks = new RecordingSink();
+        using var fanout = new SinkFanout([new NamedSink(first, "--keylog k"), new NamedSink(chunks, "-o"), new NamedSink(second, "--pcapng p")]);
+
+        fanout.KeysThrough(t);
+
+        Assert.Equal([t], first.Through);
+        Assert.Equal([t], second.Through);
+        Assert.Empty(chunks.Calls);
+    }
+
+    [Fact]
     public void WithHttpParsingAnEveryChunkOutputStillGetsTheChunksOfAnHttpConnection()
     {
         var shown = new RecordingSink();
@@ -162,6 +177,10 @@ public sealed class SinkFanoutTests
         public int Calls { get; private set; }
 
         public Exception? Error { get; init; }
+
+        public List<DateTimeOffset> Through { get; } = [];
+
+        public void KeysThrough(DateTimeOffset drainedAt) => Through.Add(drainedAt);
 
         public void OnKeys(TlsKeySet keys)
         {

@@ -102,6 +102,75 @@ public sealed class PcapngSinkTests
     }
 
     [Fact]
+    public void KeysDecodedLateAreStillInTimeWhileTheKeyPathIsBehind()
+    {
+        PcapngSink sink = Sink();
+        sink.KeysThrough(_clock.Now);
+        DateTimeOffset ended = EndedConnection(sink);
+        _clock.Advance(TimeSpan.FromSeconds(5)); // the decoder starved: its clock stays behind
+        sink.KeysThrough(ended + TimeSpan.FromMilliseconds(999));
+        sink.Flush();
+        Assert.Equal(0, sink.Counters.PacketsWritten);
+
+        sink.OnKeys(Keys(RandomA));
+        Assert.Equal(new PcapngSinkCounters(3, 0, 3, 0, 0, 1), sink.Counters);
+        sink.Dispose();
+        Assert.Equal(["keys", "50000>443:53", "50000>443:0", "443>50000:0"], TestPackets.Describe(_output.ToArray()));
+    }
+
+    [Fact]
+    public void AKeyPathReadPastTheGraceProvesTheKeysAreNotComing()
+    {
+        PcapngSink sink = Sink();
+        DateTimeOffset ended = EndedConnection(sink);
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        sink.KeysThrough(ended + TimeSpan.FromMilliseconds(999));
+        Assert.Equal(0, sink.Counters.PacketsWritten);
+
+        sink.KeysThrough(ended + TimeSpan.FromSeconds(1));
+        Assert.Equal(new PcapngSinkCounters(3, 0, 0, 3, 1, 0), sink.Counters);
+        sink.Dispose();
+    }
+
+    [Fact]
+    public void AKeyPathThatStopsIsWaitedForAtMostMaxKeyLagPastTheDeadline()
+    {
+        PcapngSink sink = Sink();
+        sink.KeysThrough(_clock.Now);
+        sink.OnPacket(_packets.Segment(TestPackets.Client, TestPackets.Server, 1, 0, TestPackets.ClientHello(RandomA)));
+        _clock.Advance(TimeSpan.FromSeconds(3 + 10) - TimeSpan.FromMilliseconds(1));
+        sink.Flush();
+        Assert.Equal(0, sink.Counters.PacketsWritten);
+
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        sink.Flush();
+        Assert.Equal(new PcapngSinkCounters(1, 0, 0, 1, 1, 0), sink.Counters);
+        sink.Dispose();
+    }
+
+    [Fact]
+    public void TheKeyPathsClockNeverRunsAheadOfTheWallClock()
+    {
+        PcapngSink sink = Sink();
+        DateTimeOffset ended = EndedConnection(sink);
+        sink.KeysThrough(ended + TimeSpan.FromHours(1)); // a clock step on the key path's side
+        Assert.Equal(0, sink.Counters.PacketsWritten);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        sink.Flush();
+        Assert.Equal(3, sink.Counters.PacketsWritten);
+        sink.Dispose();
+    }
+
+    /// <summary>A ClientHello, then FIN both ways; returns when it ended.</summary>
+    private DateTimeOffset EndedConnection(PcapngSink sink)
+    {
+        sink.OnPacket(_packets.Segment(TestPackets.Client, TestPackets.Server, 1, 0, TestPackets.ClientHello(RandomA)));
+        sink.OnPacket(_packets.Segment(TestPackets.Client, TestPackets.Server, 54, TcpFlags.Fin, []));
+        sink.OnPacket(_packets.Segment(TestPackets.Server, TestPackets.Client, 1, TcpFlags.Fin, []));
+        return _clock.Now;
+    }
+
+    [Fact]
     public void TheFilterDropsPacketsBeforeAnythingElse()
     {
         using PacketFilter filter = PacketFilter.Compile("tcp port 443");
