@@ -148,7 +148,7 @@ public static class Program
                 log($"tlsscope: ready: {run.ReadyText}");
                 if (launcher is null && sources.OfType<TlsSource>().FirstOrDefault() is { Libraries.Count: 0 })
                 {
-                    log("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --libssl PATH)");
+                    log("tlsscope: warning: no TLS library found yet; still watching new processes (or pass --binary PATH)");
                 }
 
                 if (parsed.GetValue(cli.Duration) is { } seconds)

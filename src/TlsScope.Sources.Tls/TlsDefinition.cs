@@ -26,11 +26,14 @@ public sealed class TlsDefinition : ISourceDefinition
 
     public string? Validate(ParseResult parsed, SourceDemand demand) =>
         Runs(parsed, demand) ? null
-        : (parsed.GetValue(Libssl) ?? []).Length > 0 ? "--binary is a TLS option: add --tls"
+        : (parsed.GetValue(Libssl) ?? []).Length > 0 ? $"{TypedName(parsed)} is a TLS option: add --tls"
         : parsed.GetResult(MaxPayload) is { Implicit: false } ? "--max-payload is a TLS option: add --tls"
         : null;
 
     public ICaptureSource? Create(ParseResult parsed, SourceDemand demand) => Runs(parsed, demand)
-        ? new TlsSource(TlsSourceOptions.Check(parsed.GetValue(Libssl) ?? [], parsed.GetValue(MaxPayload), demand.Keys))
+        ? new TlsSource(TlsSourceOptions.Check(parsed.GetValue(Libssl) ?? [], parsed.GetValue(MaxPayload), demand.Keys, TypedName(parsed)))
         : null;
+
+    /// <summary>The name the user gave the option (--binary or --libssl), for its messages.</summary>
+    public string TypedName(ParseResult parsed) => parsed.GetResult(Libssl)?.IdentifierToken?.Value ?? Libssl.Name;
 }

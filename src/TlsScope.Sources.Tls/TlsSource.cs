@@ -675,11 +675,12 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     }
 }
 
-/// <summary>What the TLS source was asked for: the --libssl files (examined already), the bytes
+/// <summary>What the TLS source was asked for: the --binary files (examined already), the bytes
 /// kept per call (0: all), and whether an output takes key sets.</summary>
 public sealed record TlsSourceOptions(IReadOnlyList<(string Path, ExaminedLibrary Examined)> Libraries, uint MaxPayload, bool Keys)
 {
-    /// <summary>Reads every --libssl path; each refusal is a one-line CaptureException.</summary>
-    public static TlsSourceOptions Check(IReadOnlyList<string> libraries, uint maxPayload, bool keys) =>
-        new(libraries.Select(path => (path, LibraryDiscovery.Examine(path, TlsSource.Families))).ToList(), maxPayload, keys);
+    /// <summary>Reads every --binary path; each refusal is a one-line CaptureException naming the
+    /// option as typed (<paramref name="option"/>: --binary or its alias --libssl).</summary>
+    public static TlsSourceOptions Check(IReadOnlyList<string> libraries, uint maxPayload, bool keys, string option = "--binary") =>
+        new(libraries.Select(path => (path, LibraryDiscovery.Examine(path, TlsSource.Families, option))).ToList(), maxPayload, keys);
 }

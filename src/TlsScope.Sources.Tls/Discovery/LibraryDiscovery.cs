@@ -164,7 +164,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         return found;
     }
 
-    /// <summary>A path the user named with --libssl, examined already by <see cref="Examine"/>.</summary>
+    /// <summary>A path the user named with --binary, examined already by <see cref="Examine"/>.</summary>
     public TlsLibrary AddExplicit(string path, ExaminedLibrary library)
     {
         lock (_gate)
@@ -178,21 +178,22 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         }
     }
 
-    /// <summary>Reads a --libssl path and finds its family; every reason to refuse it is a
-    /// one-line CaptureException, so it can be checked before anything else happens.</summary>
-    public static ExaminedLibrary Examine(string path, IReadOnlyList<LibraryFamily> families)
+    /// <summary>Reads a --binary path and finds its family; every reason to refuse it is a
+    /// one-line CaptureException naming <paramref name="option"/> as the user typed it, so it can
+    /// be checked before anything else happens.</summary>
+    public static ExaminedLibrary Examine(string path, IReadOnlyList<LibraryFamily> families, string option = "--binary")
     {
         if (path.Length == 0)
         {
-            throw new CaptureException("--libssl '': empty path");
+            throw new CaptureException($"{option} '': empty path");
         }
 
         if (!File.Exists(path))
         {
-            throw new CaptureException(Directory.Exists(path) ? $"--libssl {path}: is a directory" : $"--libssl {path}: no such file");
+            throw new CaptureException(Directory.Exists(path) ? $"{option} {path}: is a directory" : $"{option} {path}: no such file");
         }
 
-        var id = FileIdentity.Of(path) ?? throw new CaptureException($"--libssl {path}: cannot stat the file");
+        var id = FileIdentity.Of(path) ?? throw new CaptureException($"{option} {path}: cannot stat the file");
         ElfSymbols elf;
         try
         {
@@ -200,11 +201,11 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         }
         catch (ElfFormatException e)
         {
-            throw new CaptureException($"--libssl {path}: {Tail(e.Message, path)}");
+            throw new CaptureException($"{option} {path}: {Tail(e.Message, path)}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CaptureException($"--libssl {path}: cannot read it ({e.Message.ToLowerInvariant()})");
+            throw new CaptureException($"{option} {path}: cannot read it ({e.Message.ToLowerInvariant()})");
         }
         ElfSymbols? symbols = null;
         LibraryFamily? family = null;
@@ -214,7 +215,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
         }
         catch (ElfFormatException e)
         {
-            throw new CaptureException($"--libssl {path}: {Tail(e.Message, path)}");
+            throw new CaptureException($"{option} {path}: {Tail(e.Message, path)}");
         }
 
         if (family is null || symbols is null)
@@ -222,7 +223,7 @@ public sealed class LibraryDiscovery(Target target, Func<int, bool> traced, IRea
             var reason = families.Select(f => f.Explain?.Invoke(path)).FirstOrDefault(r => r is not null)
                 ?? "no TLS functions found (OpenSSL's SSL_read and SSL_write, GnuTLS's gnutls_record_recv and _send, NSS's libssl3 "
                 + "with SSL_ImportFD, or a Go binary with crypto/tls); is it stripped, or statically linked without exporting them?";
-            throw new CaptureException($"--libssl {path}: {reason}");
+            throw new CaptureException($"{option} {path}: {reason}");
         }
 
         return new ExaminedLibrary(id, symbols, family);

@@ -104,7 +104,7 @@ public sealed class ProbeAttacher(BpfObject obj, int? pid, bool keys) : IDisposa
                     }
 
                     throw new CaptureException(
-                        $"attach {probe.Symbol} in {lib.Path}: symbol not found; statically linked? pass --libssl PATH");
+                        $"attach {probe.Symbol} in {lib.Path}: symbol not found; statically linked? pass --binary PATH");
                 }
                 try
                 {

@@ -55,6 +55,20 @@ public sealed class CliParsingTests
         Assert.Equal("pid 1234, uid 1000, comm curl", target.Describe());
     }
 
+    [Theory]
+    [InlineData("--binary")]
+    [InlineData("--libssl")]
+    public void TlsBinaryRefusalsNameTheOptionAsTyped(string typed)
+    {
+        var (cli, r) = ParseOk("--shell", typed, "/nonexistent/libssl.so");
+        Assert.Equal($"{typed} is a TLS option: add --tls", Validate(cli, r));
+
+        (cli, r) = ParseOk(typed, "/nonexistent/libssl.so");
+        var tls = cli.Sources.OfType<TlsDefinition>().Single();
+        var error = Assert.Throws<CaptureException>(() => tls.Create(r, new SourceDemand(new Target(), false, false, true)));
+        Assert.Equal($"{typed} /nonexistent/libssl.so: no such file", error.Message);
+    }
+
     [Fact]
     public void NoOptions_GiveTheDefaults()
     {
