@@ -31,6 +31,7 @@ public static class NssMethods
     };
 
     private static readonly ConcurrentDictionary<string, string> Problems = new();
+    private const int MaxProblemsKept = 256; // the reasons Explain gives, by path
 
     /// <summary>Null when the helper may load the file, else why not; replaced by tests.</summary>
     public static Func<string, string?> Trusted { get; set; } = TrustedFile.Check;
@@ -57,6 +58,11 @@ public static class NssMethods
         }
         catch (Exception e) when (e is CalibrationException or ElfFormatException or IOException or FormatException or UnauthorizedAccessException)
         {
+            if (Problems.Count >= MaxProblemsKept)
+            {
+                Problems.Clear(); // a host full of broken copies must not grow this without end
+            }
+
             Problems[path] = e.Message;
             return elf;
         }

@@ -119,6 +119,30 @@ public sealed class NssMethodsTests : IDisposable
     }
 
     [Fact]
+    public void TheReasonsKeptAreBounded()
+    {
+        var trusted = NssMethods.Trusted;
+        try
+        {
+            NssMethods.Trusted = _ => "it is writable by others";
+            var elf = ElfSymbols.Open(LibSsl3);
+            string Copy(int i) => $"/nonexistent/copy{i}/libssl3.so";
+            for (var i = 0; i < 300; i++)
+            {
+                NssMethods.AddTo(Copy(i), elf);
+            }
+
+            Assert.Null(NssMethods.Explain(Copy(0))); // forgotten when the table was full
+            Assert.NotNull(NssMethods.Explain(Copy(299)));
+            Assert.InRange(Enumerable.Range(0, 300).Count(i => NssMethods.Explain(Copy(i)) is not null), 300 - 256, 256); // other tests' entries count too
+        }
+        finally
+        {
+            NssMethods.Trusted = trusted;
+        }
+    }
+
+    [Fact]
     public void AnUntrustedFile_IsNotLoaded_ButMayUseACachedAnswerOfItsBuild()
     {
         var (ask, trusted) = (NssMethods.Ask, NssMethods.Trusted);
