@@ -46,7 +46,7 @@ public sealed class KeyTests
     {
         using var server = NodeHttpServer.Start();
         using var scope = KeylogScope.Start("--libssl", BoringClient.LibSsl, "--comm", "boring_client");
-        var dir = Directory.CreateTempSubdirectory("tlsscope-boring-").FullName;
+        var dir = TempDirectory.ForRun("tlsscope-boring-");
         var pcap = Path.Combine(dir, "lo.pcap");
         using var dump = Proc.Start("tcpdump", ["-i", "lo", "--immediate-mode", "-U", "-w", pcap, "tcp", "port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         Proc.WaitFor(() => dump.Stderr.Contains("listening on"), TimeSpan.FromSeconds(10), "tcpdump listening");
@@ -95,7 +95,7 @@ public sealed class KeyTests
 
         public static KeylogScope Start(params string[] args)
         {
-            var dir = Directory.CreateTempSubdirectory("tlsscope-keys-").FullName;
+            var dir = TempDirectory.ForRun("tlsscope-keys-");
             var path = System.IO.Path.Combine(dir, "keys.log");
             return new KeylogScope(TlsScopeRun.Start(["--keylog", path, .. args]), path);
         }

@@ -18,7 +18,8 @@ public sealed class PcapTests
     public void TsharkDecryptsTheRequestWithTheKeysInsideThePcapng(string version)
     {
         using var ns = NetNs.Create();
-        var dir = Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName;
+        using var temp = new TempDirectory("tlsscope-pcap-");
+        var dir = temp.Path;
         var (pcap, plain, keys) = (Path.Combine(dir, "c.pcapng"), Path.Combine(dir, "p.pcapng"), Path.Combine(dir, "k.log"));
         using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--pcapng-plaintext", plain, "--keylog", keys]);
         var curl = Exchange(ns, version, "/pcap/path?x=1");
@@ -51,7 +52,8 @@ public sealed class PcapTests
     public void FilterExpressionKeepsOnlyMatchingPackets()
     {
         using var ns = NetNs.Create();
-        var pcap = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName, "f.pcapng");
+        using var temp = new TempDirectory("tlsscope-pcap-");
+        var pcap = temp.File("f.pcapng");
         using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--filter", $"tcp port {Port}"]);
         Exchange(ns, "-tls1_3", "/filtered");
         // Other traffic on the same interface: a UDP datagram and a TCP connection elsewhere.
@@ -74,7 +76,8 @@ public sealed class PcapTests
     public void ProcessFiltersDropOtherProcessesPacketsInTheKernel(string option)
     {
         using var ns = NetNs.Create();
-        var pcap = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName, "r.pcapng");
+        using var temp = new TempDirectory("tlsscope-pcap-");
+        var pcap = temp.File("r.pcapng");
         using var sleeper = ns.Start("sleep", ["60"]);
         var value = option switch
         {
@@ -97,7 +100,8 @@ public sealed class PcapTests
     public void CommKeepsThatProcesssPacketsAndNamesItInEach()
     {
         using var ns = NetNs.Create();
-        var pcap = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName, "c.pcapng");
+        using var temp = new TempDirectory("tlsscope-pcap-");
+        var pcap = temp.File("c.pcapng");
         using var scope = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", pcap, "--comm", "curl"]);
         var curl = Exchange(ns, "-tls1_3", "/kept");
         scope.StopCleanly(Proc.SIGTERM);
@@ -114,7 +118,8 @@ public sealed class PcapTests
     public void ASecondRunOnAHeldHookIsRefused()
     {
         using var ns = NetNs.Create();
-        var dir = Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName;
+        using var temp = new TempDirectory("tlsscope-pcap-");
+        var dir = temp.Path;
         using var first = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", Path.Combine(dir, "a.pcapng"), "-i", "lo"]);
         var (code, _, err) = ns.Run("dotnet", TlsScopeRun.Dll, "--pcapng", Path.Combine(dir, "b.pcapng"), "-i", "lo", "--duration", "1");
         Assert.Equal(1, code);
@@ -127,7 +132,8 @@ public sealed class PcapTests
     [KernelFact]
     public void BadFilterIsOneLineError()
     {
-        var never = NeverWritten();
+        using var temp = new TempDirectory("tlsscope-bad-");
+        var never = temp.File("never.pcapng");
         var (code, err) = TlsScopeRun.RunToEnd("--pcapng", never, "-o", never + ".out", "--filter", "tcp prot 443", "--duration", "1");
         Assert.NotEqual(0, code);
         var line = Assert.Single(err.Trim().Split('\n'));
@@ -139,7 +145,8 @@ public sealed class PcapTests
     [KernelFact]
     public void UnknownInterfaceIsOneLineError()
     {
-        var never = NeverWritten();
+        using var temp = new TempDirectory("tlsscope-bad-");
+        var never = temp.File("never.pcapng");
         var (code, err) = TlsScopeRun.RunToEnd("--pcapng", never, "-i", "nosuch0", "--duration", "1");
         Assert.NotEqual(0, code);
         Assert.Equal("tlsscope: -i nosuch0: no such network interface", err.Trim());
@@ -153,7 +160,8 @@ public sealed class PcapTests
     {
         using var ns = NetNs.Create();
         var veth = ns.AddVeth(peerInside: true);
-        var dir = Directory.CreateTempSubdirectory("tlsscope-pcap-").FullName;
+        using var temp = new TempDirectory("tlsscope-pcap-");
+        var dir = temp.Path;
         using (var killed = TlsScopeRun.StartIn(ns, ["--format", "json", "--raw"], ["--pcapng", Path.Combine(dir, "a.pcapng")]))
         {
             Assert.NotEmpty(ns.TcFilters("lo", "egress"));
@@ -176,9 +184,6 @@ public sealed class PcapTests
     }
 
     private static readonly string NoLeftovers = "";
-
-    private static string NeverWritten() =>
-        Path.Combine(Directory.CreateTempSubdirectory("tlsscope-bad-").FullName, "never.pcapng");
 
     /// <summary>Every filter still on the namespace's interfaces, one per line ("" when none).</summary>
     private static string LeftFilters(NetNs ns, params string[] extra)

@@ -56,7 +56,7 @@ public static class BoringClient
 
         Tools.Require("gcc", "gcc");
         var source = Path.Combine(Repo.Root, "tests/TlsScope.KernelTests/Peers/boring_client.c");
-        var binary = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-boring-").FullName, "boring_client");
+        var binary = Path.Combine(TempDirectory.ForRun("tlsscope-boring-"), "boring_client");
         // Linked by soname with an rpath: the libraries sit outside the loader's search path.
         var (code, _, err) = Proc.Run("gcc", ["-O1", "-Wall", "-Wextra", "-Werror", "-I" + IncludeDir, "-o", binary, source,
             "-L" + LibDir, "-l:libssl.so.0", "-l:libcrypto.so.0", "-Wl,-rpath," + LibDir]);

@@ -7,7 +7,7 @@ public static class PeerCompiler
     {
         Tools.Require("gcc", "gcc");
         var source = Path.Combine(Repo.Root, "tests/TlsScope.KernelTests/Peers", name + ".c");
-        var binary = Path.Combine(Directory.CreateTempSubdirectory($"tlsscope-{name}-").FullName, name);
+        var binary = Path.Combine(TempDirectory.ForRun($"tlsscope-{name}-"), name);
         var (code, _, err) = Proc.Run("gcc", ["-O1", "-Wall", "-Werror", "-o", binary, source, .. linkFlags]);
         return code == 0 ? binary : throw new InvalidOperationException($"compiling {name}.c failed: {err}");
     }

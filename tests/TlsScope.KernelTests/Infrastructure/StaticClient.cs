@@ -29,7 +29,7 @@ public static class StaticClient
 
         Tools.Require("gcc", "gcc");
         var source = Path.Combine(Repo.Root, "tests/TlsScope.KernelTests/Peers/static_client.c");
-        var binary = Path.Combine(Directory.CreateTempSubdirectory("tlsscope-static-").FullName, "static_client");
+        var binary = Path.Combine(TempDirectory.ForRun("tlsscope-static-"), "static_client");
         var (code, _, err) = Proc.Run("gcc", ["-O1", "-Wall", "-Werror", "-o", binary, source,
             "-Wl,-Bstatic", "-lssl", "-lcrypto", "-Wl,-Bdynamic", "-ldl", "-lpthread"]);
         if (code != 0)

@@ -8,11 +8,22 @@ public sealed class TempDirectory(string prefix) : IDisposable
 
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
-    public void Dispose()
+    public void Dispose() => Remove(Path);
+
+    /// <summary>A scratch directory kept for the whole test run (a compiled peer, a file a
+    /// helper object owns) and removed when the test process exits.</summary>
+    public static string ForRun(string prefix)
+    {
+        var path = Directory.CreateTempSubdirectory(prefix).FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Remove(path);
+        return path;
+    }
+
+    private static void Remove(string path)
     {
         try
         {
-            Directory.Delete(Path, recursive: true);
+            Directory.Delete(path, recursive: true);
         }
         catch (IOException)
         {

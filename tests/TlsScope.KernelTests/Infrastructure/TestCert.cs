@@ -10,7 +10,7 @@ public static class TestCert
 
     private static (string, string) Make()
     {
-        var dir = Directory.CreateTempSubdirectory("tlsscope-cert-").FullName;
+        var dir = TempDirectory.ForRun("tlsscope-cert-");
         var cert = Path.Combine(dir, "cert.pem");
         var key = Path.Combine(dir, "key.pem");
         var (code, _, err) = Proc.Run("openssl",

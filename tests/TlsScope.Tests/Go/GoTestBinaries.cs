@@ -102,6 +102,17 @@ internal static class GoTestBinaries
 
         // Kept for the test run's lifetime; one directory per process.
         var dir = Directory.CreateTempSubdirectory("tlsscope-go-").FullName;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // best effort
+            }
+        };
         File.WriteAllText(Path.Combine(dir, "main.go"), Source);
         File.WriteAllText(Path.Combine(dir, "go.mod"), "module example.com/gopeer\n\ngo 1.15\n");
         (string Name, string[] Flags)[] builds =
