@@ -10,7 +10,9 @@ size_mb=${SIZE_MB:-1536}
 rounds=${ROUNDS:-3}
 dir=${DIR:-/var/tmp}
 
-case $size_mb$rounds in *[!0-9]*) echo "page-cache.sh: SIZE_MB and ROUNDS are whole numbers" >&2; exit 2 ;; esac
+case $size_mb$rounds in *[!0-9]* | '') echo "page-cache.sh: SIZE_MB and ROUNDS are whole numbers" >&2; exit 2 ;; esac
+[ "$size_mb" -ge 1 ] && [ "$rounds" -ge 1 ] || { echo "page-cache.sh: SIZE_MB and ROUNDS are at least 1" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "page-cache.sh: needs GNU time (/usr/bin/time: apt-get install time)" >&2; exit 2; }
 [ -d "$dir" ] && [ -w "$dir" ] || { echo "page-cache.sh: DIR $dir is not a writable directory" >&2; exit 2; }
 
 work=$(mktemp -d "$dir/tlsscope-page-cache.XXXXXX")

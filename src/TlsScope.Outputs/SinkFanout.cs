@@ -175,6 +175,8 @@ public sealed class SinkFanout : ICaptureSink, IHttpSink, IKeySink, IPacketSink,
         }
     }
 
+    public bool FollowsKeyProgress => _keys.Any(i => ((IKeySink)_outputs[i].Sink).FollowsKeyProgress);
+
     public void KeysThrough(DateTimeOffset drainedAt) =>
         Deliver(_keys, drainedAt, static (s, t) => ((IKeySink)s).KeysThrough(t));
 

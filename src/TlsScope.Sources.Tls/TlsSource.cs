@@ -137,7 +137,7 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
 
         _sink = outlets.Chunks;
         _keys = options.Keys ? new KeyExtractor(outlets.Keys) : null;
-        _keyOutlet = options.Keys ? outlets.Keys : null;
+        _keyOutlet = options.Keys && outlets.Keys.FollowsKeyProgress ? outlets.Keys : null;
         _assembler = new CallAssembler(outlets.Chunks, new ClockOffset(), _counters);
         _decoder = new EventDecoder(_assembler, LibraryName, _keys, new TaskDecoder(_context.Cgroups));
         _reader = new Thread(ReadLoop) { Name = "tlsscope ring reader", IsBackground = true };
@@ -613,18 +613,21 @@ public sealed class TlsSource(TlsSourceOptions options) : ICaptureSource
     {
         try
         {
+            var unflushed = false; // decoded records whose output may still sit in buffers
             foreach (var batch in _batcher.Batches())
             {
                 _decoder!.DecodeBatch(batch.Buffer, batch.Length);
                 _batcher.Release(batch);
+                unflushed |= batch.Length > 0;
                 if (batch.DrainedAt is { } drainedAt)
                 {
                     _keyOutlet!.KeysThrough(drainedAt);
                 }
 
-                if (batch.Length > 0 && !_batcher.HasQueued)
+                if (unflushed && !_batcher.HasQueued)
                 {
                     _sink!.Flush();
+                    unflushed = false;
                 }
             }
             _assembler!.FlushAll();

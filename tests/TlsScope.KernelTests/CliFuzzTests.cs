@@ -12,7 +12,7 @@ public sealed class CliFuzzTests
     [KernelFact]
     public void RandomOptionValuesEndInOneLineOrANormalRun()
     {
-        var dir = TempDirectory.ForRun("tlsscope-fuzz-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-fuzz-").FullName;
         try
         {
             var random = new Random(20261201);

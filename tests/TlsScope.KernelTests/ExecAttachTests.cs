@@ -49,7 +49,7 @@ public sealed class ExecAttachTests
     [KernelFact]
     public void ACopyOfNodeUnderAFreshPathIsCapturedWhole()
     {
-        var dir = TempDirectory.ForRun("tlsscope-node-copy-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-node-copy-").FullName;
         try
         {
             var node = Path.Combine(dir, "my-node");
@@ -79,7 +79,7 @@ public sealed class ExecAttachTests
     [KernelFact]
     public void AStaticallyLinkedClientAtAFreshPathIsCapturedFromItsFirstByteEveryTime()
     {
-        var dir = TempDirectory.ForRun("tlsscope-static-runs-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-static-runs-").FullName;
         try
         {
             for (var run = 0; run < 3; run++)
@@ -105,7 +105,7 @@ public sealed class ExecAttachTests
     [KernelFact]
     public void AScriptsChildIsHeldAndContinuedAndAShellsJobsAreNeverHeld()
     {
-        var dir = TempDirectory.ForRun("tlsscope-hold-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-hold-").FullName;
         string Fresh(string name, string from)
         {
             var path = Path.Combine(dir, name);

@@ -15,7 +15,7 @@ public sealed class HttpTests
     public void CurlHttp2ThreeRequestsOnOneConnectionDecodeWithTheHpackTableKept()
     {
         using var server = NodeHttpServer.Start();
-        var dir = TempDirectory.ForRun("tlsscope-h2-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-h2-").FullName;
         var (jsonPath, harPath) = (Path.Combine(dir, "out.json"), Path.Combine(dir, "out.har"));
         using var scope = TlsScopeRun.StartWith(["--format", "text"], ["--comm", "curl", "--json", jsonPath, "--har", harPath]);
         using var curl = Proc.Start("curl", ["-sk", "--http2", "-H", "x-custom: abc-123",

@@ -16,7 +16,7 @@ public sealed class LargeTransferTests
 
         using var server = OpenSslServer.Start();
         using var scope = TlsScopeRun.Start();
-        var dir = TempDirectory.ForRun("tlsscope-big-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-big-").FullName;
         var file = Path.Combine(dir, "body.bin");
         using var curl = Proc.Start("curl", ["-sk", "--http1.1", "-o", file, $"https://127.0.0.1:{server.Port}/big"]);
         server.WaitForRequest();

@@ -27,7 +27,7 @@ public sealed class OutputSafetyTests
     [KernelFact]
     public void FilesPlantedByAnotherUserInAWorldWritableDirectoryAreRefusedAndTheVictimIsUnchanged()
     {
-        var dir = TempDirectory.ForRun("tlsscope-planted-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-planted-").FullName;
         try
         {
             var shared = Path.Combine(dir, "shared");
@@ -71,7 +71,7 @@ public sealed class OutputSafetyTests
     [KernelFact]
     public void OneFileUnderTwoNamesIsRefusedWhateverTheNames()
     {
-        var dir = TempDirectory.ForRun("tlsscope-alias-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-alias-").FullName;
         try
         {
             var a = Path.Combine(dir, "a");
@@ -97,7 +97,7 @@ public sealed class OutputSafetyTests
     [KernelFact]
     public void EveryRefusalComesBeforeAnEarlierCaptureIsTouched()
     {
-        var dir = TempDirectory.ForRun("tlsscope-refusals-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-refusals-").FullName;
         try
         {
             var f = Path.Combine(dir, "F");
@@ -138,7 +138,7 @@ public sealed class OutputSafetyTests
     public void AnOutputThatFillsItsDiskIsNamedWhenItFailsAndTheOthersComplete()
     {
         using var server = NodeHttpServer.Start();
-        var dir = TempDirectory.ForRun("tlsscope-full-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-full-").FullName;
         var small = Path.Combine(dir, "small");
         Directory.CreateDirectory(small);
         Assert.Equal(0, Proc.Run("mount", ["-t", "tmpfs", "-o", "size=200k,mode=0700", "tmpfs", small]).Code);
@@ -182,7 +182,7 @@ public sealed class OutputSafetyTests
     public void WithDefaultOptionsEverySinkGetsWhatItNeeds()
     {
         using var server = NodeHttpServer.Start();
-        var dir = TempDirectory.ForRun("tlsscope-every-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-every-").FullName;
         try
         {
             var (har, plain, keys) = (Path.Combine(dir, "x.har"), Path.Combine(dir, "plain.pcapng"), Path.Combine(dir, "keys.log"));
@@ -220,7 +220,7 @@ public sealed class OutputSafetyTests
     [InlineData("HUP")]
     public void ABackgroundJobOfAScriptStopsOnASignalWithItsSummaryAndNoDiagnosticChannel(string signal)
     {
-        var dir = TempDirectory.ForRun("tlsscope-bg-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-bg-").FullName;
         try
         {
             var (err, pidFile, status) = (Path.Combine(dir, "err"), Path.Combine(dir, "pid"), Path.Combine(dir, "status"));
@@ -249,7 +249,7 @@ public sealed class OutputSafetyTests
     [KernelFact]
     public void UnderSudoNewFilesBelongToTheUserWhoRanSudoAndJsonMayGoToStandardOutput()
     {
-        var dir = TempDirectory.ForRun("tlsscope-sudo-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-sudo-").FullName;
         try
         {
             var (text, keys) = (Path.Combine(dir, "out.txt"), Path.Combine(dir, "keys"));

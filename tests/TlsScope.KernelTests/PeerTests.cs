@@ -18,7 +18,7 @@ public sealed partial class PeerTests
     public void BoringClientTalksToSServerAndLogsItsKeys(TlsVersion version, string serverFlag, string negotiated)
     {
         using var server = OpenSslServer.Start(serverFlag);
-        var dir = TempDirectory.ForRun("tlsscope-peer-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-peer-").FullName;
         var keylog = Path.Combine(dir, "keys.log");
         using var client = BoringClient.Start("127.0.0.1", server.Port, "/boring", version, keylog);
         server.WaitForRequest();
@@ -198,7 +198,7 @@ public sealed partial class PeerTests
     /// <summary>A directory with hello.txt ("inside\n") for python's http.server.</summary>
     private static string WebRoot()
     {
-        var dir = TempDirectory.ForRun("tlsscope-peer-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-peer-").FullName;
         File.WriteAllText(Path.Combine(dir, "hello.txt"), "inside\n");
         return dir;
     }

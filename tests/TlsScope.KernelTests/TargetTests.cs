@@ -18,7 +18,7 @@ public sealed class TargetTests
     public void ALaunchedCommandAndItsChildrenAreCapturedAndNothingElse()
     {
         using var server = new HttpsServer();
-        var dir = TempDirectory.ForRun("tlsscope-launch-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-launch-").FullName;
         try
         {
             var output = Path.Combine(dir, "out.ndjson");
@@ -77,7 +77,7 @@ public sealed class TargetTests
     [KernelFact]
     public void ALaunchedCommandRunsAsTheUserGiven()
     {
-        var dir = TempDirectory.ForRun("tlsscope-launch-user-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-launch-user-").FullName;
         try
         {
             var output = Path.Combine(dir, "out.ndjson");
@@ -118,7 +118,7 @@ public sealed class TargetTests
         const string containerId = "5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
         using var server = new HttpsServer();
         using var cgroup = TestCgroup.Create($"docker-{containerId}.scope");
-        var root = TempDirectory.ForRun("tlsscope-container-");
+        var root = Directory.CreateTempSubdirectory("tlsscope-container-").FullName;
         try
         {
             var libssl = BuildRoot(root);

@@ -43,10 +43,16 @@ public interface IKeySink
     /// <summary>Called once per handshake, from the decoding thread.</summary>
     void OnKeys(TlsKeySet keys);
 
+    /// <summary>Whether this sink wants <see cref="KeysThrough"/>; the key source sends marks
+    /// (and wakes its decoder for them when idle) only when some sink does.</summary>
+    bool FollowsKeyProgress => false;
+
     /// <summary>
-    /// Every key set whose records were in the kernel at <paramref name="drainedAt"/> has been
-    /// passed to <see cref="OnKeys"/>: the key path's progress, from the same thread. A sink
-    /// waiting for keys measures its waits on this clock, so a starved key path makes no one late.
+    /// Every key set whose records were committed to the kernel's ring by
+    /// <paramref name="drainedAt"/> has been passed to <see cref="OnKeys"/>: the key path's
+    /// progress, from the same thread. A sink waiting for keys measures its waits on this clock,
+    /// so a starved key path makes no one late. Called without the fan-out's writer lock: an
+    /// implementation locks for itself.
     /// </summary>
     void KeysThrough(DateTimeOffset drainedAt)
     {

@@ -74,13 +74,18 @@ public sealed class RecordBatcher : IRingBufferConsumer
     /// <paramref name="drainedAt"/>: the block handed over carries that mark, and with nothing
     /// to hand over an empty block carries it, so the decoder can tell its consumers how far
     /// the kernel's records have been read even when none came. A block kept filling (the
-    /// decoder is busy) carries no mark: the next poll's covers it.
+    /// decoder is busy) carries no mark, nor does an empty one while batches are queued (they
+    /// would pile up behind a stalled decoder): the first poll after either covers it.
     /// </summary>
     public void Publish(DateTimeOffset drainedAt)
     {
         if (_used == 0)
         {
-            _queue.Add(new RecordBatch([], 0, drainedAt));
+            if (_queue.Count == 0)
+            {
+                _queue.Add(new RecordBatch([], 0, drainedAt));
+            }
+
             return;
         }
 

@@ -120,6 +120,10 @@ public sealed class PcapngSink : IPacketSink, IKeySink
         }
     }
 
+    public bool FollowsKeyProgress => true;
+
+    /// <summary>Only notes the key path's clock: the packet reader's next <see cref="Flush"/>
+    /// (every poll) writes out what is late, so held packets are never written on the key path.</summary>
     public void KeysThrough(DateTimeOffset drainedAt)
     {
         lock (_lock)
@@ -129,8 +133,6 @@ public sealed class PcapngSink : IPacketSink, IKeySink
             {
                 _keysThrough = drainedAt;
             }
-
-            ReleaseLate();
         }
     }
 

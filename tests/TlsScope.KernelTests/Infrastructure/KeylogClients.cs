@@ -95,7 +95,7 @@ public static class KeylogClients
     internal static KeylogRun RunWithKeylog(NetNs? ns, string file,
         Func<string, (IEnumerable<string> Args, IDictionary<string, string>? Env)> build)
     {
-        var dir = TempDirectory.ForRun("tlsscope-keylog-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-keylog-").FullName;
         try
         {
             var keylog = Path.Combine(dir, "keys.log");

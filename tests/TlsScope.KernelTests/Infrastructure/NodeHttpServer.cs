@@ -90,7 +90,7 @@ public sealed class NodeHttpServer : IDisposable
 
     public static NodeHttpServer Start()
     {
-        var dir = TempDirectory.ForRun("tlsscope-node-");
+        var dir = Directory.CreateTempSubdirectory("tlsscope-node-").FullName;
         var script = Path.Combine(dir, "server.js");
         File.WriteAllText(script, Script);
         var port = Ports.Free();

@@ -25,9 +25,9 @@ public sealed class TempDirectory(string prefix) : IDisposable
         {
             Directory.Delete(path, recursive: true);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // best effort
+            // best effort (and never an exception at process exit)
         }
     }
 }

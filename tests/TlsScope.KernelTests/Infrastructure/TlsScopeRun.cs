@@ -44,7 +44,7 @@ public sealed class TlsScopeRun : IDisposable
     /// null starts on the host.</summary>
     public static TlsScopeRun StartIn(NetNs? ns, string[] format, string[] args)
     {
-        var dir = TempDirectory.ForRun("tlsscope-run-");
+        var dir = System.IO.Directory.CreateTempSubdirectory("tlsscope-run-").FullName;
         var output = Path.Combine(dir, "out.ndjson");
         string[] command = ["dotnet", Dll, .. format, "-o", output, .. args];
         var proc = ns is null ? Proc.Start(command[0], command[1..]) : Proc.Start("ip", ["netns", "exec", ns.Name, .. command]);

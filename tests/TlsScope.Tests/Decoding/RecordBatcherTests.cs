@@ -96,20 +96,31 @@ public sealed class RecordBatcherTests
     }
 
     [Fact]
-    public async Task WithNothingReadTheMarkComesAloneInAnEmptyBatch()
+    public async Task WithNothingReadTheMarkComesAloneOnlyWhenNothingIsQueuedAndCostsNoBound()
     {
         var t = new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero);
-        var b = new RecordBatcher(maxQueuedBytes: 1);
-        b.Publish(t);
+        var b = new RecordBatcher(maxQueuedBytes: 1); // one block out at a time
+        b.Publish(t); // idle, nothing read: the mark comes alone
+        b.Publish(t.AddSeconds(1)); // the first is still queued: no second behind it
+        var mark = b.Batches().First();
+        Assert.Equal((0, (DateTimeOffset?)t), (mark.Length, mark.DrainedAt));
+        Assert.False(b.HasQueued);
+        b.Release(mark);
+
         b.OnRecord(Record(10, 1));
         b.Publish(force: true); // a block filled mid-poll: handed over unmarked
-        b.Publish(t.AddSeconds(1));
-        b.Complete();
-        var batches = b.Batches().ToList();
-        Assert.Equal([(0, (DateTimeOffset?)t), (1, null), (0, t.AddSeconds(1))], batches.Select(x => (Records(x).Count, x.DrainedAt)));
-        batches.ForEach(b.Release); // an empty batch is not given to the pool nor counted
+        b.Publish(t.AddSeconds(2)); // nothing left to hand over, but a block is queued: no mark
+        var first = b.Batches().First();
+        Assert.Equal((1, (DateTimeOffset?)null), (Records(first).Count, first.DrainedAt));
+        Assert.False(b.HasQueued);
+
+        // The marks took nothing from the bound: the one real block out is what holds the next.
         b.OnRecord(Record(10, 2));
         var publish = Task.Run(() => b.Publish(force: true));
-        Assert.True(await Task.WhenAny(publish, Task.Delay(TimeSpan.FromSeconds(5))) == publish, "the bound still counts the empty batches");
+        Assert.False(await Task.WhenAny(publish, Task.Delay(300)) == publish, "a block was handed over past the bound");
+        b.Release(first);
+        Assert.True(await Task.WhenAny(publish, Task.Delay(TimeSpan.FromSeconds(5))) == publish, "the release did not free the bound");
+        await publish;
+        Assert.Equal([2], b.Batches().Take(1).SelectMany(Records).Select(r => (int)r[0]));
     }
 }

@@ -108,9 +108,9 @@ internal static class GoTestBinaries
             {
                 Directory.Delete(dir, recursive: true);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // best effort
+                // best effort (and never an exception at process exit)
             }
         };
         File.WriteAllText(Path.Combine(dir, "main.go"), Source);

@@ -146,6 +146,9 @@ public sealed class SinkFanoutTests
         Assert.Equal([t], first.Through);
         Assert.Equal([t], second.Through);
         Assert.Empty(chunks.Calls);
+        Assert.False(fanout.FollowsKeyProgress); // so the key source sends no marks
+        using var following = new SinkFanout([new NamedSink(first, "--keylog k"), new NamedSink(new KeyOutput { Follows = true }, "--pcapng p")]);
+        Assert.True(following.FollowsKeyProgress);
     }
 
     [Fact]
@@ -179,6 +182,10 @@ public sealed class SinkFanoutTests
         public Exception? Error { get; init; }
 
         public List<DateTimeOffset> Through { get; } = [];
+
+        public bool Follows { get; init; }
+
+        public bool FollowsKeyProgress => Follows;
 
         public void KeysThrough(DateTimeOffset drainedAt) => Through.Add(drainedAt);
 

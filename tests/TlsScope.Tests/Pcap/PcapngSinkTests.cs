@@ -125,9 +125,12 @@ public sealed class PcapngSinkTests
         DateTimeOffset ended = EndedConnection(sink);
         _clock.Advance(TimeSpan.FromSeconds(2));
         sink.KeysThrough(ended + TimeSpan.FromMilliseconds(999));
+        sink.Flush();
         Assert.Equal(0, sink.Counters.PacketsWritten);
 
         sink.KeysThrough(ended + TimeSpan.FromSeconds(1));
+        Assert.Equal(0, sink.Counters.PacketsWritten); // never written on the key path's thread
+        sink.Flush();
         Assert.Equal(new PcapngSinkCounters(3, 0, 0, 3, 1, 0), sink.Counters);
         sink.Dispose();
     }
@@ -154,8 +157,22 @@ public sealed class PcapngSinkTests
         PcapngSink sink = Sink();
         DateTimeOffset ended = EndedConnection(sink);
         sink.KeysThrough(ended + TimeSpan.FromHours(1)); // a clock step on the key path's side
+        sink.Flush();
         Assert.Equal(0, sink.Counters.PacketsWritten);
         _clock.Advance(TimeSpan.FromSeconds(1));
+        sink.Flush();
+        Assert.Equal(3, sink.Counters.PacketsWritten);
+        sink.Dispose();
+    }
+
+    [Fact]
+    public void TheKeyPathsClockNeverGoesBack()
+    {
+        PcapngSink sink = Sink();
+        DateTimeOffset ended = EndedConnection(sink);
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        sink.KeysThrough(ended + TimeSpan.FromSeconds(1));
+        sink.KeysThrough(ended); // an older mark, late
         sink.Flush();
         Assert.Equal(3, sink.Counters.PacketsWritten);
         sink.Dispose();
