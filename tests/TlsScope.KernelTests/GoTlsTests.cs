@@ -243,7 +243,7 @@ public sealed class GoTlsTests
         var (code, stderr) = TlsScopeRun.RunToEnd("--binary", binary);
         Assert.Equal(1, code);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Matches(@"^tlsscope: --libssl .*/notls: a Go binary \(go1\.26\.\d+\) without crypto/tls's crypto/tls\.\(\*Conn\)\.Read", line);
+        Assert.Matches(@"^tlsscope: --binary .*/notls: a Go binary \(go1\.26\.\d+\) without crypto/tls's crypto/tls\.\(\*Conn\)\.Read", line);
     }
 
     /// <summary>Stops the run; anything but a clean exit (3: something was lost) fails with its summary.</summary>
