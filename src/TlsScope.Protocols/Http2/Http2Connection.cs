@@ -125,8 +125,10 @@ public sealed class Http2Connection
         from.Data += (stream, data, endStream) =>
         {
             var msg = Get(stream, isRequest);
-            if (msg is null)
+            if (msg is null || msg.Delivered)
             {
+                // DATA after END_STREAM (a protocol error) belongs to no message: the delivered
+                // one's body was handed over and is not collected again.
                 return;
             }
 

@@ -306,6 +306,21 @@ public sealed class Http2ConnectionTests
     }
 
     [Fact]
+    public void Data_After_End_Stream_Leaves_The_Delivered_Message_Alone()
+    {
+        var c = new Http2Connection();
+        var cap = Capture.On(c);
+        c.Feed(Http2Role.ClientToServer, new FrameBuilder().Preface().Headers(1, Literals((":path", "/")), false)
+            .Data(1, "abc", true).Data(1, "late", false).ToArray());
+        var r = Assert.Single(cap.Requests);
+        Assert.Equal(3, r.BodyLength);
+        Assert.Equal("abc", Encoding.ASCII.GetString(r.Body.Span));
+        c.Feed(Http2Role.ServerToClient, new FrameBuilder().Headers(1, Literals((":status", "200")), true).ToArray());
+        Assert.Single(cap.Responses);
+        Assert.Equal(0, c.ActiveStreams);
+    }
+
+    [Fact]
     public void Body_Cap_Truncates()
     {
         var c = new Http2Connection(maxBodyBytes: 4);
