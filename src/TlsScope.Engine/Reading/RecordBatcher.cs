@@ -81,7 +81,7 @@ public sealed class RecordBatcher : IRingBufferConsumer
     {
         if (_used == 0)
         {
-            if (_queue.Count == 0)
+            if (!HasQueued)
             {
                 _queue.Add(new RecordBatch([], 0, drainedAt));
             }

@@ -125,10 +125,8 @@ public sealed class Http2Connection
         from.Data += (stream, data, endStream) =>
         {
             var msg = Get(stream, isRequest);
-            if (msg is null || msg.Delivered)
+            if (msg is null)
             {
-                // DATA after END_STREAM (a protocol error) belongs to no message: the delivered
-                // one's body was handed over and is not collected again.
                 return;
             }
 
@@ -274,12 +272,13 @@ public sealed class Http2Connection
             _streams[stream] = pair;
         }
 
-        if (isRequest)
-        {
-            return pair.Request ??= new Http2Message(stream, true, _maxBodyBytes) { FirstFrameClock = Clock, Sequence = pair.Sequence };
-        }
+        var msg = isRequest
+            ? pair.Request ??= new Http2Message(stream, true, _maxBodyBytes) { FirstFrameClock = Clock, Sequence = pair.Sequence }
+            : pair.Response ??= new Http2Message(stream, false, _maxBodyBytes) { FirstFrameClock = Clock, Sequence = pair.Sequence };
 
-        return pair.Response ??= new Http2Message(stream, false, _maxBodyBytes) { FirstFrameClock = Clock, Sequence = pair.Sequence };
+        // Frames after a half's END_STREAM (a protocol error) belong to no message either: the
+        // delivered one was handed over, its body with it, and is not changed again.
+        return msg.Delivered ? null : msg;
     }
 
     private void Finish(int stream, Http2Message msg)

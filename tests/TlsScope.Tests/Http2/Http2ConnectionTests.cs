@@ -306,15 +306,18 @@ public sealed class Http2ConnectionTests
     }
 
     [Fact]
-    public void Data_After_End_Stream_Leaves_The_Delivered_Message_Alone()
+    public void Frames_After_End_Stream_Leave_The_Delivered_Message_Alone()
     {
         var c = new Http2Connection();
         var cap = Capture.On(c);
-        c.Feed(Http2Role.ClientToServer, new FrameBuilder().Preface().Headers(1, Literals((":path", "/")), false)
-            .Data(1, "abc", true).Data(1, "late", false).ToArray());
+        var frames = new FrameBuilder().Preface().Headers(1, Literals((":path", "/")), false).Data(1, "abc", true);
+        var wire = frames.ToArray().Length - Http2DirectionParser.ClientPreface.Length; // its frames
+        c.Feed(Http2Role.ClientToServer, frames.Data(1, "late", false).Headers(1, Literals(("x-trailer", "1")), true).ToArray());
         var r = Assert.Single(cap.Requests);
         Assert.Equal(3, r.BodyLength);
         Assert.Equal("abc", Encoding.ASCII.GetString(r.Body.Span));
+        Assert.Null(r.Trailers);
+        Assert.Equal(wire, r.WireBytes);
         c.Feed(Http2Role.ServerToClient, new FrameBuilder().Headers(1, Literals((":status", "200")), true).ToArray());
         Assert.Single(cap.Responses);
         Assert.Equal(0, c.ActiveStreams);
